@@ -1,0 +1,54 @@
+"""Credentials for the Azure SDK clients.
+
+Production uses azure-identity's ``DefaultAzureCredential``. A rehearsal against the ARM simulator uses a
+fixed bearer token: the SDK still sends it over TLS exactly as it would to Azure, so no code path differs.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any
+
+from azure.core.credentials import AccessToken
+
+
+class StaticTokenCredential:
+    """A credential that always returns the same bearer token (sync and async protocols).
+
+    Meant for the simulator, or for a token obtained out of band; it never refreshes.
+    """
+
+    def __init__(self, token: str, *, lifetime_s: int = 24 * 3600) -> None:
+        self._token = token
+        self._lifetime_s = lifetime_s
+
+    def _access_token(self) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + self._lifetime_s)
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return self._access_token()
+
+    async def get_token_async(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return self._access_token()
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class AsyncStaticTokenCredential(StaticTokenCredential):
+    """The async flavour: ``get_token`` is a coroutine, as ``AsyncTokenCredential`` requires."""
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:  # type: ignore[override]
+        return self._access_token()
