@@ -29,9 +29,6 @@ class StaticTokenCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return self._access_token()
 
-    async def get_token_async(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return self._access_token()
-
     async def close(self) -> None:
         return None
 
