@@ -29,23 +29,36 @@ class StaticTokenCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return self._access_token()
 
+    def close(self) -> None:
+        return None
+
+
+class AsyncStaticTokenCredential:
+    """The async flavour (``AsyncTokenCredential`` protocol), used by the activities' aio clients."""
+
+    def __init__(self, token: str, *, lifetime_s: int = 24 * 3600) -> None:
+        self._sync = StaticTokenCredential(token, lifetime_s=lifetime_s)
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        return self._sync.get_token(*scopes)
+
     async def close(self) -> None:
         return None
 
-    async def __aenter__(self) -> StaticTokenCredential:
+    async def __aenter__(self) -> AsyncStaticTokenCredential:
         return self
 
     async def __aexit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
     ) -> None:
         return None
-
-
-class AsyncStaticTokenCredential(StaticTokenCredential):
-    """The async flavour: ``get_token`` is a coroutine, as ``AsyncTokenCredential`` requires."""
-
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:  # type: ignore[override]
-        return self._access_token()

@@ -1,0 +1,66 @@
+"""One place that builds the async Azure SDK clients from settings.
+
+The credential and endpoint come from :class:`adeflow.config.AzureSettings`, so the very same activities run
+against Azure (``DefaultAzureCredential``) or the ARM simulator (static token, simulator URL and CA).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.identity.aio import DefaultAzureCredential
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.keyvault.aio import KeyVaultManagementClient
+
+from adeflow.config import AzureSettings
+from adeflow.credentials import AsyncStaticTokenCredential
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+class AzureClients:
+    """Caches one client per (service, subscription) for the life of the worker."""
+
+    def __init__(self, settings: AzureSettings) -> None:
+        self._settings = settings
+        self._credential: AsyncTokenCredential = (
+            AsyncStaticTokenCredential(settings.static_token) if settings.static_token else DefaultAzureCredential()
+        )
+        self._compute: dict[str, ComputeManagementClient] = {}
+        self._keyvault: dict[str, KeyVaultManagementClient] = {}
+
+    @property
+    def lro_poll_seconds(self) -> float:
+        return self._settings.lro_poll_seconds
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self._settings.arm_endpoint,
+            "connection_verify": self._settings.ca_file or True,
+            "polling_interval": self._settings.lro_poll_seconds,
+            "credential_scopes": [ARM_SCOPE],
+        }
+
+    def compute(self, subscription_id: str) -> ComputeManagementClient:
+        client = self._compute.get(subscription_id)
+        if client is None:
+            client = ComputeManagementClient(self._credential, subscription_id, **self._client_options())
+            self._compute[subscription_id] = client
+        return client
+
+    def keyvault(self, subscription_id: str) -> KeyVaultManagementClient:
+        client = self._keyvault.get(subscription_id)
+        if client is None:
+            client = KeyVaultManagementClient(self._credential, subscription_id, **self._client_options())
+            self._keyvault[subscription_id] = client
+        return client
+
+    async def close(self) -> None:
+        for compute in self._compute.values():
+            await compute.close()
+        for keyvault in self._keyvault.values():
+            await keyvault.close()
+        self._compute.clear()
+        self._keyvault.clear()
+        await self._credential.close()

@@ -1,0 +1,114 @@
+"""PUT the AzureDiskEncryptionForLinux extension (R-ENA-1) without ever starting a second pass on retry."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.compute.models import VirtualMachineExtension
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.azure_clients import AzureClients
+from activities.errors import classify_arm_error
+from activities.heartbeat import await_with_heartbeat
+from adeflow.arm_parse import parse_extension
+from adeflow.model import (
+    ADE_EXTENSION_NAME,
+    ADE_PUBLISHER,
+    ADE_TYPE_HANDLER_VERSION,
+    ExtensionFacts,
+    ExtensionRequest,
+    ExtensionResult,
+)
+
+_TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+def extension_body(request: ExtensionRequest) -> VirtualMachineExtension:
+    """The resource ``az vm encryption enable`` PUTs (arm-reference §a.4), settings keyed exactly as it does."""
+    body: dict[str, Any] = {
+        "location": request.location,
+        "properties": {
+            "publisher": ADE_PUBLISHER,
+            "type": ADE_EXTENSION_NAME,
+            "typeHandlerVersion": ADE_TYPE_HANDLER_VERSION,
+            "autoUpgradeMinorVersion": True,
+            "settings": request.settings.public_settings(),
+        },
+    }
+    return VirtualMachineExtension(body)
+
+
+class ExtensionActivities:
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    @activity.defn(name="put_encryption_extension")
+    async def put_encryption_extension(self, request: ExtensionRequest) -> ExtensionResult:
+        """Idempotent under retry: when the extension already carries our sequence version, wait, don't PUT.
+
+        The sequence version is fixed by the workflow, so even a re-sent PUT has identical settings and the
+        extension would not act on it (arm-reference §a.3); skipping it also spares an ARM write.
+        """
+        vm = request.vm
+        seq = request.settings.sequence_version
+        compute = self._clients.compute(vm.subscription_id)
+        extensions = compute.virtual_machine_extensions
+        try:
+            current = await self._get(extensions, request)
+            if current is not None and current.sequence_version == seq:
+                state = current.provisioning_state
+                if state.lower() not in _TERMINAL:
+                    state = await await_with_heartbeat(
+                        self._wait_terminal(extensions, request), f"waiting for extension on {vm.name}"
+                    )
+                self._raise_if_failed(request, state)
+                return ExtensionResult(provisioning_state=state, sequence_version=seq, sent_put=False)
+            poller = await extensions.begin_create_or_update(
+                vm.resource_group, vm.name, ADE_EXTENSION_NAME, extension_body(request)
+            )
+            ext = await await_with_heartbeat(poller.result(), f"enabling ADE on {vm.name} (sequence {seq})")
+        except HttpResponseError as exc:
+            if _is_extension_failure(exc):
+                raise ApplicationError(
+                    f"{vm.name}: the ADE extension failed: {exc.message}",
+                    type="ExtensionProvisioningFailed",
+                    non_retryable=True,
+                ) from exc
+            raise classify_arm_error(exc, f"enabling ADE on VM {vm.name}") from exc
+        state = str(ext.properties.provisioning_state if ext.properties else "")
+        self._raise_if_failed(request, state)
+        return ExtensionResult(provisioning_state=state, sequence_version=seq, sent_put=True)
+
+    @staticmethod
+    async def _get(extensions: Any, request: ExtensionRequest) -> ExtensionFacts | None:
+        try:
+            ext = await extensions.get(request.vm.resource_group, request.vm.name, ADE_EXTENSION_NAME)
+        except ResourceNotFoundError:
+            return None
+        return parse_extension(ext.as_dict())
+
+    async def _wait_terminal(self, extensions: Any, request: ExtensionRequest) -> str:
+        while True:
+            current = await self._get(extensions, request)
+            state = current.provisioning_state if current else "Missing"
+            if state.lower() in _TERMINAL or current is None:
+                return state
+            await asyncio.sleep(self._clients.lro_poll_seconds)
+
+    @staticmethod
+    def _raise_if_failed(request: ExtensionRequest, state: str) -> None:
+        if state.lower() != "succeeded":
+            raise ApplicationError(
+                f"{request.vm.name}: extension provisioning ended '{state}' for sequence "
+                f"{request.settings.sequence_version}",
+                type="ExtensionProvisioningFailed",
+                non_retryable=True,
+            )
+
+
+def _is_extension_failure(exc: HttpResponseError) -> bool:
+    text = f"{exc.message} {getattr(exc.error, 'code', '')}"
+    return "VMExtensionProvisioningError" in text or "reported a failure when processing extension" in text

@@ -1,0 +1,186 @@
+"""Reading ARM JSON (as the SDK's ``as_dict()`` returns it) into adeflow's facts.
+
+Pure functions, so they are tested on the official example payloads as well as on simulator answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from adeflow.model import (
+    ADE_EXTENSION_NAME,
+    DiskFacts,
+    EncryptionStatus,
+    ExtensionFacts,
+    ImageRef,
+    VmFacts,
+    VmRef,
+    VolumeState,
+)
+
+Json = Mapping[str, Any]
+
+_ENCRYPTED_CODE = "encryptionstate/encrypted"
+
+
+def _get(data: Json | None, *path: str) -> Any:
+    node: Any = data
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _volume_state(value: object) -> VolumeState:
+    try:
+        return VolumeState(str(value))
+    except ValueError:
+        return VolumeState.UNKNOWN
+
+
+def parse_extension_status(instance_view: Json | None, sequence_version: str = "") -> EncryptionStatus:
+    """``substatuses[0].message`` JSON gives os/data; ``statuses[0]`` gives level and the readable message.
+
+    Clients fall back to ``Unknown`` when the JSON is absent or malformed (arm-reference §0.1); so do we.
+    """
+    statuses = _get(instance_view, "statuses") or []
+    substatuses = _get(instance_view, "substatuses") or []
+    top: Json = statuses[0] if statuses else {}
+    os_state = data_state = VolumeState.UNKNOWN
+    if substatuses:
+        try:
+            parsed = json.loads(substatuses[0].get("message") or "")
+        except (TypeError, ValueError):
+            parsed = None
+        if isinstance(parsed, Mapping):
+            os_state = _volume_state(parsed.get("os"))
+            data_state = _volume_state(parsed.get("data"))
+    return EncryptionStatus(
+        os=os_state,
+        data=data_state,
+        message=str(top.get("message") or ""),
+        level=str(top.get("level") or ""),
+        code=str(top.get("code") or ""),
+        sequence_version=sequence_version,
+    )
+
+
+def is_ade_extension(name: str | None, ext_type: str | None, publisher: str | None = None) -> bool:
+    """Match the Linux ADE extension the way az does: by name, or by publisher-qualified type."""
+    if (name or "").lower() == ADE_EXTENSION_NAME.lower():
+        return True
+    return (ext_type or "").lower().endswith(ADE_EXTENSION_NAME.lower()) and (
+        publisher is None or publisher.lower().startswith("microsoft.azure.security")
+    )
+
+
+def parse_extension(ext: Json) -> ExtensionFacts:
+    """An extension resource (``VirtualMachineExtensions_Get`` with ``$expand=instanceView``)."""
+    props: Json = ext.get("properties") or {}
+    settings: Json = props.get("settings") or {}
+    sequence_version = str(settings.get("SequenceVersion") or "")
+    instance_view = props.get("instanceView")
+    return ExtensionFacts(
+        name=str(ext.get("name") or ""),
+        publisher=str(props.get("publisher") or ""),
+        extension_type=str(props.get("type") or ""),
+        type_handler_version=str(props.get("typeHandlerVersion") or ""),
+        provisioning_state=str(props.get("provisioningState") or ""),
+        sequence_version=sequence_version,
+        volume_type=str(settings.get("VolumeType") or ""),
+        encryption_operation=str(settings.get("EncryptionOperation") or ""),
+        has_aad_settings=any(key.lower().startswith("aadclient") for key in settings),
+        status=parse_extension_status(instance_view, sequence_version) if instance_view else None,
+    )
+
+
+def _disk(
+    entry: Json,
+    *,
+    is_os: bool,
+    disk_resource: Json | None,
+    encrypted_in_view: set[str],
+) -> DiskFacts:
+    managed: Json = entry.get("managedDisk") or {}
+    name = str(entry.get("name") or "")
+    res_props: Json = _get(disk_resource, "properties") or {}
+    sku = str(managed.get("storageAccountType") or _get(disk_resource, "sku", "name") or "")
+    size = entry.get("diskSizeGB") or res_props.get("diskSizeGB") or 0
+    return DiskFacts(
+        name=name,
+        is_os=is_os,
+        lun=None if is_os else int(entry.get("lun", 0)),
+        size_gb=int(size),
+        storage_account_type=sku,
+        managed_disk_id=str(managed.get("id") or ""),
+        ephemeral=str(_get(entry, "diffDiskSettings", "option") or "").lower() == "local",
+        write_accelerator=bool(entry.get("writeAcceleratorEnabled")),
+        disk_encryption_set_id=str(
+            _get(managed, "diskEncryptionSet", "id") or _get(res_props, "encryption", "diskEncryptionSetId") or ""
+        ),
+        encryption_type=str(_get(res_props, "encryption", "type") or ""),
+        ade_settings_version=str(_get(res_props, "encryptionSettingsCollection", "encryptionSettingsVersion") or ""),
+        instance_view_encrypted=name.lower() in encrypted_in_view,
+    )
+
+
+def _encrypted_disks_in_view(instance_view: Json | None) -> set[str]:
+    names: set[str] = set()
+    for disk in _get(instance_view, "disks") or []:
+        codes = {str(s.get("code") or "").lower() for s in disk.get("statuses") or []}
+        if _ENCRYPTED_CODE in codes:
+            names.add(str(disk.get("name") or "").lower())
+    return names
+
+
+def parse_vm_facts(
+    ref: VmRef,
+    vm: Json,
+    disk_resources: Mapping[str, Json],
+    extension: Json | None,
+) -> VmFacts:
+    """Merge the VM (with ``instanceView``), its managed disk resources (by id, lower-cased) and the ADE extension."""
+    props: Json = vm.get("properties") or {}
+    storage: Json = props.get("storageProfile") or {}
+    instance_view = props.get("instanceView")
+    encrypted_in_view = _encrypted_disks_in_view(instance_view)
+
+    def disk_resource(entry: Json) -> Json | None:
+        disk_id = str(_get(entry, "managedDisk", "id") or "").lower()
+        return disk_resources.get(disk_id)
+
+    os_entry: Json = storage.get("osDisk") or {}
+    image: Json = storage.get("imageReference") or {}
+    power = [
+        str(s.get("code"))[len("PowerState/") :]
+        for s in _get(instance_view, "statuses") or []
+        if str(s.get("code") or "").startswith("PowerState/")
+    ]
+    return VmFacts(
+        ref=ref,
+        vm_id=str(vm.get("id") or ref.resource_id),
+        location=str(vm.get("location") or ""),
+        size=str(_get(props, "hardwareProfile", "vmSize") or ""),
+        os_type=str(os_entry.get("osType") or ""),
+        image=ImageRef(
+            publisher=str(image.get("publisher") or ""),
+            offer=str(image.get("offer") or ""),
+            sku=str(image.get("sku") or ""),
+            version=str(image.get("version") or ""),
+            custom_image_id=str(image.get("id") or ""),
+        ),
+        os_disk=_disk(os_entry, is_os=True, disk_resource=disk_resource(os_entry), encrypted_in_view=encrypted_in_view),
+        data_disks=[
+            _disk(entry, is_os=False, disk_resource=disk_resource(entry), encrypted_in_view=encrypted_in_view)
+            for entry in storage.get("dataDisks") or []
+        ],
+        security_type=str(_get(props, "securityProfile", "securityType") or ""),
+        encryption_at_host=bool(_get(props, "securityProfile", "encryptionAtHost")),
+        scale_set_id=str(_get(props, "virtualMachineScaleSet", "id") or ""),
+        power_state=power[0] if power else "",
+        legacy_os_encryption_settings=bool(_get(os_entry, "encryptionSettings", "enabled")),
+        ade_extension=parse_extension(extension) if extension is not None else None,
+    )

@@ -1,0 +1,352 @@
+"""Typed payloads that cross workflow/activity boundaries.
+
+Everything here is a plain dataclass or str enum so that Temporal's default data converter round-trips it
+and workflow histories stay readable in the UI. No secrets ever live in these types (DESIGN §5.7): Key
+Vault references are resource ids and URLs, never key material.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+ADE_EXTENSION_NAME = "AzureDiskEncryptionForLinux"
+ADE_PUBLISHER = "Microsoft.Azure.Security"
+ADE_TYPE_HANDLER_VERSION = "1.1"
+
+
+class VolumeType(StrEnum):
+    """ADE ``VolumeType`` setting (R-ENA-3)."""
+
+    OS = "OS"
+    DATA = "Data"
+    ALL = "All"
+
+
+class Phase(StrEnum):
+    """Where a VM's run stands; published as the ``AdePhase`` search attribute (DESIGN §4)."""
+
+    PREFLIGHT = "preflight"
+    BACKUP = "backup"
+    PLAN = "plan"
+    ENABLE = "enable"
+    ENCRYPTING = "encrypting"
+    VERIFY = "verify"
+    DONE = "done"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+class Outcome(StrEnum):
+    ENCRYPTED = "encrypted"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+class BackupMethod(StrEnum):
+    """How the R-BAK-2 gate was passed."""
+
+    SNAPSHOT = "snapshot"
+    AZURE_BACKUP = "azure-backup"
+    WAIVED = "waived"
+
+
+class VolumeState(StrEnum):
+    """Values of ``os`` / ``data`` in the extension's substatus JSON (arm-reference §0.1)."""
+
+    NOT_ENCRYPTED = "NotEncrypted"
+    NOT_MOUNTED = "NotMounted"
+    ENCRYPTED = "Encrypted"
+    ENCRYPTION_IN_PROGRESS = "EncryptionInProgress"
+    DECRYPTION_IN_PROGRESS = "DecryptionInProgress"
+    VM_RESTART_PENDING = "VMRestartPending"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True)
+class VmRef:
+    """A VM by subscription, resource group and name: the identity every run is keyed on."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+
+    @property
+    def resource_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{self.name}"
+        )
+
+    @property
+    def key(self) -> str:
+        """``sub/rg/vm``: the part of workflow ids that makes two runs for one VM collide."""
+        return f"{self.subscription_id}/{self.resource_group}/{self.name}"
+
+    @staticmethod
+    def from_resource_id(resource_id: str) -> VmRef:
+        from adeflow.resource_ids import parse_resource_id
+
+        parsed = parse_resource_id(resource_id)
+        if parsed.provider_type.lower() != "microsoft.compute/virtualmachines":
+            raise ValueError(f"not a virtual machine resource id: {resource_id}")
+        return VmRef(parsed.subscription_id, parsed.resource_group, parsed.name)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    publisher: str = ""
+    offer: str = ""
+    sku: str = ""
+    version: str = ""
+    custom_image_id: str = ""
+
+
+@dataclass(frozen=True)
+class DiskFacts:
+    """One disk of a VM, merged from the VM model and (for managed disks) the disk resource."""
+
+    name: str
+    is_os: bool
+    lun: int | None
+    size_gb: int
+    storage_account_type: str
+    managed_disk_id: str = ""
+    ephemeral: bool = False
+    write_accelerator: bool = False
+    disk_encryption_set_id: str = ""
+    encryption_type: str = ""
+    ade_settings_version: str = ""
+    """``encryptionSettingsCollection.encryptionSettingsVersion`` ("1.0" = AAD release, "1.1" = current)."""
+    instance_view_encrypted: bool = False
+    """The VM instance view reports ``EncryptionState/encrypted`` for this disk."""
+
+
+@dataclass(frozen=True)
+class ExtensionFacts:
+    """The ADE extension as ARM reports it (settings and instance view)."""
+
+    name: str
+    publisher: str
+    extension_type: str
+    type_handler_version: str
+    provisioning_state: str
+    sequence_version: str = ""
+    volume_type: str = ""
+    encryption_operation: str = ""
+    has_aad_settings: bool = False
+    status: EncryptionStatus | None = None
+
+
+@dataclass(frozen=True)
+class EncryptionStatus:
+    """What the Linux ADE extension reports: ``substatuses[0].message`` JSON and ``statuses[0]``."""
+
+    os: VolumeState
+    data: VolumeState
+    message: str = ""
+    level: str = ""
+    code: str = ""
+    sequence_version: str = ""
+    extension_present: bool = True
+
+    def describe(self) -> str:
+        """One line for operators, e.g. ``os: EncryptionInProgress, data: Encrypted``."""
+        text = f"os: {self.os.value}, data: {self.data.value}"
+        return f"{text} ({self.message})" if self.message else text
+
+
+@dataclass(frozen=True)
+class VmFacts:
+    """Everything preflight needs to know about a VM, read from ARM without changing anything."""
+
+    ref: VmRef
+    vm_id: str
+    location: str
+    size: str
+    os_type: str
+    image: ImageRef
+    os_disk: DiskFacts
+    data_disks: list[DiskFacts] = field(default_factory=list)
+    security_type: str = ""
+    encryption_at_host: bool = False
+    scale_set_id: str = ""
+    power_state: str = ""
+    legacy_os_encryption_settings: bool = False
+    """VM-model ``osDisk.encryptionSettings.enabled``: the marker of the AAD (dual-pass) release."""
+    ade_extension: ExtensionFacts | None = None
+
+    @property
+    def disks(self) -> list[DiskFacts]:
+        return [self.os_disk, *self.data_disks]
+
+
+@dataclass(frozen=True)
+class KeyVaultFacts:
+    resource_id: str
+    name: str
+    subscription_id: str
+    location: str
+    enabled_for_disk_encryption: bool
+    vault_uri: str
+
+
+@dataclass(frozen=True)
+class KeyVaultLookup:
+    """A vault read: the facts, or why they could not be had (a refusal, not a crash: R-PRE-2)."""
+
+    vault: KeyVaultFacts | None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class KeyEncryptionKey:
+    """A KEK: versioned key URL plus the vault that holds it (R-ENA-3)."""
+
+    key_url: str
+    vault_id: str
+
+
+@dataclass(frozen=True)
+class BackupWaiver:
+    """An operator's recorded statement that a backup exists elsewhere (R-BAK-2)."""
+
+    operator: str
+    statement: str
+
+
+@dataclass(frozen=True)
+class EncryptVmInput:
+    vm: VmRef
+    key_vault_id: str
+    volume_type: VolumeType | None = None
+    kek: KeyEncryptionKey | None = None
+    key_encryption_algorithm: str = "RSA-OAEP"
+    backup_waiver: BackupWaiver | None = None
+    poll_interval_s: float = 300.0
+    """How often encryption progress is read: OS passes take hours, the per-VM read bucket is 12/min."""
+    encryption_deadline_s: float = 72 * 3600.0
+    """Give up waiting after this long; stock images take 3-16 h, multi-TB data disks days (arm-ref §f)."""
+    rollout_id: str = ""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a VM is not encrypted: the rule it breaks, in words an operator can act on (DESIGN §5.5)."""
+
+    rule: str
+    reason: str
+    message: str
+    fix: str
+
+    def render(self, vm: VmRef) -> str:
+        return f"{vm.name}: refused by {self.rule} ({self.reason}): {self.message} Fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class AdeSettings:
+    """The extension's public settings, keyed exactly as ``az vm encryption enable`` sends them."""
+
+    encryption_operation: str
+    volume_type: VolumeType
+    key_vault_url: str
+    key_vault_resource_id: str
+    key_encryption_key_url: str | None
+    kek_vault_resource_id: str
+    key_encryption_algorithm: str
+    sequence_version: str
+
+    def public_settings(self) -> dict[str, str | None]:
+        return {
+            "EncryptionOperation": self.encryption_operation,
+            "KeyVaultURL": self.key_vault_url,
+            "KeyVaultResourceId": self.key_vault_resource_id,
+            "KeyEncryptionKeyURL": self.key_encryption_key_url,
+            "KekVaultResourceId": self.kek_vault_resource_id,
+            "KeyEncryptionAlgorithm": self.key_encryption_algorithm,
+            "VolumeType": self.volume_type.value,
+            "SequenceVersion": self.sequence_version,
+        }
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    vm: VmRef
+    location: str
+    disk_ids: list[str]
+    run_tag: str
+    """Short id of the run, used in snapshot names and tags so a retry finds its own snapshots."""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: str
+    source_disk_id: str
+    provisioning_state: str
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    vm: VmRef
+    location: str
+    settings: AdeSettings
+
+
+@dataclass(frozen=True)
+class ExtensionResult:
+    provisioning_state: str
+    sequence_version: str
+    sent_put: bool
+    """False when a retried attempt found its own PUT already applied and only waited for it."""
+
+
+@dataclass(frozen=True)
+class ProgressRequest:
+    vm: VmRef
+    volume_type: VolumeType
+    sequence_version: str
+    encryption_operation: str = "EnableEncryption"
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    vm: VmRef
+    volume_type: VolumeType
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    status: EncryptionStatus
+    encrypted_disks: list[str]
+    unencrypted_disks: list[str]
+    message: str
+
+
+@dataclass(frozen=True)
+class PhaseTiming:
+    phase: Phase
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class EncryptVmResult:
+    vm: VmRef
+    outcome: Outcome
+    reason: str = ""
+    rule: str = ""
+    message: str = ""
+    volume_type: VolumeType | None = None
+    sequence_version: str = ""
+    backup: BackupMethod | None = None
+    backup_waiver: BackupWaiver | None = None
+    snapshot_ids: list[str] = field(default_factory=list)
+    status: EncryptionStatus | None = None
+    encrypted_disks: list[str] = field(default_factory=list)
+    timings: list[PhaseTiming] = field(default_factory=list)

@@ -1,0 +1,190 @@
+"""The fleet file: which subscriptions, resource groups, VMs, disks and vaults the simulator serves.
+
+Loaded with pydantic so that a typo in a hand-written YAML file fails loudly with the field path
+(``subscriptions.0.resource_groups.1.vms.3.os_disk.size_gb``) instead of silently simulating something else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DiskSku = Literal[
+    "Standard_LRS",
+    "Premium_LRS",
+    "StandardSSD_LRS",
+    "UltraSSD_LRS",
+    "Premium_ZRS",
+    "StandardSSD_ZRS",
+    "PremiumV2_LRS",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimSettings(_Model):
+    """Rates of the simulated world (all durations in simulated seconds)."""
+
+    scale: float = Field(default=1.0, gt=0)
+    gb_per_hour: float = Field(default=10.0, gt=0)
+    stamp_seconds: float = Field(default=120.0, ge=0)
+    snapshot_seconds: float = Field(default=60.0, ge=0)
+    stripdown_seconds: float = Field(default=600.0, ge=0)
+    format_all_seconds: float = Field(default=300.0, ge=0)
+
+
+class ImageSpec(_Model):
+    publisher: str
+    offer: str
+    sku: str
+    version: str = "latest"
+
+
+class OsDiskSpec(_Model):
+    size_gb: int = Field(default=30, gt=0)
+    sku: DiskSku = "Premium_LRS"
+    ephemeral: bool = False
+    disk_encryption_set_id: str | None = None
+    write_accelerator: bool = False
+
+
+class DataDiskSpec(_Model):
+    lun: int = Field(ge=0, le=63)
+    size_gb: int = Field(gt=0)
+    sku: DiskSku = "Premium_LRS"
+    mounted: bool = True
+    disk_encryption_set_id: str | None = None
+    write_accelerator: bool = False
+
+
+class ExtensionSpec(_Model):
+    """A pre-existing extension (e.g. a legacy dual-pass ADE install)."""
+
+    name: str
+    publisher: str
+    type: str
+    type_handler_version: str
+    auto_upgrade_minor_version: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class EncryptedSpec(_Model):
+    """Start state: volumes already encrypted by single-pass ADE (stamps present)."""
+
+    os: bool = False
+    data: bool = False
+
+
+class VmSpec(_Model):
+    name: str = Field(min_length=1, max_length=64)
+    location: str | None = None
+    size: str = "Standard_D2s_v5"
+    os_type: Literal["Linux", "Windows"] = "Linux"
+    image: ImageSpec = ImageSpec(
+        publisher="Canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts-gen2", version="latest"
+    )
+    security_type: Literal["Standard", "TrustedLaunch", "ConfidentialVM"] = "TrustedLaunch"
+    encryption_at_host: bool = False
+    scale_set_id: str | None = None
+    zones: list[str] = Field(default_factory=list)
+    os_disk: OsDiskSpec = OsDiskSpec()
+    data_disks: list[DataDiskSpec] = Field(default_factory=list)
+    extensions: list[ExtensionSpec] = Field(default_factory=list)
+    encrypted: EncryptedSpec = EncryptedSpec()
+
+    @model_validator(mode="after")
+    def _unique_luns(self) -> VmSpec:
+        luns = [d.lun for d in self.data_disks]
+        if len(luns) != len(set(luns)):
+            raise ValueError(f"VM {self.name!r}: duplicate data disk lun in {luns}")
+        if self.os_disk.ephemeral and self.encrypted.os:
+            raise ValueError(f"VM {self.name!r}: an ephemeral OS disk cannot start encrypted")
+        return self
+
+
+class KeyVaultSpec(_Model):
+    name: str = Field(min_length=3, max_length=24, pattern=r"^[a-zA-Z][a-zA-Z0-9-]*$")
+    location: str | None = None
+    enabled_for_disk_encryption: bool = True
+    enable_soft_delete: bool = True
+    enable_purge_protection: bool = False
+    enable_rbac_authorization: bool = False
+
+
+class ResourceGroupSpec(_Model):
+    name: str = Field(min_length=1, max_length=90)
+    location: str
+    key_vaults: list[KeyVaultSpec] = Field(default_factory=list)
+    vms: list[VmSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_vm_names(self) -> ResourceGroupSpec:
+        names = [vm.name.lower() for vm in self.vms]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"resource group {self.name!r}: duplicate VM names {dupes}")
+        return self
+
+
+class SubscriptionSpec(_Model):
+    id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
+    tenant_id: str = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    resource_groups: list[ResourceGroupSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_rg_names(self) -> SubscriptionSpec:
+        names = [rg.name.lower() for rg in self.resource_groups]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"subscription {self.id}: duplicate resource groups {dupes}")
+        return self
+
+
+class FleetSpec(_Model):
+    sim: SimSettings = SimSettings()
+    subscriptions: list[SubscriptionSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _global_uniqueness(self) -> FleetSpec:
+        ids = [s.id.lower() for s in self.subscriptions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("duplicate subscription ids")
+        vaults = [kv.name.lower() for s in self.subscriptions for rg in s.resource_groups for kv in rg.key_vaults]
+        dupes = sorted({n for n in vaults if vaults.count(n) > 1})
+        if dupes:
+            raise ValueError(f"key vault names are global DNS names and must be unique: {dupes}")
+        return self
+
+
+class FleetError(ValueError):
+    """The fleet file is missing, not YAML, or does not match the schema."""
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"invalid fleet file {path}:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_fleet(path: str | Path) -> FleetSpec:
+    """Read and validate a fleet YAML file; errors name the file and the offending field path."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FleetError(f"cannot read fleet file {p}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise FleetError(f"fleet file {p} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise FleetError(f"invalid fleet file {p}: the top level must be a mapping")
+    try:
+        return FleetSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise FleetError(_format_errors(p, exc)) from exc
