@@ -371,11 +371,13 @@ class AdeState:
         fresh: bool,
         ext_name: str,
         vault_problem: str | None,
+        force_update_tag: str | None = None,
     ) -> PutOutcome:
         """Apply a PUT of the extension with public ``settings`` (see arm-reference §a.3)."""
-        if not fresh and not self.last_failed and self.last_settings == settings:
+        fingerprint = {"settings": settings, "forceUpdateTag": force_update_tag}
+        if not fresh and not self.last_failed and self.last_settings == fingerprint:
             return PutOutcome(False)
-        self.last_settings = copy.deepcopy(settings)
+        self.last_settings = copy.deepcopy(fingerprint)
         self.last_failed = False
         self.rejected = False
         self.failure = None

@@ -1,0 +1,47 @@
+"""``adeflow sim serve``: run the ARM simulator for a fleet file until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from azuresim.clock import SimClock
+from azuresim.fleet import FleetError, load_fleet
+from azuresim.server import SimServer
+
+
+@click.command("serve")
+@click.option("--fleet", "fleet_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option("--scale", type=float, default=None, help="Simulated seconds per real second (overrides the file).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where the CA goes.")
+def serve(fleet_path: Path, port: int, scale: float | None, state_dir: Path | None) -> None:
+    """Serve the simulated ARM endpoints for FLEET over HTTPS."""
+    try:
+        fleet = load_fleet(fleet_path)
+    except FleetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if scale is not None and scale <= 0:
+        raise click.BadParameter("must be positive", param_hint="--scale")
+    server = SimServer(fleet, clock=SimClock(scale=scale or fleet.sim.scale), port=port, state_dir=state_dir)
+
+    async def main() -> None:
+        await server.start()
+        click.echo(f"base_url: {server.base_url}")
+        click.echo(f"ca_file: {server.ca_path}")
+        sys.stdout.flush()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    serve()
