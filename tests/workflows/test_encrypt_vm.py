@@ -49,7 +49,7 @@ async def test_multi_hour_encryption_finishes_in_seconds(
     sim = make_sim(fleet_dict([vm("web-01", os_disk={"size_gb": 30}, data_disks=[{"lun": 0, "size_gb": 32}])]))
     sim_start, real_start = sim.clock.now(), time.monotonic()
 
-    result, handle = await run(time_skipping_env, azure_for(sim), request("web-01", VolumeType.ALL))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("web-01", VolumeType.ALL))
 
     assert result.outcome is Outcome.ENCRYPTED, result.message
     assert sorted(result.encrypted_disks) == ["web-01-datadisk-0", "web-01-osdisk"]
