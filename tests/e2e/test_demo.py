@@ -1,0 +1,37 @@
+"""The main job, end to end: ``adeflow demo --json`` (dev server + simulator + worker + CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ADEFLOW = Path(sys.executable).parent / "adeflow"
+
+
+@pytest.mark.e2e
+def test_demo_encrypts_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids() -> None:
+    done = subprocess.run(
+        [str(ADEFLOW), "demo", "--json"], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert summary["failed"] == 0
+    assert summary["encrypted"] >= 10
+    assert summary["refused"] >= 5
+    assert summary["temporal_address"].startswith("127.0.0.1:")
+    vms = summary["vms"]
+    assert len(vms) == summary["encrypted"] + summary["refused"]
+    for entry in vms:
+        if entry["outcome"] == "refused":
+            assert entry["rule"] and entry["rule"].startswith("R-"), entry
+            assert entry["backup"] is None, entry  # refused before the backup gate: nothing touched
+        else:
+            assert entry["backup"] == "snapshot", entry
+    rules = {entry["rule"] for entry in vms if entry["rule"]}
+    assert {"R-PRE-1", "R-LIM-4a", "R-LIM-4i", "R-LIM-4w", "R-LIM-4x", "R-LIM-4t", "R-PRE-2"} <= rules
+    assert "Temporal UI: http://127.0.0.1:" in done.stdout
