@@ -104,9 +104,9 @@ class DemoSummary:
 
 
 def render_table(results: Sequence[EncryptVmResult]) -> str:
-    rows = [("VM", "OUTCOME", "RULE / REASON", "BACKUP", "VOLUMES", "MINUTES (sim)")]
+    rows = [("VM", "OUTCOME", "RULE / REASON", "BACKUP", "VOLUMES", "SECONDS")]
     for r in results:
-        minutes = sum(t.seconds for t in r.timings) / 60
+        seconds = sum(t.seconds for t in r.timings)
         rows.append(
             (
                 r.vm.name,
@@ -114,7 +114,7 @@ def render_table(results: Sequence[EncryptVmResult]) -> str:
                 " ".join(x for x in (r.rule, r.reason) if x) or "-",
                 r.backup.value if r.backup else "-",
                 r.volume_type.value if r.volume_type else "-",
-                f"{minutes:.0f}",
+                f"{seconds:.0f}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

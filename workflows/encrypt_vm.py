@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         Refusal,
         SnapshotRequest,
         VmFacts,
+        VmRef,
         VolumeType,
     )
 
@@ -81,6 +82,8 @@ class EncryptVmWorkflow:
         self._phase_started: datetime | None = None
         self._detail = "starting"
         self._timings: list[PhaseTiming] = []
+        # What has been done to the VM so far; a failed result must still say it (snapshot ids to restore from).
+        self._done = EncryptVmResult(vm=VmRef("", "", ""), outcome=Outcome.FAILED)
 
     @workflow.query
     def progress(self) -> EncryptVmProgress:
@@ -89,6 +92,7 @@ class EncryptVmWorkflow:
     @workflow.run
     async def run(self, request: EncryptVmInput) -> EncryptVmResult:
         vm = request.vm
+        self._done = replace(self._done, vm=vm)
         attributes = [
             VM_KEY.value_set(vm.name),
             SUBSCRIPTION_KEY.value_set(vm.subscription_id),
@@ -101,7 +105,7 @@ class EncryptVmWorkflow:
             return await self._run(request)
         except _Failed as failure:
             return self._finish(
-                EncryptVmResult(vm=vm, outcome=Outcome.FAILED, reason=failure.reason, message=failure.message),
+                replace(self._done, outcome=Outcome.FAILED, reason=failure.reason, message=failure.message),
                 Phase.FAILED,
             )
 
@@ -118,9 +122,11 @@ class EncryptVmWorkflow:
         assert volume_type is not None  # preflight refused otherwise
 
         backup, snapshot_ids = await self._backup_gate(request, facts)
+        self._done = replace(self._done, backup=backup, backup_waiver=request.backup_waiver, snapshot_ids=snapshot_ids)
 
         self._enter(Phase.PLAN, f"planning volume type {volume_type.value}")
         sequence_version = str(workflow.uuid4())
+        self._done = replace(self._done, volume_type=volume_type, sequence_version=sequence_version)
         settings = rules.plan_enable_settings(request, lookup.vault, volume_type, sequence_version)
 
         self._enter(Phase.ENABLE, f"enabling ADE ({volume_type.value}, sequence {sequence_version})")
@@ -139,15 +145,10 @@ class EncryptVmWorkflow:
         if not verdict.ok:
             raise _Failed("verification-failed", f"{vm.name}: {verdict.message}")
         return self._finish(
-            EncryptVmResult(
-                vm=vm,
+            replace(
+                self._done,
                 outcome=Outcome.ENCRYPTED,
                 message=verdict.message,
-                volume_type=volume_type,
-                sequence_version=sequence_version,
-                backup=backup,
-                backup_waiver=request.backup_waiver,
-                snapshot_ids=snapshot_ids,
                 status=status,
                 encrypted_disks=verdict.encrypted_disks,
             ),

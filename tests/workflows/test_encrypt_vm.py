@@ -142,3 +142,16 @@ async def test_missing_vm_fails_with_its_name(
     result, _ = await run(time_skipping_env, azure_for(sim), request("no-such-vm"))
     assert result.outcome is Outcome.FAILED
     assert "no-such-vm" in result.message and "404" in result.message
+
+
+async def test_r_new_1_unmounted_data_disk_fails_verification_and_keeps_snapshot_ids(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    disks = [{"lun": 0, "size_gb": 16}, {"lun": 1, "size_gb": 16, "mounted": False}]
+    sim = make_sim(fleet_dict([vm("app-03", data_disks=disks)]))
+    result, _ = await run(time_skipping_env, azure_for(sim), request("app-03", VolumeType.ALL))
+
+    assert (result.outcome, result.reason) == (Outcome.FAILED, "verification-failed")
+    assert "app-03-datadisk-1" in result.message and "R-NEW-1" in result.message
+    assert result.backup is BackupMethod.SNAPSHOT and len(result.snapshot_ids) == 3
+    assert result.sequence_version
