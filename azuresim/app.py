@@ -280,7 +280,10 @@ class ArmApp:
 
     def get_extension(self, call: Call) -> web.Response:
         vm, ext = self.state.extension(call["sub"], call["rg"], call["vm"], call["ext"], call.now)
-        return _json(render_extension(vm, ext, call.now, instance_view=_wants_instance_view(call)))
+        instance_view = _wants_instance_view(call)
+        if instance_view:
+            self.state.clock.on_status_read()
+        return _json(render_extension(vm, ext, call.now, instance_view=instance_view))
 
     def put_extension(self, call: Call) -> web.Response:
         result, vm, ext = self.state.put_extension(

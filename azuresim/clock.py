@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 class SimClock:
     """A thread-safe clock: ``start + real elapsed × scale + manual offset`` (UTC)."""
 
-    def __init__(self, scale: float = 1.0, start: datetime | None = None) -> None:
+    def __init__(self, scale: float = 1.0, start: datetime | None = None, status_read_tick: float = 0.0) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
         base = start if start is not None else datetime.now(UTC).replace(microsecond=0)
@@ -25,6 +25,10 @@ class SimClock:
         self._anchor_sim = base.astimezone(UTC)
         self._anchor_real = time.monotonic()
         self._scale = float(scale)
+        self.status_read_tick = status_read_tick
+        """Simulated seconds added by each encryption-status read. Under Temporal's time-skipping test server
+        the workflow's poll interval passes in no real time, so the simulator cannot see it otherwise: with the
+        tick set to the poll interval, simulated time follows the workflow's clock (DESIGN §4)."""
 
     def _now_locked(self) -> datetime:
         elapsed = time.monotonic() - self._anchor_real
@@ -42,6 +46,10 @@ class SimClock:
         with self._lock:
             self._anchor_sim += timedelta(seconds=seconds)
             return self._now_locked()
+
+    def on_status_read(self) -> None:
+        if self.status_read_tick > 0:
+            self.advance(self.status_read_tick)
 
     @property
     def scale(self) -> float:

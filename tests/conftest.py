@@ -59,10 +59,9 @@ def make_sim(tmp_path: Path) -> Iterator[SimFactory]:
     """Start simulators for a test; each is stopped at teardown."""
     started: list[SimServer] = []
 
-    def make(fleet: dict[str, Any], scale: float = 3600.0) -> SimServer:
-        server = SimServer(
-            FleetSpec.model_validate(fleet), clock=SimClock(scale=scale), state_dir=tmp_path / f"sim{len(started)}"
-        )
+    def make(fleet: dict[str, Any], scale: float = 3600.0, status_read_tick: float = 0.0) -> SimServer:
+        clock = SimClock(scale=scale, status_read_tick=status_read_tick)
+        server = SimServer(FleetSpec.model_validate(fleet), clock=clock, state_dir=tmp_path / f"sim{len(started)}")
         server.start_in_thread()
         started.append(server)
         return server
