@@ -12,6 +12,8 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.keyvault.aio import KeyVaultManagementClient
+from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
+from azure.mgmt.resource.policy.aio import PolicyClient
 
 from adeflow.config import AzureSettings
 from adeflow.credentials import AsyncStaticTokenCredential
@@ -29,6 +31,8 @@ class AzureClients:
         )
         self._compute: dict[str, ComputeManagementClient] = {}
         self._keyvault: dict[str, KeyVaultManagementClient] = {}
+        self._backup: dict[str, RecoveryServicesBackupClient] = {}
+        self._policy: dict[str, PolicyClient] = {}
 
     @property
     def lro_poll_seconds(self) -> float:
@@ -56,11 +60,23 @@ class AzureClients:
             self._keyvault[subscription_id] = client
         return client
 
+    def backup(self, subscription_id: str) -> RecoveryServicesBackupClient:
+        client = self._backup.get(subscription_id)
+        if client is None:
+            client = RecoveryServicesBackupClient(self._credential, subscription_id, **self._client_options())
+            self._backup[subscription_id] = client
+        return client
+
+    def policy(self, subscription_id: str) -> PolicyClient:
+        client = self._policy.get(subscription_id)
+        if client is None:
+            client = PolicyClient(self._credential, subscription_id, **self._client_options())
+            self._policy[subscription_id] = client
+        return client
+
     async def close(self) -> None:
-        for compute in self._compute.values():
-            await compute.close()
-        for keyvault in self._keyvault.values():
-            await keyvault.close()
-        self._compute.clear()
-        self._keyvault.clear()
+        for cache in (self._compute, self._keyvault, self._backup, self._policy):
+            for client in cache.values():
+                await client.close()
+            cache.clear()
         await self._credential.close()

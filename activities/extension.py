@@ -21,6 +21,7 @@ from adeflow.model import (
     ExtensionFacts,
     ExtensionRequest,
     ExtensionResult,
+    VmRef,
 )
 
 _TERMINAL = {"succeeded", "failed", "canceled"}
@@ -82,13 +83,33 @@ class ExtensionActivities:
         self._raise_if_failed(request, state)
         return ExtensionResult(provisioning_state=state, sequence_version=seq, sent_put=True)
 
-    @staticmethod
-    async def _get(extensions: Any, request: ExtensionRequest) -> ExtensionFacts | None:
+    @activity.defn(name="remove_encryption_extension")
+    async def remove_encryption_extension(self, vm: VmRef) -> bool:
+        """R-DIS-5: delete the extension; an already-absent extension is success (idempotent under retry).
+
+        Returns whether a DELETE was sent. Callers decide beforehand whether removal is allowed (R-DIS-2).
+        """
+        extensions = self._clients.compute(vm.subscription_id).virtual_machine_extensions
         try:
-            ext = await extensions.get(request.vm.resource_group, request.vm.name, ADE_EXTENSION_NAME)
+            if await self._get_for(extensions, vm) is None:
+                return False
+            poller = await extensions.begin_delete(vm.resource_group, vm.name, ADE_EXTENSION_NAME)
+            await await_with_heartbeat(poller.result(), f"removing the ADE extension from {vm.name}")
+        except HttpResponseError as exc:
+            raise classify_arm_error(exc, f"removing the ADE extension from VM {vm.name}") from exc
+        return True
+
+    @staticmethod
+    async def _get_for(extensions: Any, vm: VmRef) -> ExtensionFacts | None:
+        try:
+            ext = await extensions.get(vm.resource_group, vm.name, ADE_EXTENSION_NAME)
         except ResourceNotFoundError:
             return None
         return parse_extension(ext.as_dict())
+
+    @staticmethod
+    async def _get(extensions: Any, request: ExtensionRequest) -> ExtensionFacts | None:
+        return await ExtensionActivities._get_for(extensions, request.vm)
 
     async def _wait_terminal(self, extensions: Any, request: ExtensionRequest) -> str:
         while True:

@@ -14,7 +14,7 @@ from activities.azure_clients import AzureClients
 from activities.errors import classify_arm_error
 from adeflow.arm_parse import parse_extension
 from adeflow.model import ADE_EXTENSION_NAME, EncryptionStatus, ProgressRequest, VolumeState
-from adeflow.rules import ProgressKind, assess_encryption_progress
+from adeflow.rules import ProgressKind, assess_disable_progress, assess_encryption_progress
 
 STILL_ENCRYPTING = "EncryptionInProgress"
 
@@ -51,12 +51,15 @@ class StatusActivities:
                 type="Superseded",
                 non_retryable=True,
             )
-        verdict = assess_encryption_progress(status, request.volume_type)
+        disabling = request.encryption_operation == "DisableEncryption"
+        verdict = (
+            assess_disable_progress(status) if disabling else assess_encryption_progress(status, request.volume_type)
+        )
         if verdict.kind is ProgressKind.DONE:
             return status
         if verdict.kind is ProgressKind.WAITING:
             raise ApplicationError(
-                f"still encrypting {request.vm.name}: {verdict.message}",
+                f"still {'decrypting' if disabling else 'encrypting'} {request.vm.name}: {verdict.message}",
                 status,
                 type=STILL_ENCRYPTING,
                 category=ApplicationErrorCategory.BENIGN,

@@ -180,6 +180,7 @@ def parse_vm_facts(
         security_type=str(_get(props, "securityProfile", "securityType") or ""),
         encryption_at_host=bool(_get(props, "securityProfile", "encryptionAtHost")),
         scale_set_id=str(_get(props, "virtualMachineScaleSet", "id") or ""),
+        disk_controller_type=str(storage.get("diskControllerType") or ""),
         power_state=power[0] if power else "",
         legacy_os_encryption_settings=bool(_get(os_entry, "encryptionSettings", "enabled")),
         ade_extension=parse_extension(extension) if extension is not None else None,

@@ -52,6 +52,25 @@ class BackupMethod(StrEnum):
     WAIVED = "waived"
 
 
+class BackupPolicy(StrEnum):
+    """How a run satisfies R-BAK-2, chosen per fleet or VM."""
+
+    AUTO = "auto"
+    """Azure Backup when the VM is protected by a Recovery Services vault, else snapshots."""
+    SNAPSHOT = "snapshot"
+    AZURE_BACKUP = "azure-backup"
+    WAIVE = "waive"
+    """Only with an operator's recorded statement that a backup exists elsewhere."""
+
+
+class RestartPolicy(StrEnum):
+    """What to do when the extension reports ``VMRestartPending`` (R-ENA-2)."""
+
+    AUTO = "auto"
+    ASK = "ask"
+    NEVER = "never"
+
+
 class VolumeState(StrEnum):
     """Values of ``os`` / ``data`` in the extension's substatus JSON (arm-reference §0.1)."""
 
@@ -172,6 +191,7 @@ class VmFacts:
     security_type: str = ""
     encryption_at_host: bool = False
     scale_set_id: str = ""
+    disk_controller_type: str = ""
     power_state: str = ""
     legacy_os_encryption_settings: bool = False
     """VM-model ``osDisk.encryptionSettings.enabled``: the marker of the AAD (dual-pass) release."""
@@ -229,6 +249,15 @@ class EncryptVmInput:
     encryption_deadline_s: float = 72 * 3600.0
     """Give up waiting after this long; stock images take 3-16 h, multi-TB data disks days (arm-ref §f)."""
     rollout_id: str = ""
+    backup_policy: BackupPolicy = BackupPolicy.AUTO
+    restart_policy: RestartPolicy = RestartPolicy.ASK
+    encrypt_format_all: bool = False
+    acknowledge_data_loss: str = ""
+    """Must equal ``rules.FORMAT_ALL_ACKNOWLEDGEMENT`` for EncryptFormatAll (R-EFA-1/2)."""
+    confirmations: list[str] = field(default_factory=list)
+    """Guest-side checks the operator has confirmed (``rules.GUEST_CHECKS`` names)."""
+    allow_unlisted: bool = False
+    """Operator override for images and sizes missing from the support matrix (R-PRE-1)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +287,13 @@ class AdeSettings:
     sequence_version: str
 
     def public_settings(self) -> dict[str, str | None]:
+        if self.encryption_operation == "DisableEncryption":
+            # az vm encryption disable sends only these three (arm-reference §a.4).
+            return {
+                "VolumeType": self.volume_type.value,
+                "EncryptionOperation": self.encryption_operation,
+                "SequenceVersion": self.sequence_version,
+            }
         return {
             "EncryptionOperation": self.encryption_operation,
             "KeyVaultURL": self.key_vault_url,
@@ -284,6 +320,47 @@ class SnapshotInfo:
     snapshot_id: str
     source_disk_id: str
     provisioning_state: str
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    """A policy assignment that would block ADE (R-LIM-4y)."""
+
+    assignment_id: str
+    definition_id: str
+    effect: str
+
+
+@dataclass(frozen=True)
+class BackupProtection:
+    """Whether Azure Backup protects the VM (Recovery Services ``backupStatus``), and where."""
+
+    protected: bool
+    vault_id: str = ""
+    container: str = ""
+    item: str = ""
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class ProtectionQuery:
+    vm: VmRef
+    location: str
+
+
+@dataclass(frozen=True)
+class AzureBackupRequest:
+    vm: VmRef
+    protection: BackupProtection
+    run_tag: str
+    retain_days: int = 30
+
+
+@dataclass(frozen=True)
+class AzureBackupResult:
+    job_id: str
+    recovery_point_id: str
+    recovery_point_time: str
 
 
 @dataclass(frozen=True)
@@ -347,6 +424,10 @@ class EncryptVmResult:
     backup: BackupMethod | None = None
     backup_waiver: BackupWaiver | None = None
     snapshot_ids: list[str] = field(default_factory=list)
+    backup_job_id: str = ""
+    recovery_point_id: str = ""
     status: EncryptionStatus | None = None
     encrypted_disks: list[str] = field(default_factory=list)
+    unconfirmed_checks: list[str] = field(default_factory=list)
+    """Guest-side checks nobody confirmed: listed for the operator, who must vouch for them."""
     timings: list[PhaseTiming] = field(default_factory=list)

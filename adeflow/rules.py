@@ -12,16 +12,61 @@ from enum import StrEnum
 
 from adeflow.model import (
     AdeSettings,
+    BackupPolicy,
     DiskFacts,
     EncryptionStatus,
     EncryptVmInput,
     KeyVaultFacts,
+    PolicyFinding,
     Refusal,
     VmFacts,
     VolumeState,
     VolumeType,
 )
 from adeflow.resource_ids import parse_resource_id
+from adeflow.support import MATRIX
+
+FORMAT_ALL_ACKNOWLEDGEMENT = "I understand data on qualifying data disks will be erased"
+"""The exact words an operator must give for EncryptFormatAll (R-EFA-1/2): it formats data disks."""
+
+
+SECRET_POLICY_DEFINITIONS = {
+    "342e8053-e12e-4c44-be01-c3c2f318400f": "Key Vault secrets should have the specified maximum validity period",
+    "98728c90-32c7-4049-8429-847dc0f4fe37": "Key Vault secrets should have an expiration date",
+}
+"""Built-in policies whose Deny effect blocks the secret ADE writes (the second is an inference, arm-ref §h)."""
+
+
+@dataclass(frozen=True)
+class GuestCheck:
+    """A limitation only the guest can reveal; ARM cannot see it, so an operator must vouch for it."""
+
+    name: str
+    rule: str
+    description: str
+
+
+GUEST_CHECKS: dict[str, GuestCheck] = {
+    check.name: check
+    for check in (
+        GuestCheck("no-nested-mounts", "R-LIM-4p", "no nested mount points (e.g. /1st/data/2nd)"),
+        GuestCheck("no-data-drive-over-os-folder", "R-LIM-4q", "no data drive mounted on top of an OS folder"),
+        GuestCheck("no-lvm-root-on-data-disk", "R-LIM-4r", "the root logical volume is not extended onto a data disk"),
+        GuestCheck("no-kdump", "R-LIM-4m", "kernel crash dump (kdump) is not in use"),
+        GuestCheck("no-oracle-acfs", "R-LIM-4n", "no Oracle ACFS"),
+        GuestCheck("no-nfs", "R-LIM-4g", "no NFS mounts to encrypt"),
+        GuestCheck("no-azure-files", "R-LIM-4f", "no Azure Files shares to encrypt"),
+        GuestCheck("no-shared-filesystems", "R-LIM-4j", "no shared/distributed file systems (DFS, GFS, DRBD, CephFS)"),
+        GuestCheck("no-dynamic-volumes", "R-LIM-4h", "no dynamic volumes"),
+        GuestCheck("not-in-failover-cluster", "R-LIM-4v", "the VM is not in a failover cluster"),
+        GuestCheck("not-a-custom-image", "R-LIM-4d", "the OS is an unmodified marketplace image, not a custom image"),
+        GuestCheck(
+            "data-disks-mounted-in-fstab",
+            "R-NEW-1",
+            "every data disk is formatted, mounted and listed in /etc/fstab by a persistent name",
+        ),
+    )
+}
 
 ULTRA_SKU = "UltraSSD_LRS"
 PREMIUM_V2_SKU = "PremiumV2_LRS"
@@ -95,6 +140,15 @@ def check_vm_eligibility(facts: VmFacts, volume_type: VolumeType | None) -> list
                 "Nothing to do: the disks are already encrypted at host. Leave this VM out of the rollout.",
             )
         )
+    if facts.disk_controller_type.lower() == "nvme":
+        refusals.append(
+            _refuse(
+                "R-LIM-4o",
+                "nvme-disk-controller",
+                "the VM's disks are attached through an NVMe controller, which ADE does not support.",
+                "Use encryption at host, or a size with a SCSI disk controller.",
+            )
+        )
     if facts.scale_set_id and volume_type in (VolumeType.OS, VolumeType.ALL):
         refusals.append(
             _refuse(
@@ -105,7 +159,125 @@ def check_vm_eligibility(facts: VmFacts, volume_type: VolumeType | None) -> list
                 "Request volume type Data for this VM.",
             )
         )
+    refusals += check_ever_encrypted_now_sse(facts)
     return refusals
+
+
+def check_ever_encrypted_now_sse(facts: VmFacts) -> list[Refusal]:
+    """R-LIM-4u: a VM that ever had ADE must not move to encryption at host or SSE + CMK."""
+    ever_ade = any(d.ade_settings_version for d in facts.disks) or facts.ade_extension is not None
+    sse_cmk = any(d.disk_encryption_set_id for d in facts.disks)
+    if ever_ade and (facts.encryption_at_host or sse_cmk):
+        return [
+            _refuse(
+                "R-LIM-4u",
+                "ade-vm-moved-to-sse",
+                "the VM was ADE-encrypted and now has encryption at host or SSE + CMK; that migration is unsupported.",
+                "Follow the documented ADE -> encryption-at-host migration (new disks, copied data), "
+                "not an in-place toggle.",
+            )
+        ]
+    return []
+
+
+def check_support_matrix(facts: VmFacts, volume_type: VolumeType | None, allow_unlisted: bool) -> list[Refusal]:
+    """R-PRE-1: supported sizes and OS images (``adeflow/data/ade_support.yaml``), and enough memory.
+
+    Images or sizes missing from the matrix are refused unless the operator overrides with ``allow_unlisted``:
+    the extension itself would otherwise fail hours in, mid-OS-pass.
+    """
+    if facts.os_type.lower() != "linux":
+        return []
+    refusals: list[Refusal] = []
+    size_problem = MATRIX.size_problem(facts.size)
+    if size_problem is not None and size_problem.rule != "R-LIM-4a":  # Basic is reported by R-LIM-4a already
+        refusals.append(
+            _refuse(
+                size_problem.rule,
+                "unsupported-size",
+                f"size {facts.size}: {size_problem.why}.",
+                "Resize the VM to a size ADE supports (or use encryption at host).",
+            )
+        )
+    wants_os = volume_type in (VolumeType.OS, VolumeType.ALL)
+    image = facts.image
+    if image.custom_image_id:
+        if not allow_unlisted:
+            refusals.append(
+                _refuse(
+                    "R-LIM-4d",
+                    "custom-image",
+                    f"the VM was built from a custom or gallery image ({image.custom_image_id}); ADE does not "
+                    "support custom images.",
+                    "If the image is an unmodified marketplace image, re-run with the unlisted-image override.",
+                )
+            )
+    else:
+        support = MATRIX.image(image)
+        name = f"{image.publisher}:{image.offer}:{image.sku}"
+        if support is None and not allow_unlisted:
+            refusals.append(
+                _refuse(
+                    "R-PRE-1",
+                    "unsupported-image",
+                    f"image {name} is not in ADE's supported list.",
+                    "Move the workload to a supported distribution, or override after checking the ADE docs.",
+                )
+            )
+        elif support is not None and wants_os and not support.os_volume:
+            refusals.append(
+                _refuse(
+                    "R-PRE-1",
+                    "image-data-only",
+                    f"image {name} ({support.label}) supports data-volume encryption only.",
+                    "Request volume type Data.",
+                )
+            )
+    memory = MATRIX.memory_gib(facts.size)
+    minimum = MATRIX.os_volume_min_memory_gib if wants_os else MATRIX.data_volume_min_memory_gib
+    if memory is None and size_problem is None and not allow_unlisted:
+        refusals.append(
+            _refuse(
+                "R-PRE-1",
+                "unknown-size",
+                f"size {facts.size} is not in the support matrix, so its memory is unknown.",
+                "Add it to adeflow/data/ade_support.yaml, or override after checking it has enough memory.",
+            )
+        )
+    elif memory is not None and memory < minimum:
+        refusals.append(
+            _refuse(
+                "R-PRE-1",
+                "not-enough-memory",
+                f"size {facts.size} has {memory:g} GiB; encrypting {'the OS volume' if wants_os else 'data'} "
+                f"needs at least {minimum:g} GiB.",
+                "Resize the VM for the encryption (it can be downsized afterwards).",
+            )
+        )
+    return refusals
+
+
+def check_policies(findings: list[PolicyFinding]) -> list[Refusal]:
+    """R-LIM-4y: a Deny assignment of the secret-validity policy makes ADE's secret creation fail."""
+    denying = [f for f in findings if f.effect.lower() == "deny"]
+    if not denying:
+        return []
+    first = denying[0]
+    name = SECRET_POLICY_DEFINITIONS.get(first.definition_id.rsplit("/", 1)[-1].lower(), first.definition_id)
+    return [
+        _refuse(
+            "R-LIM-4y",
+            "secret-policy-deny",
+            f"policy '{name}' is assigned with effect Deny ({first.assignment_id}); ADE cannot create its "
+            "disk-encryption secret under it.",
+            "Exempt the Key Vault from the assignment (policy exemption) or set its effect to Audit, then retry.",
+        )
+    ]
+
+
+def unconfirmed_guest_checks(confirmations: list[str]) -> list[GuestCheck]:
+    """Guest-side limitations the operator has not vouched for, listed in every preflight report."""
+    return [check for name, check in GUEST_CHECKS.items() if name not in confirmations]
 
 
 def _disk_refusals(disk: DiskFacts) -> list[Refusal]:
@@ -208,9 +380,45 @@ def key_vault_not_found(vault_id: str, detail: str) -> Refusal:
 class VolumeTypeDecision:
     volume_type: VolumeType | None
     refusal: Refusal | None = None
+    reenable: bool = False
+    """The VM is already ADE-encrypted: this run adds volumes (a new data disk) with a new sequence version."""
+
+
+_REENABLE = {VolumeType.OS: VolumeType.ALL, VolumeType.ALL: VolumeType.ALL, VolumeType.DATA: VolumeType.DATA}
+
+
+def current_volume_type(facts: VmFacts) -> VolumeType | None:
+    """The volume type of the VM's current (single-pass) ADE enable, if it has one."""
+    ext = facts.ade_extension
+    if ext is None or ext.encryption_operation not in ("EnableEncryption", "EnableEncryptionFormatAll"):
+        return None
+    for volume_type in VolumeType:
+        if volume_type.value.lower() == ext.volume_type.lower():
+            return volume_type
+    return None
 
 
 def decide_volume_type(requested: VolumeType | None, facts: VmFacts) -> VolumeTypeDecision:
+    """R-NEW-2 for an already encrypted VM (OS -> All, All -> All, Data -> Data); else a first enable."""
+    previous = current_volume_type(facts)
+    if previous is not None:
+        target = _REENABLE[previous]
+        if requested not in (None, target):
+            return VolumeTypeDecision(
+                None,
+                _refuse(
+                    "R-NEW-2",
+                    "volume-type-change-not-allowed",
+                    f"the VM was encrypted with volume type {previous.value}; a re-enable must use {target.value}, "
+                    f"not {requested.value if requested else '-'}.",
+                    f"Request volume type {target.value} (or leave it out).",
+                ),
+            )
+        return VolumeTypeDecision(target, reenable=True)
+    return _first_enable_volume_type(requested, facts)
+
+
+def _first_enable_volume_type(requested: VolumeType | None, facts: VmFacts) -> VolumeTypeDecision:
     """The volume type of a first enable: as requested; OS when unspecified and there are no data disks.
 
     With data disks and no volume type the CLI refuses ("VM has data disks, please supply --volume-type"),
@@ -263,11 +471,96 @@ def preflight(request: EncryptVmInput, facts: VmFacts, vault: KeyVaultFacts) -> 
     """All refusals for an enable request; empty means the VM may proceed to the backup gate."""
     decision = decide_volume_type(request.volume_type, facts)
     refusals = check_vm_eligibility(facts, decision.volume_type)
+    refusals += check_support_matrix(facts, decision.volume_type, request.allow_unlisted)
     refusals += check_key_vault(facts, vault)
     refusals += check_not_busy(facts)
     if decision.refusal is not None:
         refusals.append(decision.refusal)
+    elif decision.volume_type is not None:
+        refusals += check_format_all(request, decision.volume_type)
+        if decision.reenable:
+            refusals += check_new_disk_confirmed(request)
+    refusals += check_backup_policy(request)
     return refusals
+
+
+def check_backup_policy(request: EncryptVmInput) -> list[Refusal]:
+    """R-BAK-2: waiving the backup needs an operator's statement on record."""
+    waiver = request.backup_waiver
+    if request.backup_policy is BackupPolicy.WAIVE and (
+        waiver is None or not waiver.operator.strip() or not waiver.statement.strip()
+    ):
+        return [
+            _refuse(
+                "R-BAK-2",
+                "backup-waiver-missing",
+                "backup policy is waive but no operator statement that a backup exists was recorded.",
+                "Give the operator's name and a statement of where the backup is, or use backup policy auto.",
+            )
+        ]
+    return []
+
+
+def check_format_all(request: EncryptVmInput, volume_type: VolumeType) -> list[Refusal]:
+    """R-EFA-1/2/4: EncryptFormatAll erases data; only for volume type Data, only with the exact acknowledgement."""
+    if not request.encrypt_format_all:
+        return []
+    refusals: list[Refusal] = []
+    if volume_type is not VolumeType.DATA:
+        refusals.append(
+            _refuse(
+                "R-EFA-4",
+                "format-all-needs-data",
+                f"EncryptFormatAll was requested with volume type {volume_type.value}; it is for Data only.",
+                "Request volume type Data, or drop EncryptFormatAll.",
+            )
+        )
+    if request.acknowledge_data_loss != FORMAT_ALL_ACKNOWLEDGEMENT:
+        refusals.append(
+            _refuse(
+                "R-EFA-1",
+                "format-all-not-acknowledged",
+                "EncryptFormatAll FORMATS every qualifying data partition: all data on them is lost, and no "
+                "acknowledgement of that was given for this run.",
+                f'Acknowledge with exactly: "{FORMAT_ALL_ACKNOWLEDGEMENT}" (and never on disks with needed data, '
+                "R-EFA-2).",
+            )
+        )
+    return refusals
+
+
+def check_new_disk_confirmed(request: EncryptVmInput) -> list[Refusal]:
+    """R-NEW-1: a re-enable for a new data disk needs the operator's word that it is formatted and mounted."""
+    if "data-disks-mounted-in-fstab" in request.confirmations:
+        return []
+    return [
+        _refuse(
+            "R-NEW-1",
+            "new-disk-not-confirmed",
+            "the VM is already ADE-encrypted; encrypting a new data disk needs it formatted, mounted and in "
+            "/etc/fstab by a persistent name first, and that was not confirmed.",
+            "Prepare the disk in the guest, then confirm 'data-disks-mounted-in-fstab'.",
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class FormatAllPlan:
+    """Which disks EncryptFormatAll may format (R-EFA-4), as far as ARM can tell."""
+
+    qualifying: list[str]
+    left_alone: list[tuple[str, str]]
+    guest_side: str = (
+        "inside the guest the extension also skips RAID and LVM volumes (their member disks are encrypted), "
+        "the BEK volume and unmounted partitions (R-EFA-4)"
+    )
+
+
+def plan_format_all(facts: VmFacts) -> FormatAllPlan:
+    qualifying = [d.name for d in facts.data_disks if not d.instance_view_encrypted]
+    left_alone = [(facts.os_disk.name, "OS/root/boot disk")]
+    left_alone += [(d.name, "already encrypted") for d in facts.data_disks if d.instance_view_encrypted]
+    return FormatAllPlan(qualifying, left_alone)
 
 
 def plan_enable_settings(
@@ -280,7 +573,7 @@ def plan_enable_settings(
     """
     kek = request.kek
     return AdeSettings(
-        encryption_operation="EnableEncryption",
+        encryption_operation="EnableEncryptionFormatAll" if request.encrypt_format_all else "EnableEncryption",
         volume_type=volume_type,
         key_vault_url=vault.vault_uri.rstrip("/"),
         key_vault_resource_id=vault.resource_id,
@@ -304,6 +597,112 @@ class ProgressVerdict:
     reason: str = ""
 
 
+def plan_disable_settings(sequence_version: str) -> AdeSettings:
+    """R-DIS-4: disable is for data volumes only on Linux, with a fresh sequence version."""
+    return AdeSettings(
+        encryption_operation="DisableEncryption",
+        volume_type=VolumeType.DATA,
+        key_vault_url="",
+        key_vault_resource_id="",
+        key_encryption_key_url=None,
+        kek_vault_resource_id="",
+        key_encryption_algorithm="",
+        sequence_version=sequence_version,
+    )
+
+
+def os_volume_encrypted(facts: VmFacts) -> bool:
+    """R-DIS-3: the OS disk counts as encrypted when the extension says so or the disk carries ADE settings."""
+    status = facts.ade_extension.status if facts.ade_extension else None
+    if status is not None and status.os in (
+        VolumeState.ENCRYPTED,
+        VolumeState.ENCRYPTION_IN_PROGRESS,
+        VolumeState.VM_RESTART_PENDING,
+    ):
+        return True
+    return facts.os_disk.instance_view_encrypted or bool(facts.os_disk.ade_settings_version)
+
+
+def data_volumes_encrypted(facts: VmFacts) -> bool:
+    status = facts.ade_extension.status if facts.ade_extension else None
+    if status is not None and status.data in (VolumeState.ENCRYPTED, VolumeState.ENCRYPTION_IN_PROGRESS):
+        return True
+    return any(d.instance_view_encrypted for d in facts.data_disks)
+
+
+def check_disable(facts: VmFacts) -> list[Refusal]:
+    """R-DIS-3 / R-LIM-3 / R-LIM-4b: no disable at all while the OS volume is encrypted, whatever is asked."""
+    if os_volume_encrypted(facts):
+        return [
+            _refuse(
+                "R-DIS-3",
+                "os-volume-encrypted",
+                "the OS volume is encrypted (volume type OS or All); ADE on Linux cannot disable encryption on such "
+                "a VM, neither for OS nor for data volumes (R-LIM-3, R-LIM-4b).",
+                "Keep the VM encrypted, or rebuild it on new disks (see the ADE retirement migration path).",
+            )
+        ]
+    if not data_volumes_encrypted(facts):
+        return [
+            _refuse(
+                "R-DIS-1",
+                "nothing-encrypted",
+                "no data volume is ADE-encrypted on the VM; there is nothing to disable.",
+                "Use remove-extension if only the extension is left.",
+            )
+        ]
+    return []
+
+
+def check_remove_extension(facts: VmFacts, leave_encrypted: bool) -> list[Refusal]:
+    """R-DIS-2: removing the extension before disabling leaves the disks encrypted; refuse unless told so."""
+    if leave_encrypted:
+        return []
+    if os_volume_encrypted(facts) or data_volumes_encrypted(facts):
+        return [
+            _refuse(
+                "R-DIS-2",
+                "still-encrypted",
+                "volumes are still ADE-encrypted; removing the extension now leaves them encrypted and "
+                "unmanageable until the extension is added again.",
+                "Disable encryption first (data volumes only), or pass --leave-encrypted to accept that.",
+            )
+        ]
+    return []
+
+
+def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
+    """Disable is done when data reports NotEncrypted/NotMounted and no decryption is running (R-DIS-2)."""
+    if not status.extension_present:
+        return ProgressVerdict(
+            ProgressKind.FAILED, "the ADE extension disappeared during disable.", "extension-missing"
+        )
+    if status.level.lower() == "error" and not is_transient_extension_error(status.message):
+        return ProgressVerdict(
+            ProgressKind.FAILED,
+            f"the ADE extension reported an error: {status.message or status.code}",
+            "extension-error",
+        )
+    if status.data in (VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED):
+        return ProgressVerdict(ProgressKind.DONE, status.describe())
+    return ProgressVerdict(ProgressKind.WAITING, status.describe())
+
+
+def _extension_problem(status: EncryptionStatus, doing: str) -> ProgressVerdict | None:
+    """A vanished extension or a non-transient error status ends any wait."""
+    if not status.extension_present:
+        return ProgressVerdict(
+            ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", "extension-missing"
+        )
+    if status.level.lower() == "error" and not is_transient_extension_error(status.message):
+        return ProgressVerdict(
+            ProgressKind.FAILED,
+            f"the ADE extension reported an error: {status.message or status.code}",
+            "extension-error",
+        )
+    return None
+
+
 def is_transient_extension_error(message: str) -> bool:
     return any(pattern.search(message) for pattern in _TRANSIENT_EXTENSION_ERRORS)
 
@@ -324,18 +723,9 @@ def required_volumes_encrypted(status: EncryptionStatus, volume_type: VolumeType
 
 def assess_encryption_progress(status: EncryptionStatus, volume_type: VolumeType) -> ProgressVerdict:
     """Decide from one status read whether to keep waiting, stop with success, or fail the run."""
-    if not status.extension_present:
-        return ProgressVerdict(
-            ProgressKind.FAILED,
-            "the ADE extension disappeared from the VM while encryption was running.",
-            "extension-missing",
-        )
-    if status.level.lower() == "error" and not is_transient_extension_error(status.message):
-        return ProgressVerdict(
-            ProgressKind.FAILED,
-            f"the ADE extension reported an error: {status.message or status.code}",
-            "extension-error",
-        )
+    problem = _extension_problem(status, "encryption")
+    if problem is not None:
+        return problem
     if VolumeState.VM_RESTART_PENDING in (status.os, status.data):
         return ProgressVerdict(
             ProgressKind.FAILED,

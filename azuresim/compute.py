@@ -32,6 +32,9 @@ ADE_PUBLISHER = "Microsoft.Azure.Security"
 ADE_TYPE = "AzureDiskEncryptionForLinux"
 ADE_SUBSTATUS_PREFIX = f"ComponentStatus/{ADE_PUBLISHER}.{ADE_TYPE}"
 EXTENSION_DELETE_SECONDS = 30.0
+RESTART_SECONDS = 60.0
+RESTART_PENDING = "VMRestartPending"
+RESTART_PENDING_MESSAGE = "OS disk successfully encrypted, please reboot the VM"
 GIB = 1024**3
 
 
@@ -210,7 +213,9 @@ class Snapshot:
         return compute_id(self.subscription_id, self.resource_group, "snapshots", self.name)
 
     def provisioning_state(self, now: datetime) -> str:
-        return "Succeeded" if self.operation.finished(now) else "Updating"
+        if not self.operation.finished(now):
+            return "Updating"
+        return "Failed" if self.operation.error else "Succeeded"
 
 
 def render_snapshot(snap: Snapshot, now: datetime) -> dict[str, Any]:
@@ -293,10 +298,42 @@ class AdeState:
     rejected: bool = False
     failure: Status | None = None
     failure_visible_at: datetime | None = None
+    # Faults (azuresim.faults): a frozen timeline and a reboot the OS pass waits for.
+    stuck_percent: int | None = None
+    halted_at: datetime | None = None
+    restart_pending: bool = False
+    restarts: list[datetime] = field(default_factory=list)
+
+    def effective(self, now: datetime) -> datetime:
+        """The guest's own notion of "now": progress stops while stuck or deallocated."""
+        t = now
+        if self.halted_at is not None:
+            t = min(t, self.halted_at)
+        if self.run is not None:
+            if self.stuck_percent is not None:
+                p = enc.plan(self.run, self.volumes, self.rates)
+                steps = [*p.data_steps, *([p.os_step] if p.os_step else [])]
+                if steps:
+                    first = steps[0]
+                    offset = first.start + (first.end - first.start) * self.stuck_percent / 100.0
+                    t = min(t, self.run.started_at + timedelta(seconds=offset))
+            t = max(t, min(now, self.run.started_at))
+        return t
+
+    def _awaiting_restart(self, now: datetime) -> bool:
+        if not self.restart_pending or self.run is None:
+            return False
+        p = enc.plan(self.run, self.volumes, self.rates)
+        if p.os_step is None:
+            return False
+        os_done = self.run.started_at + timedelta(seconds=p.os_step.end)
+        if self.effective(now) < os_done:
+            return False
+        return not any(os_done <= t <= now for t in self.restarts)
 
     def _raw(self, now: datetime) -> Progress:
         if self.run is not None:
-            return enc.evaluate(self.run, self.volumes, self.rates, now)
+            return enc.evaluate(self.run, self.volumes, self.rates, self.effective(now))
         os_value, data_value = enc.aggregate(self.volumes, self.base)
         return Progress(
             volumes=dict(self.base),
@@ -314,6 +351,18 @@ class AdeState:
         """What the extension reports now, including "already in progress" and failure overlays."""
         prog = self._raw(now)
         status = prog.status
+        if self._awaiting_restart(now):
+            return Progress(
+                volumes=prog.volumes,
+                os=RESTART_PENDING,
+                data=prog.data,
+                status=Status(*enc.SUCCEEDED, RESTART_PENDING_MESSAGE),
+                stamped=prog.stamped,
+                done=False,
+                failed=False,
+                lro_done_at=prog.lro_done_at,
+                finished_at=prog.finished_at,
+            )
         if self.rejected and not prog.done:
             status = Status(status.code, status.level, status.display_status, enc.IN_PROGRESS_MESSAGE)
         if self.failure and self.failure_visible_at and now >= self.failure_visible_at:
@@ -336,7 +385,7 @@ class AdeState:
         stamps = dict(self.stamps)
         if self.run is None:
             return stamps
-        prog = enc.evaluate(self.run, self.volumes, self.rates, now)
+        prog = enc.evaluate(self.run, self.volumes, self.rates, self.effective(now))
         if self.run.operation is Operation.DISABLE:
             if prog.done and not prog.failed:
                 for vol in self.volumes:
@@ -350,12 +399,18 @@ class AdeState:
         """Make the finished run part of the base state before starting another one."""
         if self.run is None:
             return
-        prog = enc.evaluate(self.run, self.volumes, self.rates, now)
+        prog = enc.evaluate(self.run, self.volumes, self.rates, self.effective(now))
         self.stamps = self.stamps_at(now)
         self.base = dict(prog.volumes)
         self.idle_status = prog.status
         self.run = None
         self.run_stamps = {}
+
+    def inject_failure(self, settings: dict[str, Any], now: datetime, code: str, message: str, ext_name: str) -> PutOutcome:
+        """Fault ``extension_failure``: this PUT's LRO ends Failed and the status shows the error."""
+        self.last_settings = copy.deepcopy({"settings": settings, "forceUpdateTag": None})
+        self.rejected = False
+        return self._fail(now, (f"ProvisioningState/failed/{code}", "Error", "Provisioning failed"), message, ext_name)
 
     def _fail(self, now: datetime, triple: tuple[str, str, str], message: str, ext_name: str) -> PutOutcome:
         self.failure = Status(triple[0], triple[1], triple[2], message)
@@ -566,6 +621,18 @@ class VirtualMachine:
     data_disks: list[ManagedDisk]
     extensions: dict[str, Extension] = field(default_factory=dict)
     vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    deallocated_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+    def deallocated(self, now: datetime) -> bool:
+        return self.deallocated_at is not None and now >= self.deallocated_at
+
+    def deleted(self, now: datetime) -> bool:
+        return self.deleted_at is not None and now >= self.deleted_at
+
+    @property
+    def disk_names(self) -> list[str]:
+        return [d.name for d in ([self.os_disk] if self.os_disk else []) + self.data_disks]
 
     @property
     def name(self) -> str:
@@ -791,7 +858,11 @@ def render_instance_view(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
                 "displayStatus": "Provisioning succeeded",
                 "time": _iso(vm.time_created),
             },
-            {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"},
+            (
+                {"code": "PowerState/deallocated", "level": "Info", "displayStatus": "VM deallocated"}
+                if vm.deallocated(now)
+                else {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}
+            ),
         ],
     }
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from azuresim.throttling import ThrottlingSpec
+
 DiskSku = Literal[
     "Standard_LRS",
     "Premium_LRS",
@@ -36,6 +38,8 @@ class SimSettings(_Model):
     snapshot_seconds: float = Field(default=60.0, ge=0)
     stripdown_seconds: float = Field(default=600.0, ge=0)
     format_all_seconds: float = Field(default=300.0, ge=0)
+    backup_seconds: float = Field(default=1800.0, ge=0)
+    throttling: ThrottlingSpec = ThrottlingSpec()
 
 
 class ImageSpec(_Model):
@@ -116,10 +120,36 @@ class KeyVaultSpec(_Model):
     enable_rbac_authorization: bool = False
 
 
+class ProtectedVmSpec(_Model):
+    """A VM protected by Azure Backup in a Recovery Services vault (default: a VM of the vault's group)."""
+
+    vm: str
+    resource_group: str | None = None
+    policy: str = "DefaultPolicy"
+
+
+class RecoveryVaultSpec(_Model):
+    name: str = Field(min_length=2, max_length=50, pattern=r"^[a-zA-Z][a-zA-Z0-9-]*$")
+    location: str | None = None
+    protected_vms: list[ProtectedVmSpec] = Field(default_factory=list)
+
+
+class PolicyAssignmentSpec(_Model):
+    """An Azure Policy assignment; ``scope`` defaults to the subscription."""
+
+    name: str = Field(min_length=1, max_length=128)
+    policy_definition_id: str
+    effect: Literal["Deny", "Audit", "Disabled"] = "Audit"
+    scope: str | None = None
+    display_name: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
 class ResourceGroupSpec(_Model):
     name: str = Field(min_length=1, max_length=90)
     location: str
     key_vaults: list[KeyVaultSpec] = Field(default_factory=list)
+    recovery_vaults: list[RecoveryVaultSpec] = Field(default_factory=list)
     vms: list[VmSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -135,6 +165,7 @@ class SubscriptionSpec(_Model):
     id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
     tenant_id: str = "72f988bf-86f1-41af-91ab-2d7cd011db47"
     resource_groups: list[ResourceGroupSpec] = Field(default_factory=list)
+    policy_assignments: list[PolicyAssignmentSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_rg_names(self) -> SubscriptionSpec:
@@ -142,6 +173,19 @@ class SubscriptionSpec(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"subscription {self.id}: duplicate resource groups {dupes}")
+        vms = {(rg.name.lower(), vm.name.lower()) for rg in self.resource_groups for vm in rg.vms}
+        protected: set[tuple[str, str]] = set()
+        for rg in self.resource_groups:
+            for vault in rg.recovery_vaults:
+                for item in vault.protected_vms:
+                    key = ((item.resource_group or rg.name).lower(), item.vm.lower())
+                    if key not in vms:
+                        raise ValueError(
+                            f"recovery vault {vault.name!r}: VM {item.vm!r} not found in resource group {key[0]!r}"
+                        )
+                    if key in protected:
+                        raise ValueError(f"VM {item.vm!r} is protected by more than one recovery vault")
+                    protected.add(key)
         return self
 
 

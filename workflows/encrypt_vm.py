@@ -17,14 +17,19 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.azure_backup import AzureBackupActivities
     from activities.backup import BackupActivities
     from activities.extension import ExtensionActivities
     from activities.inventory import InventoryActivities
     from activities.keyvault import KeyVaultActivities
+    from activities.policy import PolicyActivities
+    from activities.power import PowerActivities
     from activities.status import StatusActivities
     from adeflow import rules
     from adeflow.model import (
+        AzureBackupRequest,
         BackupMethod,
+        BackupPolicy,
         EncryptionStatus,
         EncryptVmInput,
         EncryptVmResult,
@@ -33,7 +38,9 @@ with workflow.unsafe.imports_passed_through():
         Phase,
         PhaseTiming,
         ProgressRequest,
+        ProtectionQuery,
         Refusal,
+        RestartPolicy,
         SnapshotRequest,
         VmFacts,
         VmRef,
@@ -84,6 +91,21 @@ class EncryptVmWorkflow:
         self._timings: list[PhaseTiming] = []
         # What has been done to the VM so far; a failed result must still say it (snapshot ids to restore from).
         self._done = EncryptVmResult(vm=VmRef("", "", ""), outcome=Outcome.FAILED)
+        self._awaiting_restart_approval = False
+        self._restart_approved_by = ""
+
+    @workflow.update
+    def approve_restart(self, operator: str) -> str:
+        """Operator's go-ahead for the restart ADE asks for (restart policy ``ask``, R-ENA-2)."""
+        self._restart_approved_by = operator
+        return f"restart of {self._done.vm.name} approved by {operator}"
+
+    @approve_restart.validator
+    def _validate_approve_restart(self, operator: str) -> None:
+        if not self._awaiting_restart_approval:
+            raise ValueError("this run is not waiting for a restart approval")
+        if not operator.strip():
+            raise ValueError("name the operator who approves the restart")
 
     @workflow.query
     def progress(self) -> EncryptVmProgress:
@@ -115,14 +137,20 @@ class EncryptVmWorkflow:
         lookup = await self._activity(KeyVaultActivities.read_key_vault, request.key_vault_id, timedelta(minutes=2))
         if lookup.vault is None:
             return self._refuse(request, [rules.key_vault_not_found(request.key_vault_id, lookup.problem)])
-        refusals = rules.preflight(request, facts, lookup.vault)
+        findings = await self._activity(
+            PolicyActivities.find_blocking_policies, vm.subscription_id, timedelta(minutes=2)
+        )
+        refusals = rules.preflight(request, facts, lookup.vault) + rules.check_policies(findings)
         if refusals:
             return self._refuse(request, refusals)
         volume_type = rules.decide_volume_type(request.volume_type, facts).volume_type
         assert volume_type is not None  # preflight refused otherwise
+        unconfirmed = [c.name for c in rules.unconfirmed_guest_checks(request.confirmations)]
+        self._done = replace(self._done, unconfirmed_checks=unconfirmed)
 
-        backup, snapshot_ids = await self._backup_gate(request, facts)
-        self._done = replace(self._done, backup=backup, backup_waiver=request.backup_waiver, snapshot_ids=snapshot_ids)
+        refusal = await self._backup_gate(request, facts)
+        if refusal is not None:
+            return self._refuse(request, [refusal])
 
         self._enter(Phase.PLAN, f"planning volume type {volume_type.value}")
         sequence_version = str(workflow.uuid4())
@@ -155,12 +183,43 @@ class EncryptVmWorkflow:
             Phase.DONE,
         )
 
-    async def _backup_gate(self, request: EncryptVmInput, facts: VmFacts) -> tuple[BackupMethod, list[str]]:
-        """R-BAK-2: snapshots taken and verified here, or the operator's recorded waiver; nothing else."""
-        if request.backup_waiver is not None:
+    async def _backup_gate(self, request: EncryptVmInput, facts: VmFacts) -> Refusal | None:
+        """R-BAK-2: a backup taken and verified here (Azure Backup or snapshots), or the operator's recorded waiver."""
+        policy = request.backup_policy
+        if policy is BackupPolicy.WAIVE:
             waiver = request.backup_waiver
+            assert waiver is not None  # preflight refused otherwise
             self._enter(Phase.BACKUP, f"backup waived by {waiver.operator}: {waiver.statement}")
-            return BackupMethod.WAIVED, []
+            self._done = replace(self._done, backup=BackupMethod.WAIVED, backup_waiver=waiver)
+            return None
+        if policy in (BackupPolicy.AUTO, BackupPolicy.AZURE_BACKUP):
+            self._enter(Phase.BACKUP, "looking for Azure Backup protection")
+            protection = await self._activity(
+                AzureBackupActivities.find_backup_protection,
+                ProtectionQuery(request.vm, facts.location),
+                timedelta(minutes=2),
+            )
+            if protection.protected:
+                self._enter(Phase.BACKUP, f"on-demand Azure Backup to {protection.vault_id.rsplit('/', 1)[-1]}")
+                backup = await self._activity(
+                    AzureBackupActivities.run_azure_backup,
+                    AzureBackupRequest(request.vm, protection, workflow.info().run_id[:8]),
+                    timedelta(hours=24),
+                )
+                self._done = replace(
+                    self._done,
+                    backup=BackupMethod.AZURE_BACKUP,
+                    backup_job_id=backup.job_id,
+                    recovery_point_id=backup.recovery_point_id,
+                )
+                return None
+            if policy is BackupPolicy.AZURE_BACKUP:
+                return Refusal(
+                    "R-BAK-2",
+                    "not-protected-by-azure-backup",
+                    "backup policy azure-backup, but no Recovery Services vault protects the VM.",
+                    "Protect the VM in a Recovery Services vault, or use backup policy auto or snapshot.",
+                )
         disk_ids = [d.managed_disk_id for d in facts.disks if d.managed_disk_id]
         self._enter(Phase.BACKUP, f"snapshotting {len(disk_ids)} disk(s)")
         snapshots = await self._activity(
@@ -173,9 +232,32 @@ class EncryptVmWorkflow:
             ),
             timedelta(hours=2),
         )
-        return BackupMethod.SNAPSHOT, [s.snapshot_id for s in snapshots]
+        self._done = replace(self._done, backup=BackupMethod.SNAPSHOT, snapshot_ids=[s.snapshot_id for s in snapshots])
+        return None
 
     async def _await_encryption(
+        self, request: EncryptVmInput, volume_type: VolumeType, sequence_version: str
+    ) -> EncryptionStatus:
+        """Wait for the extension; on ``VMRestartPending`` restart by policy and keep waiting (R-ENA-2)."""
+        while True:
+            try:
+                return await self._poll_encryption(request, volume_type, sequence_version)
+            except _Failed as failure:
+                if failure.reason != "vm-restart-pending" or request.restart_policy is RestartPolicy.NEVER:
+                    raise
+            if request.restart_policy is RestartPolicy.ASK:
+                self._awaiting_restart_approval = True
+                self._enter(
+                    Phase.ENCRYPTING,
+                    "VMRestartPending: waiting for an operator to approve the restart (update approve_restart)",
+                )
+                await workflow.wait_condition(lambda: bool(self._restart_approved_by))
+                self._awaiting_restart_approval = False
+            self._enter(Phase.ENCRYPTING, f"restarting {request.vm.name} to finish the OS volume")
+            await self._activity(PowerActivities.restart_vm, request.vm, timedelta(minutes=30))
+            self._enter(Phase.ENCRYPTING, f"encrypting {volume_type.value} after the restart")
+
+    async def _poll_encryption(
         self, request: EncryptVmInput, volume_type: VolumeType, sequence_version: str
     ) -> EncryptionStatus:
         interval = timedelta(seconds=request.poll_interval_s)
