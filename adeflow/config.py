@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 SEARCH_ATTRIBUTES = {
-    "AdePhase": "Keyword",
-    "AdeVm": "Keyword",
+    "AdeRolloutId": "Keyword",
     "AdeSubscription": "Keyword",
+    "AdeResourceGroup": "Keyword",
+    "AdeVmName": "Keyword",
+    "AdePhase": "Keyword",
     "AdeOutcome": "Keyword",
-    "AdeRollout": "Keyword",
+    "AdeVolumeType": "Keyword",
 }
 """Custom search attributes adeflow's workflows set; a namespace must have them registered first."""
 

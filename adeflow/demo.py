@@ -170,7 +170,7 @@ async def run_demo(
             await client.start_workflow(
                 EncryptVmWorkflow.run,
                 request,
-                id=encrypt_vm_workflow_id(request.vm.subscription_id, request.vm.resource_group, request.vm.name),
+                id=encrypt_vm_workflow_id(request.vm),
                 task_queue=settings.temporal.task_queue,
                 static_summary=f"Encrypt {request.vm.name} ({request.vm.resource_group})",
             )

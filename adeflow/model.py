@@ -40,6 +40,8 @@ class Phase(StrEnum):
 
 class Outcome(StrEnum):
     ENCRYPTED = "encrypted"
+    DISABLED = "disabled"
+    EXTENSION_REMOVED = "extension-removed"
     REFUSED = "refused"
     FAILED = "failed"
 

@@ -11,7 +11,16 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure_clients import AzureClients
-from adeflow.model import BackupMethod, BackupWaiver, EncryptVmInput, EncryptVmResult, Outcome, VmRef, VolumeType
+from adeflow.model import (
+    BackupMethod,
+    BackupPolicy,
+    BackupWaiver,
+    EncryptVmInput,
+    EncryptVmResult,
+    Outcome,
+    VmRef,
+    VolumeType,
+)
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from workflows.encrypt_vm import EncryptVmWorkflow
@@ -98,7 +107,9 @@ async def test_r_bak_2_waiver_is_recorded_and_replaces_snapshots(
 ) -> None:
     sim = make_sim(fleet_dict([vm("web-03")]))
     waiver = BackupWaiver(operator="alice", statement="Azure Backup job 42 of 2026-11-28 covers web-03")
-    result, _ = await run(time_skipping_env, azure_for(sim), request("web-03", backup_waiver=waiver))
+    result, _ = await run(
+        time_skipping_env, azure_for(sim), request("web-03", backup_policy=BackupPolicy.WAIVE, backup_waiver=waiver)
+    )
 
     assert result.outcome is Outcome.ENCRYPTED, result.message
     assert (result.backup, result.backup_waiver, result.snapshot_ids) == (BackupMethod.WAIVED, waiver, [])

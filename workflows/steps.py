@@ -1,0 +1,184 @@
+"""Steps shared by the per-VM workflows: activity calls, phase tracking, the backup gate, the extension wait.
+
+Plain functions and a small class that run inside a workflow's context (deterministic; no I/O of their own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.azure_backup import AzureBackupActivities
+    from activities.backup import BackupActivities
+    from activities.status import StatusActivities
+    from adeflow.model import (
+        AzureBackupRequest,
+        BackupMethod,
+        BackupPolicy,
+        BackupWaiver,
+        DiskFacts,
+        EncryptionStatus,
+        Phase,
+        PhaseTiming,
+        ProgressRequest,
+        ProtectionQuery,
+        Refusal,
+        SnapshotRequest,
+        VmRef,
+    )
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
+PHASE_KEY = SearchAttributeKey.for_keyword("AdePhase")
+VM_KEY = SearchAttributeKey.for_keyword("AdeVmName")
+RESOURCE_GROUP_KEY = SearchAttributeKey.for_keyword("AdeResourceGroup")
+SUBSCRIPTION_KEY = SearchAttributeKey.for_keyword("AdeSubscription")
+OUTCOME_KEY = SearchAttributeKey.for_keyword("AdeOutcome")
+ROLLOUT_KEY = SearchAttributeKey.for_keyword("AdeRolloutId")
+VOLUME_TYPE_KEY = SearchAttributeKey.for_keyword("AdeVolumeType")
+
+ARM_CALL = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
+"""ARM reads and writes: the SDK already retried throttling; these retries cover worker or network loss."""
+
+
+class StepFailed(Exception):
+    """A step ended the run: ``reason`` is a stable code, ``message`` names the VM and what to do."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _failure(err: ActivityError, during: str) -> StepFailed:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return StepFailed(cause.type or "activity-failed", cause.message)
+    return StepFailed("activity-failed", f"{during} failed: {cause or err}")
+
+
+async def call(
+    method: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT, timeout: timedelta, during: str = ""
+) -> ResultT:
+    """Run one ARM activity with the standard retry policy; a final failure becomes :class:`StepFailed`."""
+    try:
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=timeout, retry_policy=ARM_CALL
+        )
+    except ActivityError as err:
+        raise _failure(err, during or getattr(method, "__name__", "activity")) from err
+
+
+def tag_vm(vm: VmRef, rollout_id: str) -> None:
+    """Search attributes that let operators find a VM's runs in the UI (AdeVmName, AdeSubscription, ...)."""
+    attributes = [
+        VM_KEY.value_set(vm.name),
+        RESOURCE_GROUP_KEY.value_set(vm.resource_group),
+        SUBSCRIPTION_KEY.value_set(vm.subscription_id),
+    ]
+    if rollout_id:
+        attributes.append(ROLLOUT_KEY.value_set(rollout_id))
+    workflow.upsert_search_attributes(attributes)
+
+
+class PhaseTracker:
+    """Publishes the current phase (search attribute, current details) and records how long each took."""
+
+    def __init__(self) -> None:
+        self.phase = Phase.PREFLIGHT
+        self.detail = "starting"
+        self.timings: list[PhaseTiming] = []
+        self._started: datetime | None = None
+
+    def enter(self, phase: Phase, detail: str) -> None:
+        now = workflow.now()
+        if self._started is not None and phase is not self.phase:
+            self.timings.append(PhaseTiming(self.phase, self._started, now))
+        if phase is not self.phase or self._started is None:
+            self._started = now
+            workflow.upsert_search_attributes([PHASE_KEY.value_set(phase.value)])
+        self.phase = phase
+        self.detail = detail
+        workflow.set_current_details(f"**{phase.value}**: {detail}")
+
+
+@dataclass(frozen=True)
+class BackupGateResult:
+    method: BackupMethod | None = None
+    snapshot_ids: list[str] = field(default_factory=list)
+    backup_job_id: str = ""
+    recovery_point_id: str = ""
+    waiver: BackupWaiver | None = None
+    refusal: Refusal | None = None
+
+
+async def backup_gate(
+    tracker: PhaseTracker,
+    vm: VmRef,
+    location: str,
+    disks: list[DiskFacts],
+    policy: BackupPolicy,
+    waiver: BackupWaiver | None,
+) -> BackupGateResult:
+    """R-BAK-2: a backup taken and verified here (Azure Backup or snapshots), or an operator's recorded waiver."""
+    run_tag = workflow.info().run_id[:8]
+    if policy is BackupPolicy.WAIVE:
+        assert waiver is not None  # preflight refuses a waive without a statement
+        tracker.enter(Phase.BACKUP, f"backup waived by {waiver.operator}: {waiver.statement}")
+        return BackupGateResult(method=BackupMethod.WAIVED, waiver=waiver)
+    if policy in (BackupPolicy.AUTO, BackupPolicy.AZURE_BACKUP):
+        tracker.enter(Phase.BACKUP, "looking for Azure Backup protection")
+        protection = await call(
+            AzureBackupActivities.find_backup_protection, ProtectionQuery(vm, location), timedelta(minutes=2)
+        )
+        if protection.protected:
+            tracker.enter(Phase.BACKUP, f"on-demand Azure Backup to vault {protection.vault_id.rsplit('/', 1)[-1]}")
+            backup = await call(
+                AzureBackupActivities.run_azure_backup,
+                AzureBackupRequest(vm, protection, run_tag),
+                timedelta(hours=24),
+            )
+            return BackupGateResult(
+                method=BackupMethod.AZURE_BACKUP,
+                backup_job_id=backup.job_id,
+                recovery_point_id=backup.recovery_point_id,
+            )
+        if policy is BackupPolicy.AZURE_BACKUP:
+            return BackupGateResult(
+                refusal=Refusal(
+                    "R-BAK-2",
+                    "not-protected-by-azure-backup",
+                    "backup policy azure-backup, but no Recovery Services vault protects the VM.",
+                    "Protect the VM in a Recovery Services vault, or use backup policy auto or snapshot.",
+                )
+            )
+    disk_ids = [d.managed_disk_id for d in disks if d.managed_disk_id]
+    tracker.enter(Phase.BACKUP, f"snapshotting {len(disk_ids)} disk(s)")
+    snapshots = await call(
+        BackupActivities.snapshot_disks, SnapshotRequest(vm, location, disk_ids, run_tag), timedelta(hours=2)
+    )
+    return BackupGateResult(method=BackupMethod.SNAPSHOT, snapshot_ids=[s.snapshot_id for s in snapshots])
+
+
+async def await_extension(request: ProgressRequest, poll_interval_s: float, deadline_s: float) -> EncryptionStatus:
+    """Wait for the extension's operation; the activity's retry policy is the poll loop (flat history)."""
+    interval = timedelta(seconds=poll_interval_s)
+    try:
+        return await workflow.execute_activity_method(
+            StatusActivities.await_encryption,
+            request,
+            start_to_close_timeout=timedelta(minutes=2),
+            schedule_to_close_timeout=timedelta(seconds=deadline_s),
+            retry_policy=RetryPolicy(initial_interval=interval, backoff_coefficient=1.0, maximum_interval=interval),
+            summary=f"await {request.encryption_operation} on {request.vm.name} ({request.volume_type.value})",
+        )
+    except ActivityError as err:
+        raise _failure(err, request.encryption_operation) from err
