@@ -90,7 +90,8 @@ class AzureBackupActivities:
             request.protection.container,
             request.protection.item,
             body,
-            cls=lambda _response, _body, response_headers: response_headers,
+            # trigger answers 202 with no body; the operation to follow is only in the headers
+            cls=lambda response, _body, _headers: dict(response.http_response.headers),
         )
         status_url = headers.get("Azure-AsyncOperation") or headers.get("Location") or ""
         match = _OPERATION_ID.search(status_url) or re.search(r"/operationResults/([^/?]+)", status_url)

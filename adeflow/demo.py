@@ -63,7 +63,8 @@ def scale_for(fleet: FleetSpec, target_seconds: float) -> float:
         for rg in sub.resource_groups:
             for vm in rg.vms:
                 gb = vm.os_disk.size_gb + sum(d.size_gb for d in vm.data_disks)
-                seconds = sim.stamp_seconds + sim.snapshot_seconds + sim.stripdown_seconds + gb / sim.gb_per_hour * 3600
+                backup = max(sim.snapshot_seconds, sim.backup_seconds)
+                seconds = sim.stamp_seconds + backup + sim.stripdown_seconds + gb / sim.gb_per_hour * 3600
                 longest = max(longest, seconds)
     return max(1.0, longest / target_seconds)
 

@@ -23,6 +23,14 @@ class VolumeType(StrEnum):
     DATA = "Data"
     ALL = "All"
 
+    @classmethod
+    def parse(cls, text: str) -> VolumeType:
+        """Case-insensitive, as the extension itself compares (``DATA`` from the CLI works)."""
+        for member in cls:
+            if member.value.lower() == text.strip().lower():
+                return member
+        raise ValueError(f"unknown volume type {text!r}: expected one of OS, Data, All")
+
 
 class Phase(StrEnum):
     """Where a VM's run stands; published as the ``AdePhase`` search attribute (DESIGN §4)."""

@@ -6,6 +6,7 @@ every request, matched or not, gets an operationId for the request log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -18,6 +19,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from azuresim import backup as bk
+from azuresim import policy as pol
 from azuresim.compute import (
     AsyncOperation,
     render_disk,
@@ -26,10 +29,12 @@ from azuresim.compute import (
     render_snapshot,
     render_vm,
 )
-from azuresim.errors import ArmError
+from azuresim.errors import ArmError, resource_not_found
+from azuresim.faults import ActiveFault, Fault, FaultsFile
 from azuresim.keyvault import render_vault
 from azuresim.requestlog import RequestLog
 from azuresim.state import SimState
+from azuresim.throttling import Throttler, ThrottlingSpec
 
 log = structlog.get_logger()
 
@@ -37,12 +42,33 @@ VM_API = ("2026-04-01",)
 DISK_API = ("2026-03-02",)
 VAULT_API = ("2026-05-15",)
 OPERATION_API = (*VM_API, *DISK_API)
+BACKUP_API = ("2026-10-01",)
+POLICY_API = ("2026-06-01",)
 MAX_RETRY_AFTER = 5
+UPDATE_VM_OPERATIONS = frozenset(
+    {"VirtualMachineExtensions_CreateOrUpdate", "VirtualMachineExtensions_Delete", "VirtualMachines_Restart"}
+)
+SERVER_ERRORS = {
+    500: ("InternalServerError", "Encountered internal server error. Please try again later."),
+    502: ("BadGateway", "The gateway did not receive a response from the service in time."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable. Please try again later."),
+}
 
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
 _COMPUTE = _RG + r"/providers/Microsoft\.Compute"
 _VM = _COMPUTE + r"/virtualMachines/(?P<vm>[^/]+)"
+_SUB_ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)", re.IGNORECASE)
+_RSV = _RG + r"/providers/Microsoft\.RecoveryServices/vaults/(?P<rsv>[^/]+)"
+_ITEM = (
+    _RSV + r"/backupFabrics/(?P<fabric>[^/]+)/protectionContainers/(?P<container>[^/]+)/protectedItems/(?P<item>[^/]+)"
+)
+_AUTHZ = r"/providers/Microsoft\.Authorization"
+_SCOPE = r"^/(?P<scope>subscriptions/(?P<sub>[^/]+)(?:/[^/]+/[^/]+)*?)"
+
+
+class DropConnection(Exception):
+    """Fault ``drop_connection``: close the socket without answering."""
 
 
 @dataclass
@@ -87,9 +113,10 @@ def _wants_instance_view(call: Call) -> bool:
 class ArmApp:
     """The aiohttp application plus its routing table."""
 
-    def __init__(self, state: SimState, requests: RequestLog) -> None:
+    def __init__(self, state: SimState, requests: RequestLog, throttler: Throttler | None = None) -> None:
         self.state = state
         self.requests = requests
+        self.throttler = throttler if throttler is not None else Throttler(state.fleet.sim.throttling)
         self.routes = self._routes()
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -147,6 +174,58 @@ class ArmApp:
                 VAULT_API,
                 ArmApp.get_vault,
             ),
+            r("POST", _VM + "/restart", "VirtualMachines_Restart", VM_API, ArmApp.restart_vm),
+            # Recovery Services Backup
+            r(
+                "POST",
+                _SUB + r"/providers/Microsoft\.RecoveryServices/locations/(?P<loc>[^/]+)/backupStatus",
+                "BackupStatus_Get",
+                BACKUP_API,
+                ArmApp.backup_status,
+            ),
+            r("GET", _RSV + "/backupProtectedItems", "BackupProtectedItems_List", BACKUP_API, ArmApp.list_items),
+            r("GET", _ITEM, "ProtectedItems_Get", BACKUP_API, ArmApp.get_item),
+            r("POST", _ITEM + "/backup", "Backups_Trigger", BACKUP_API, ArmApp.trigger_backup),
+            r(
+                "GET",
+                _ITEM + "/operationsStatus/(?P<op>[^/]+)",
+                "ProtectedItemOperationStatuses_Get",
+                BACKUP_API,
+                ArmApp.backup_operation_status,
+            ),
+            r(
+                "GET",
+                _ITEM + "/operationResults/(?P<op>[^/]+)",
+                "ProtectedItemOperationResults_Get",
+                BACKUP_API,
+                ArmApp.backup_operation_result,
+            ),
+            r("GET", _ITEM + "/recoveryPoints", "RecoveryPoints_List", BACKUP_API, ArmApp.list_recovery_points),
+            r("GET", _RSV + "/backupJobs/(?P<job>[^/]+)", "JobDetails_Get", BACKUP_API, ArmApp.get_job),
+            r("GET", _RSV + "/backupJobs", "BackupJobs_List", BACKUP_API, ArmApp.list_jobs),
+            # Azure Policy
+            r("GET", _SUB + _AUTHZ + "/policyAssignments", "PolicyAssignments_List", POLICY_API, ArmApp.list_policy),
+            r(
+                "GET",
+                _RG + _AUTHZ + "/policyAssignments",
+                "PolicyAssignments_ListForResourceGroup",
+                POLICY_API,
+                ArmApp.list_policy,
+            ),
+            r(
+                "GET",
+                _SCOPE + _AUTHZ + "/policyAssignments/(?P<name>[^/]+)",
+                "PolicyAssignments_Get",
+                POLICY_API,
+                ArmApp.get_policy,
+            ),
+            r(
+                "GET",
+                "^" + _AUTHZ + "/policyDefinitions/(?P<defn>[^/]+)",
+                "PolicyDefinitions_GetBuiltIn",
+                POLICY_API,
+                ArmApp.get_builtin_definition,
+            ),
         ]
 
     def build(self) -> web.Application:
@@ -172,24 +251,58 @@ class ArmApp:
         route, match, path_known = self._resolve(request.method, request.path)
         operation = route.operation if route else "Unknown"
         api_version = request.query.get("api-version")
+        extra: dict[str, str] = {}
         try:
-            response = await self._handle(request, route, match, path_known, api_version)
+            response = await self._handle(request, route, match, path_known, api_version, extra)
         except ArmError as exc:
-            response = _json(exc.body(), exc.status)
+            response = _json(exc.body(), exc.status, exc.headers)
+        except DropConnection:
+            self._record(request, operation, 0, api_version)
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError() from None
         except Exception:  # pragma: no cover - a simulator bug must still answer ARM-shaped
             log.exception("azuresim.handler_error", path=request.path, method=request.method)
             response = _json({"error": {"code": "InternalServerError", "message": "Simulator error."}}, 500)
+        for key, value in extra.items():
+            response.headers.setdefault(key, value)
         response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        self._record(request, operation, response.status, api_version)
+        return response
+
+    def _record(self, request: web.Request, operation: str, status: int, api_version: str | None) -> None:
         self.requests.add(
             method=request.method,
             path=request.path,
             operation=operation,
-            status=response.status,
+            status=status,
             api_version=api_version,
             sim_time=self.state.clock.now(),
             real_time=datetime.now(UTC),
         )
-        return response
+
+    def _fault_response(self, active: ActiveFault, request: web.Request) -> web.Response:
+        fault = active.fault
+        if fault.kind == "drop_connection":
+            raise DropConnection()
+        if fault.kind == "throttle":
+            wait = str(fault.retry_after)
+            code = fault.code or "SubscriptionRequestsThrottled"
+            message = fault.message or (
+                f"Number of requests exceeded the limit. Please try again after '{wait}' seconds. "
+                "Refer to https://aka.ms/arm-throttling"
+            )
+            return _json({"error": {"code": code, "message": message}}, 429, {"Retry-After": wait})
+        if fault.kind == "keyvault_denied":
+            scope = request.path
+            message = fault.message or (
+                "The client 'azuresim-client' with object id '00000000-0000-0000-0000-00000000a11c' does not have "
+                f"authorization to perform action 'Microsoft.KeyVault/vaults/read' over scope '{scope}' or the "
+                "scope is invalid. If access was recently granted, please refresh your credentials."
+            )
+            return _json({"error": {"code": fault.code or "AuthorizationFailed", "message": message}}, 403)
+        code, message = SERVER_ERRORS[fault.status]
+        return _json({"error": {"code": fault.code or code, "message": fault.message or message}}, fault.status)
 
     async def _handle(
         self,
@@ -198,6 +311,7 @@ class ArmApp:
         match: re.Match[str] | None,
         path_known: bool,
         api_version: str | None,
+        extra: dict[str, str],
     ) -> web.Response:
         auth = request.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
@@ -211,6 +325,17 @@ class ArmApp:
                 401,
                 {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common"'},
             )
+        operation = route.operation if route else "Unknown"
+        vault = match["vault"] if route is not None and match is not None and "vault" in match.re.groupindex else None
+        active = self.state.faults.match_request(operation, request.path, vault)
+        if active is not None:
+            return self._fault_response(active, request)
+        sub = _SUB_ID.match(request.path)
+        vm = match["vm"] if match is not None and operation in UPDATE_VM_OPERATIONS else None
+        decision = self.throttler.check(sub["sub"] if sub else None, request.method, vm=vm)
+        extra.update(decision.headers)
+        if decision.throttled:
+            return _json(decision.body, 429, {"Retry-After": str(decision.retry_after)})
         if route is None or match is None:
             if path_known:
                 raise ArmError(
@@ -241,6 +366,8 @@ class ArmApp:
                     "InvalidRequestContent",
                     f"The request content was invalid and could not be deserialized: {exc}",
                 ) from exc
+            if body is None and request.method == "POST":
+                body = {}  # actions such as restart have no body
             if not isinstance(body, dict):
                 raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
         with self.state.lock:
@@ -327,6 +454,174 @@ class ArmApp:
     def get_vault(self, call: Call) -> web.Response:
         return _json(render_vault(self.state.vault(call["sub"], call["rg"], call["vault"])))
 
+    def restart_vm(self, call: Call) -> web.Response:
+        result = self.state.restart_vm(call["sub"], call["rg"], call["vm"], call.now)
+        assert result.operation is not None
+        return web.Response(status=202, headers=self._lro_headers(call, result.operation, location=True))
+
+    # ------------------------------------------------------------------------------------------ backup
+
+    def _item(self, call: Call) -> bk.ProtectedItem:
+        if call["fabric"].lower() != bk.FABRIC.lower():
+            raise ArmError(404, "ResourceNotFound", f"The backup fabric '{call['fabric']}' was not found.")
+        return self.state.protected_item(call["sub"], call["rg"], call["rsv"], call["container"], call["item"])
+
+    def backup_status(self, call: Call) -> web.Response:
+        resource_id = call.body.get("resourceId")
+        if not isinstance(resource_id, str) or not resource_id:
+            raise ArmError(400, "InvalidRequestContent", "The request content is missing 'resourceId'.")
+        item = self.state.protection_of(resource_id)
+        if item is None or item.vm.deleted(call.now):
+            return _json({"protectionStatus": "NotProtected"})
+        return _json(
+            {
+                "protectionStatus": "Protected",
+                "vaultId": item.vault.id,
+                "fabricName": bk.FABRIC,
+                "containerName": item.container,
+                "protectedItemName": item.name,
+                "policyName": item.policy,
+            }
+        )
+
+    def list_items(self, call: Call) -> web.Response:
+        vault = self.state.recovery_vault(call["sub"], call["rg"], call["rsv"])
+        where = bk.parse_filter(call.request.query.get("$filter"))
+        items = []
+        for item in vault.items.values():
+            if item.vm.deleted(call.now):
+                continue
+            if where.get("backupmanagementtype", "AzureIaasVM").lower() != "azureiaasvm":
+                continue
+            if where.get("itemtype", "VM").lower() != "vm":
+                continue
+            if "policyname" in where and where["policyname"].lower() != item.policy.lower():
+                continue
+            items.append(bk.render_protected_item(item, call.now))
+        return _json({"value": items})
+
+    def get_item(self, call: Call) -> web.Response:
+        return _json(bk.render_protected_item(self._item(call), call.now))
+
+    def _backup_urls(self, call: Call, item: bk.ProtectedItem, op: bk.BackupOperation) -> dict[str, str]:
+        base = f"https://{call.request.host}{item.id}"
+        query = f"?api-version={call.api_version}"
+        headers = {
+            "Azure-AsyncOperation": f"{base}/operationsStatus/{op.id}{query}",
+            "Location": f"{base}/operationResults/{op.id}{query}",
+        }
+        remaining = (op.done_at - call.now).total_seconds()
+        headers["Retry-After"] = str(retry_after(max(remaining, 0.0), self.state.clock.scale))
+        return headers
+
+    def trigger_backup(self, call: Call) -> web.Response:
+        item = self._item(call)
+        props = call.body.get("properties")
+        if not isinstance(props, dict) or props.get("objectType") != "IaasVMBackupRequest":
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request content must have properties.objectType 'IaasVMBackupRequest'.",
+            )
+        if any(job.status(call.now) == "InProgress" for job in item.jobs):
+            raise ArmError(
+                409,
+                "UserErrorBackupOperationInProgress",
+                "Backup cannot be triggered because another backup operation is in progress for this item.",
+            )
+        op = self.state.trigger_backup(item, call.now)
+        return web.Response(status=202, headers=self._backup_urls(call, item, op))
+
+    def _backup_operation(self, call: Call) -> tuple[bk.ProtectedItem, bk.BackupOperation]:
+        item = self._item(call)
+        op = item.vault.operations.get(call["op"])
+        if op is None or op.job.item is not item:
+            raise ArmError(404, "ResourceNotFound", f"The operation '{call['op']}' was not found.")
+        return item, op
+
+    def backup_operation_status(self, call: Call) -> web.Response:
+        _, op = self._backup_operation(call)
+        return _json(bk.render_operation_status(op, call.now))
+
+    def backup_operation_result(self, call: Call) -> web.Response:
+        item, op = self._backup_operation(call)
+        if call.now < op.done_at:
+            return web.Response(status=202, headers=self._backup_urls(call, item, op))
+        return web.Response(status=204)
+
+    def list_recovery_points(self, call: Call) -> web.Response:
+        item = self._item(call)
+        return _json({"value": [bk.render_recovery_point(item, p) for p in item.points(call.now)]})
+
+    def get_job(self, call: Call) -> web.Response:
+        vault = self.state.recovery_vault(call["sub"], call["rg"], call["rsv"])
+        job = vault.jobs.get(call["job"].lower())
+        if job is None:
+            raise resource_not_found(
+                "Microsoft.RecoveryServices/vaults", f"{vault.name}/backupJobs/{call['job']}", call["rg"]
+            )
+        return _json(bk.render_job(job, call.now))
+
+    def list_jobs(self, call: Call) -> web.Response:
+        vault = self.state.recovery_vault(call["sub"], call["rg"], call["rsv"])
+        where = bk.parse_filter(call.request.query.get("$filter"))
+        jobs = []
+        for job in sorted(vault.jobs.values(), key=lambda j: j.started_at, reverse=True):
+            body = bk.render_job(job, call.now)
+            props = body["properties"]
+            if any(
+                key in where and where[key].lower() != str(props[field]).lower()
+                for key, field in (
+                    ("status", "status"),
+                    ("operation", "operation"),
+                    ("backupmanagementtype", "backupManagementType"),
+                )
+            ):
+                continue
+            jobs.append(body)
+        return _json({"value": jobs})
+
+    # ------------------------------------------------------------------------------------------ policy
+
+    def list_policy(self, call: Call) -> web.Response:
+        sub = self.state.subscription(call["sub"])
+        scope = f"/subscriptions/{sub.id}"
+        if "rg" in call.match.re.groupindex:
+            scope += f"/resourceGroups/{self.state.resource_group(call['sub'], call['rg']).name}"
+        text = call.request.query.get("$filter", "").strip()
+        where = bk.parse_filter(text)
+        found = []
+        for a in sub.policy_assignments:
+            if text.lower() == "atscope()":
+                if not a.at_or_above(scope):
+                    continue
+            elif not (a.at_or_above(scope) or a.within(scope)):
+                continue
+            wanted = where.get("policydefinitionid")
+            if wanted and wanted.lower() != pol.definition_id(a.spec.policy_definition_id).lower():
+                continue
+            found.append(pol.render_assignment(a))
+        top = call.request.query.get("$top")
+        if top and top.isdigit():
+            found = found[: int(top)]
+        return _json({"value": found})
+
+    def get_policy(self, call: Call) -> web.Response:
+        sub = self.state.subscription(call["sub"])
+        scope = "/" + call["scope"]
+        for a in sub.policy_assignments:
+            if a.scope.lower() == scope.rstrip("/").lower() and a.spec.name.lower() == call["name"].lower():
+                return _json(pol.render_assignment(a))
+        raise ArmError(404, "PolicyAssignmentNotFound", f"The policy assignment '{call['name']}' is not found.")
+
+    def get_builtin_definition(self, call: Call) -> web.Response:
+        body = pol.render_definition(call["defn"])
+        if body is None:
+            raise ArmError(
+                404, "PolicyDefinitionNotFound", f"The policy definition '{call['defn']}' could not be found."
+            )
+        return _json(body)
+
     # ------------------------------------------------------------------------------------------ control
 
     async def control(self, request: web.Request) -> web.Response:
@@ -338,6 +633,31 @@ class ArmApp:
                 return _json(self.requests.summary())
             if method == "GET" and path == "/_sim/clock":
                 return _json({"now": clock.now().isoformat(), "scale": clock.scale})
+            if path == "/_sim/throttling" and method in ("GET", "POST"):
+                if method == "POST":
+                    payload = await _read_object(request)
+                    merged = {**self.throttler.spec.model_dump(exclude_none=True), **payload}
+                    self.throttler.configure(ThrottlingSpec.model_validate(merged))
+                return _json(self.throttler.spec.model_dump(exclude_none=True))
+            if path == "/_sim/faults":
+                if method == "GET":
+                    return _json(
+                        {"seed": self.state.faults.seed, "faults": [a.to_json() for a in self.state.faults.list()]}
+                    )
+                if method == "DELETE":
+                    self.state.clear_faults()
+                    return _json({"faults": []})
+                if method == "POST":
+                    payload = await _read_object(request)
+                    if "kind" in payload:
+                        faults = [Fault.model_validate(payload)]
+                    else:
+                        spec = FaultsFile.model_validate(payload)
+                        if "seed" in payload:
+                            self.state.faults.reseed(spec.seed)
+                        faults = spec.faults
+                    ids = [self.state.inject(f).id for f in faults]
+                    return _json({"ids": ids}, 201)
             if method == "POST" and path in ("/_sim/clock/advance", "/_sim/clock/scale"):
                 payload = await _read_object(request)
                 if path.endswith("advance"):
@@ -345,6 +665,8 @@ class ArmApp:
                 else:
                     clock.scale = float(payload["scale"])
                 return _json({"now": clock.now().isoformat(), "scale": clock.scale})
+        except ArmError as exc:
+            return _json(exc.body(), exc.status)
         except (KeyError, TypeError, ValueError) as exc:
             return _json({"error": {"code": "InvalidRequestContent", "message": str(exc)}}, 400)
         return _json({"error": {"code": "NotFound", "message": f"No control endpoint {method} {path}."}}, 404)

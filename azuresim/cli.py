@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from azuresim.clock import SimClock
+from azuresim.faults import FaultError, FaultPlan
 from azuresim.fleet import FleetError, load_fleet
 from azuresim.server import SimServer
 
@@ -19,15 +20,25 @@ from azuresim.server import SimServer
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
 @click.option("--scale", type=float, default=None, help="Simulated seconds per real second (overrides the file).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where the CA goes.")
-def serve(fleet_path: Path, port: int, scale: float | None, state_dir: Path | None) -> None:
+@click.option(
+    "--faults",
+    "faults_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A faults YAML file (seed + faults) to inject from the start.",
+)
+def serve(fleet_path: Path, port: int, scale: float | None, state_dir: Path | None, faults_path: Path | None) -> None:
     """Serve the simulated ARM endpoints for FLEET over HTTPS."""
     try:
         fleet = load_fleet(fleet_path)
-    except FleetError as exc:
+        faults = FaultPlan.from_file(faults_path) if faults_path else None
+    except (FleetError, FaultError) as exc:
         raise click.ClickException(str(exc)) from exc
     if scale is not None and scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--scale")
-    server = SimServer(fleet, clock=SimClock(scale=scale or fleet.sim.scale), port=port, state_dir=state_dir)
+    server = SimServer(
+        fleet, clock=SimClock(scale=scale or fleet.sim.scale), port=port, state_dir=state_dir, faults=faults
+    )
 
     async def main() -> None:
         await server.start()

@@ -406,7 +406,9 @@ class AdeState:
         self.run = None
         self.run_stamps = {}
 
-    def inject_failure(self, settings: dict[str, Any], now: datetime, code: str, message: str, ext_name: str) -> PutOutcome:
+    def inject_failure(
+        self, settings: dict[str, Any], now: datetime, code: str, message: str, ext_name: str
+    ) -> PutOutcome:
         """Fault ``extension_failure``: this PUT's LRO ends Failed and the status shows the error."""
         self.last_settings = copy.deepcopy({"settings": settings, "forceUpdateTag": None})
         self.rejected = False

@@ -151,6 +151,11 @@ class FaultPlan:
             raise FaultError(f"invalid faults file {p}: {exc}") from exc
         return cls(spec.seed, spec.faults)
 
+    def reseed(self, seed: int) -> None:
+        with self._lock:
+            self.seed = seed
+            self.rng = random.Random(seed)
+
     def add(self, fault: Fault, names: Iterable[str], sim_now: datetime) -> ActiveFault:
         with self._lock:
             active = ActiveFault(

@@ -12,6 +12,7 @@ import ssl
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import structlog
 import trustme
@@ -19,9 +20,11 @@ from aiohttp import web
 
 from azuresim.app import ArmApp
 from azuresim.clock import SimClock
+from azuresim.faults import ActiveFault, Fault, FaultPlan
 from azuresim.fleet import FleetSpec
 from azuresim.requestlog import RequestLog, RequestRecord
 from azuresim.state import SimState
+from azuresim.throttling import BucketSpec, Throttler, ThrottlingSpec
 
 log = structlog.get_logger()
 
@@ -37,6 +40,7 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         state_dir: Path | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.fleet = fleet
         self.clock = clock if clock is not None else SimClock(scale=fleet.sim.scale)
@@ -48,9 +52,10 @@ class SimServer:
             state_dir = Path(self._tmp.name)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir = state_dir
-        self.state = SimState(fleet, self.clock)
+        self.state = SimState(fleet, self.clock, faults)
         self.request_log = RequestLog()
-        self.app = ArmApp(self.state, self.request_log)
+        self.throttler = Throttler(fleet.sim.throttling)
+        self.app = ArmApp(self.state, self.request_log, self.throttler)
         self.ca_path = state_dir / "azuresim-ca.pem"
         self._ssl = self._make_tls()
         self._runner: web.AppRunner | None = None
@@ -157,3 +162,45 @@ class SimServer:
         """Non-GET ARM requests whose path contains the fragment (case-insensitive)."""
         fragment = resource_name_fragment.lower()
         return [r for r in self.requests() if r.method != "GET" and fragment in r.path.lower()]
+
+    # ------------------------------------------------------------------------------------------ faults, throttling
+
+    def inject(self, fault: Fault | dict[str, Any]) -> str:
+        """Activate a fault (a :class:`Fault` or its dict form); returns its id (``fault-<n>``)."""
+        model = fault if isinstance(fault, Fault) else Fault.model_validate(fault)
+        return self.state.inject(model).id
+
+    def clear_faults(self) -> None:
+        self.state.clear_faults()
+
+    def faults(self) -> list[ActiveFault]:
+        """The faults still active (not expired)."""
+        return self.state.faults.list()
+
+    def set_throttling(
+        self,
+        spec: ThrottlingSpec | None = None,
+        *,
+        enabled: bool | None = None,
+        reads: BucketSpec | dict[str, float] | None = None,
+        writes: BucketSpec | dict[str, float] | None = None,
+        deletes: BucketSpec | dict[str, float] | None = None,
+        vm_updates: BucketSpec | dict[str, float] | None = None,
+        vm_updates_subscription: BucketSpec | dict[str, float] | None = None,
+    ) -> ThrottlingSpec:
+        """Replace the throttling budgets (all buckets start full again); unnamed budgets keep their values."""
+        merged: dict[str, Any] = (spec or self.throttler.spec).model_dump(exclude_none=True)
+        changes = {
+            "enabled": enabled,
+            "reads": reads,
+            "writes": writes,
+            "deletes": deletes,
+            "vm_updates": vm_updates,
+            "vm_updates_subscription": vm_updates_subscription,
+        }
+        for key, value in changes.items():
+            if value is not None:
+                merged[key] = value.model_dump(exclude_none=True) if isinstance(value, BucketSpec) else value
+        new = ThrottlingSpec.model_validate(merged)
+        self.throttler.configure(new)
+        return new

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from azuresim.backup import DEFAULT_JOB_ERROR, BackupOperation, ProtectedItem, RecoveryVault
 from azuresim.clock import SimClock
 from azuresim.compute import (
     ADE_PUBLISHER,
     ADE_TYPE,
     EXTENSION_DELETE_SECONDS,
+    RESTART_SECONDS,
     AdeState,
     AsyncOperation,
     Extension,
@@ -35,8 +37,10 @@ from azuresim.compute import (
 from azuresim.encryption import SUCCEEDED as SUCCEEDED_STATUS
 from azuresim.encryption import Rates, Status, VolumeType
 from azuresim.errors import ArmError, resource_not_found
+from azuresim.faults import DEFAULT_EXTENSION_ERROR, WORLD_KINDS, ActiveFault, Fault, FaultPlan
 from azuresim.fleet import FleetSpec, VmSpec
 from azuresim.keyvault import KeyVault
+from azuresim.policy import PolicyAssignment
 
 _DISK_ID = re.compile(
     r"^/?subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$",
@@ -61,6 +65,7 @@ class ResourceGroup:
     disks: dict[str, ManagedDisk] = field(default_factory=dict)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     vaults: dict[str, KeyVault] = field(default_factory=dict)
+    recovery_vaults: dict[str, RecoveryVault] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Subscription:
     id: str
     tenant_id: str
     resource_groups: dict[str, ResourceGroup] = field(default_factory=dict)
+    policy_assignments: list[PolicyAssignment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,11 @@ class WriteResult:
 class SimState:
     """All simulated resources plus the registry of async operations."""
 
-    def __init__(self, fleet: FleetSpec, clock: SimClock) -> None:
+    def __init__(self, fleet: FleetSpec, clock: SimClock, faults: FaultPlan | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = clock
         self.fleet = fleet
+        self.faults = faults if faults is not None else FaultPlan()
         sim = fleet.sim
         self.rates = Rates(
             gb_per_hour=sim.gb_per_hour,
@@ -93,9 +100,12 @@ class SimState:
             format_all_seconds=sim.format_all_seconds,
         )
         self.snapshot_seconds = sim.snapshot_seconds
+        self.backup_seconds = sim.backup_seconds
         self.subscriptions: dict[str, Subscription] = {}
         self.operations: dict[str, AsyncOperation] = {}
         self._build(clock.now())
+        for fault in self.faults.initial:
+            self.inject(fault)
 
     # ------------------------------------------------------------------------------------------ building
 
@@ -125,6 +135,17 @@ class SimState:
                 rg = sub.resource_groups[rg_spec.name.lower()]
                 for vm_spec in rg_spec.vms:
                     self._add_vm(sub, rg, vm_spec, created)
+        for sub_spec in self.fleet.subscriptions:
+            sub = self.subscriptions[sub_spec.id.lower()]
+            sub.policy_assignments = [PolicyAssignment(sub.id, a) for a in sub_spec.policy_assignments]
+            for rg_spec in sub_spec.resource_groups:
+                rg = sub.resource_groups[rg_spec.name.lower()]
+                for rv in rg_spec.recovery_vaults:
+                    vault = RecoveryVault(sub.id, rg.name, rv.name, rv.location or rg.location)
+                    rg.recovery_vaults[rv.name.lower()] = vault
+                    for item in rv.protected_vms:
+                        vm_rg = sub.resource_groups[(item.resource_group or rg.name).lower()]
+                        vault.protect(vm_rg.vms[item.vm.lower()], item.policy, now)
 
     def _add_vm(self, sub: Subscription, rg: ResourceGroup, spec: VmSpec, created: datetime) -> None:
         location = spec.location or rg.location
@@ -250,15 +271,60 @@ class SimState:
 
     def vm(self, sub: str, rg: str, name: str) -> VirtualMachine:
         found = self.resource_group(sub, rg).vms.get(name.lower())
-        if found is None:
+        if found is None or found.deleted(self.clock.now()):
             raise resource_not_found("Microsoft.Compute/virtualMachines", name, rg)
         return found
 
     def disk(self, sub: str, rg: str, name: str) -> ManagedDisk:
         found = self.resource_group(sub, rg).disks.get(name.lower())
-        if found is None:
+        if found is None or (found.vm is not None and found.vm.deleted(self.clock.now())):
             raise resource_not_found("Microsoft.Compute/disks", name, rg)
         return found
+
+    def vms_named(self, name: str, resource_group: str | None = None) -> list[VirtualMachine]:
+        """Every VM with this name (any subscription), optionally in one resource group."""
+        return [
+            vm
+            for sub in self.subscriptions.values()
+            for rg in sub.resource_groups.values()
+            if resource_group is None or rg.name.lower() == resource_group.lower()
+            for key, vm in rg.vms.items()
+            if key == name.lower()
+        ]
+
+    # ------------------------------------------------------------------------------------------ faults
+
+    def inject(self, fault: Fault) -> ActiveFault:
+        """Activate a fault; world-changing kinds take effect on the named VMs right away."""
+        with self.lock:
+            now = self.clock.now()
+            vms = self.vms_named(fault.vm, fault.resource_group) if fault.vm else []
+            if fault.vm and not vms:
+                raise ArmError(404, "ResourceNotFound", f"No VM named '{fault.vm}' in the fleet.")
+            names = [n for vm in vms for n in (vm.name, *vm.disk_names)]
+            active = self.faults.add(fault, names, now)
+            if fault.kind in WORLD_KINDS:
+                at = now + timedelta(seconds=fault.after_s)
+                for vm in vms:
+                    if fault.kind == "encryption_stuck":
+                        vm.ade.stuck_percent = fault.percent
+                    elif fault.kind == "restart_pending":
+                        vm.ade.restart_pending = True
+                    elif fault.kind == "vm_deallocated":
+                        vm.deallocated_at = at
+                        vm.ade.halted_at = at
+                    elif fault.kind == "vm_deleted":
+                        vm.deleted_at = at
+            return active
+
+    def clear_faults(self) -> None:
+        """Drop every fault; a stuck or reboot-waiting guest resumes (deallocated/deleted VMs stay so)."""
+        with self.lock:
+            for active in self.faults.clear():
+                if active.kind in ("encryption_stuck", "restart_pending"):
+                    for vm in self.vms_named(str(active.fault.vm), active.fault.resource_group):
+                        vm.ade.stuck_percent = None
+                        vm.ade.restart_pending = False
 
     def snapshot(self, sub: str, rg: str, name: str) -> Snapshot:
         found = self.resource_group(sub, rg).snapshots.get(name.lower())
@@ -279,6 +345,37 @@ class SimState:
         if ext is None:
             raise resource_not_found("Microsoft.Compute/virtualMachines", f"{vm_name}/extensions/{name}", rg)
         return vm, ext
+
+    def recovery_vault(self, sub: str, rg: str, name: str) -> RecoveryVault:
+        found = self.resource_group(sub, rg).recovery_vaults.get(name.lower())
+        if found is None:
+            raise resource_not_found("Microsoft.RecoveryServices/vaults", name, rg)
+        return found
+
+    def protected_item(self, sub: str, rg: str, vault_name: str, container: str, item: str) -> ProtectedItem:
+        vault = self.recovery_vault(sub, rg, vault_name)
+        found = vault.item(container, item)
+        if found is None or found.vm.deleted(self.clock.now()):
+            raise resource_not_found("Microsoft.RecoveryServices/vaults", f"{vault_name}/protectedItems/{item}", rg)
+        return found
+
+    def protection_of(self, vm_id: str) -> ProtectedItem | None:
+        """The protected item of the VM with this ARM id, in any vault of its subscription."""
+        for sub in self.subscriptions.values():
+            for rg in sub.resource_groups.values():
+                for vault in rg.recovery_vaults.values():
+                    for item in vault.items.values():
+                        if item.vm.id.lower() == vm_id.rstrip("/").lower():
+                            return item
+        return None
+
+    def trigger_backup(self, item: ProtectedItem, now: datetime) -> BackupOperation:
+        injected = self.faults.take("backup_job_failure", item.vm.name)
+        error = None
+        if injected is not None:
+            code, title, message = DEFAULT_JOB_ERROR
+            error = (code, injected.fault.code or title, injected.fault.message or message)
+        return item.vault.trigger(item, now, self.backup_seconds, error)
 
     def vault_by_id(self, resource_id: str) -> KeyVault | None:
         m = _VAULT_ID.match(resource_id.strip())
@@ -317,6 +414,8 @@ class SimState:
         """VirtualMachineExtensions_CreateOrUpdate: 201 when new, 200 when it exists (never 202)."""
         vm = self.vm(sub, rg, vm_name)
         vm.live_extensions(now)
+        if vm.deallocated(now):
+            raise ArmError(409, "OperationNotAllowed", "Cannot modify extensions in the VM when the VM is not running.")
         props = body.get("properties")
         if not isinstance(props, dict):
             raise ArmError(400, "InvalidRequestContent", "The request content is missing 'properties'.")
@@ -365,9 +464,28 @@ class SimState:
                     vault_problem = f"The key vault '{kv_id}' could not be found."
                 elif not kv.enabled_for_disk_encryption:
                     vault_problem = f"KeyVault '{kv.name}' is not enabled for disk encryption."
-            outcome = vm.ade.put(
-                settings, now, fresh=fresh, ext_name=ext.name, vault_problem=vault_problem, force_update_tag=force_tag
+            injected = (
+                self.faults.take("extension_failure", vm.name)
+                if str(settings.get("EncryptionOperation", "")).startswith("EnableEncryption")
+                else None
             )
+            if injected is not None:
+                outcome = vm.ade.inject_failure(
+                    settings,
+                    now,
+                    injected.fault.code or "100",
+                    injected.fault.message or DEFAULT_EXTENSION_ERROR,
+                    ext.name,
+                )
+            else:
+                outcome = vm.ade.put(
+                    settings,
+                    now,
+                    fresh=fresh,
+                    ext_name=ext.name,
+                    vault_problem=vault_problem,
+                    force_update_tag=force_tag,
+                )
             changed, seconds, error = outcome.changed, outcome.lro_seconds, outcome.error
         else:
             changed = fresh or previous != (ext.settings, ext.force_update_tag, ext.type_handler_version)
@@ -427,7 +545,14 @@ class SimState:
                 return WriteResult(200, None), existing
             return WriteResult(200, existing.operation), existing
         location = str(body.get("location") or disk.location)
-        op = self.new_operation(sub, location, now, self.snapshot_seconds)
+        error = None
+        if disk.vm is not None and self.faults.take("snapshot_failure", disk.vm.name) is not None:
+            error = (
+                "InternalDiskManagementError",
+                f"An internal disk management error occurred while creating snapshot '{name}' of disk "
+                f"'{disk.name}'. Please retry later.",
+            )
+        op = self.new_operation(sub, location, now, self.snapshot_seconds, error)
         stamp = disk.vm.ade.stamps_at(now).get(disk.name) if disk.vm else None
         snap = Snapshot(
             subscription_id=self.subscription(sub).id,
@@ -443,6 +568,19 @@ class SimState:
         )
         rg.snapshots[name.lower()] = snap
         return WriteResult(202, op), snap
+
+    def restart_vm(self, sub: str, rg: str, vm_name: str, now: datetime) -> WriteResult:
+        """VirtualMachines_Restart: 202 LRO; completes a reboot-pending OS volume."""
+        vm = self.vm(sub, rg, vm_name)
+        if vm.deallocated(now):
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Operation 'restart' is not allowed on VM '{vm.name}' since the VM is deallocated.",
+            )
+        op = self.new_operation(vm.subscription_id, vm.location, now, RESTART_SECONDS)
+        vm.ade.restarts.append(op.done_at)
+        return WriteResult(202, op)
 
     def delete_snapshot(self, sub: str, rg_name: str, name: str) -> WriteResult:
         rg = self.resource_group(sub, rg_name)

@@ -29,7 +29,14 @@ VENV_BIN = Path(sys.executable).parent
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 
 
-def fleet_dict(vms: list[dict[str, Any]], *, vault_enabled: bool = True, **sim: Any) -> dict[str, Any]:
+def fleet_dict(
+    vms: list[dict[str, Any]],
+    *,
+    vault_enabled: bool = True,
+    recovery_vaults: list[dict[str, Any]] | None = None,
+    policy_assignments: list[dict[str, Any]] | None = None,
+    **sim: Any,
+) -> dict[str, Any]:
     """A one-resource-group fleet (rg-web, eastus, vault kv-ade-eastus) holding ``vms``."""
     return {
         "sim": sim,
@@ -41,9 +48,11 @@ def fleet_dict(vms: list[dict[str, Any]], *, vault_enabled: bool = True, **sim: 
                         "name": "rg-web",
                         "location": "eastus",
                         "key_vaults": [{"name": "kv-ade-eastus", "enabled_for_disk_encryption": vault_enabled}],
+                        "recovery_vaults": recovery_vaults or [],
                         "vms": vms,
                     }
                 ],
+                "policy_assignments": policy_assignments or [],
             }
         ],
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from adeflow.cli.vm import vm
 from adeflow.config import Settings
 from adeflow.logging import configure_logging
 from adeflow.model import Outcome
@@ -69,6 +70,7 @@ def sim() -> None:
 
 
 sim.add_command(sim_serve, name="serve")
+cli.add_command(vm)
 
 
 def main() -> None:

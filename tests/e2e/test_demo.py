@@ -31,7 +31,8 @@ def test_demo_encrypts_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids
             assert entry["rule"] and entry["rule"].startswith("R-"), entry
             assert entry["backup"] is None, entry  # refused before the backup gate: nothing touched
         else:
-            assert entry["backup"] == "snapshot", entry
+            assert entry["backup"] in ("snapshot", "azure-backup"), entry
+    assert {e["backup"] for e in vms if e["outcome"] == "encrypted"} == {"snapshot", "azure-backup"}
     rules = {entry["rule"] for entry in vms if entry["rule"]}
-    assert {"R-PRE-1", "R-LIM-4a", "R-LIM-4i", "R-LIM-4w", "R-LIM-4x", "R-LIM-4t", "R-PRE-2"} <= rules
+    assert {"R-PRE-1", "R-LIM-4a", "R-LIM-4i", "R-LIM-4w", "R-LIM-4x", "R-LIM-4t", "R-PRE-2", "R-LIM-4y"} <= rules
     assert "Temporal UI: http://127.0.0.1:" in done.stdout

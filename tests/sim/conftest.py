@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
+from azure.mgmt.resource.policy import PolicyClient
 
 from adeflow.credentials import StaticTokenCredential
 from azuresim.clock import SimClock
@@ -36,6 +38,9 @@ FLEET: dict[str, Any] = {
                     "name": "rg-web",
                     "location": "eastus",
                     "key_vaults": [{"name": "kv-ade-eastus"}],
+                    "recovery_vaults": [
+                        {"name": "rsv-web", "protected_vms": [{"vm": "web-01"}, {"vm": "web-03"}, {"vm": "web-05"}]}
+                    ],
                     "vms": [
                         {
                             "name": "web-01",
@@ -79,6 +84,20 @@ FLEET: dict[str, Any] = {
         },
         {
             "id": SUB2,
+            "policy_assignments": [
+                {
+                    "name": "deny-secret-validity",
+                    "policy_definition_id": "342e8053-e12e-4c44-be01-c3c2f318400f",
+                    "effect": "Deny",
+                },
+                {
+                    "name": "audit-expiry-rg",
+                    "policy_definition_id": "/providers/Microsoft.Authorization/policyDefinitions/"
+                    "98728c90-32c7-4049-8429-847dc0f4fe37",
+                    "effect": "Audit",
+                    "scope": f"/subscriptions/{SUB2}/resourceGroups/rg-west",
+                },
+            ],
             "resource_groups": [
                 {
                     "name": "rg-west",
@@ -137,6 +156,10 @@ class Sim:
         self.compute2 = ComputeManagementClient(credential, SUB2, **common)
         self.keyvault = KeyVaultManagementClient(credential, SUB1, **common)
         self.keyvault2 = KeyVaultManagementClient(credential, SUB2, **common)
+        self.backup = RecoveryServicesBackupClient(credential, SUB1, **common)
+        self.policy = PolicyClient(credential, SUB1, **common)
+        self.policy2 = PolicyClient(credential, SUB2, **common)
+        self.common = common
 
     @contextmanager
     def fast(self) -> Iterator[None]:

@@ -15,8 +15,16 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.yaml"
 def test_demo_fleet_loads() -> None:
     fleet = load_fleet(DEMO)
     vms = [vm for s in fleet.subscriptions for rg in s.resource_groups for vm in rg.vms]
-    assert len(fleet.subscriptions) == 2 and 18 <= len(vms) <= 24
+    assert len(fleet.subscriptions) == 3 and 18 <= len(vms) <= 24
     assert fleet.sim.scale == 1.0
+    assert [
+        len(rv.protected_vms) for s in fleet.subscriptions for rg in s.resource_groups for rv in rg.recovery_vaults
+    ] == [
+        3,
+        3,
+    ]
+    deny = fleet.subscriptions[2].policy_assignments[0]
+    assert deny.effect == "Deny" and deny.policy_definition_id.endswith("342e8053-e12e-4c44-be01-c3c2f318400f")
     assert any(vm.os_type == "Windows" for vm in vms)
     assert any(vm.os_disk.ephemeral for vm in vms)
 
@@ -35,6 +43,26 @@ def test_defaults_apply() -> None:
     vm = fleet.subscriptions[0].resource_groups[0].vms[0]
     assert (fleet.sim.gb_per_hour, fleet.sim.stamp_seconds, fleet.sim.stripdown_seconds) == (10, 120, 600)
     assert vm.os_type == "Linux" and vm.os_disk.size_gb == 30 and vm.encrypted.os is False
+
+
+def test_protected_vm_must_exist() -> None:
+    with pytest.raises(ValidationError, match="not found"):
+        FleetSpec.model_validate(
+            {
+                "subscriptions": [
+                    {
+                        "id": "6f1c3a52-8d11-4c4e-9a7e-000000000001",
+                        "resource_groups": [
+                            {
+                                "name": "rg",
+                                "location": "eastus",
+                                "recovery_vaults": [{"name": "rsv", "protected_vms": [{"vm": "ghost"}]}],
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
 
 
 def test_bad_field_is_named_with_file(tmp_path: Path) -> None:

@@ -1,0 +1,268 @@
+"""``adeflow vm check|encrypt|status|disable|remove-extension``: the single-VM verbs for day-to-day work."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from temporalio.client import Client, WorkflowHandle
+
+from activities.azure_clients import AzureClients
+from activities.inventory import InventoryActivities
+from adeflow import rules
+from adeflow.config import Settings
+from adeflow.model import (
+    BackupPolicy,
+    BackupWaiver,
+    EncryptVmInput,
+    KeyEncryptionKey,
+    Outcome,
+    RestartPolicy,
+    VmRef,
+    VolumeType,
+)
+from adeflow.preflight import evaluate
+from adeflow.resource_ids import parse_resource_id
+from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, disable_workflow_id
+from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
+from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow, remove_extension_workflow_id
+
+T = TypeVar("T")
+
+
+def parse_vm(value: str) -> VmRef:
+    """A VM as an ARM resource id, or ``<subscription>/<resource group>/<name>``."""
+    if value.startswith("/"):
+        try:
+            return VmRef.from_resource_id(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    parts = value.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise click.BadParameter(f"{value!r}: give a VM resource id or <subscription>/<resource-group>/<vm-name>")
+    return VmRef(*parts)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
+    async def run() -> T:
+        clients = AzureClients(_settings().azure)
+        try:
+            return await work(clients)
+        finally:
+            await clients.close()
+
+    return asyncio.run(run())
+
+
+async def _client(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace)
+
+
+def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by ``vm check`` and ``vm encrypt`` (the same request, dry or for real)."""
+    options = [
+        click.option("--key-vault-id", required=True, help="Disk-encryption Key Vault resource id (R-ENA-3)."),
+        click.option(
+            "--volume-type",
+            type=click.Choice([v.value for v in VolumeType], case_sensitive=False),
+            help="All, OS or Data; required when the VM has data disks (R-ENA-3).",
+        ),
+        click.option("--kek-url", help="Key-encryption key URL, versioned."),
+        click.option("--kek-vault-id", help="Vault of the KEK (default: the disk-encryption vault)."),
+        click.option(
+            "--backup",
+            type=click.Choice([b.value for b in BackupPolicy]),
+            default=BackupPolicy.AUTO.value,
+            show_default=True,
+            help="R-BAK-2: auto = Azure Backup if protected, else snapshots.",
+        ),
+        click.option("--waiver-operator", default="", help="Who states a backup exists elsewhere (--backup waive)."),
+        click.option("--waiver-statement", default="", help="Where that backup is (--backup waive)."),
+        click.option(
+            "--restart",
+            type=click.Choice([r.value for r in RestartPolicy]),
+            default=RestartPolicy.ASK.value,
+            show_default=True,
+            help="On VMRestartPending (R-ENA-2).",
+        ),
+        click.option("--encrypt-format-all", is_flag=True, help="EncryptFormatAll: FORMATS data disks (R-EFA-1)."),
+        click.option("--acknowledge-data-loss", default="", help=f'Exactly: "{rules.FORMAT_ALL_ACKNOWLEDGEMENT}".'),
+        click.option(
+            "--confirm",
+            "confirmations",
+            multiple=True,
+            type=click.Choice(sorted(rules.GUEST_CHECKS)),
+            help="Guest-side check the operator vouches for (repeatable).",
+        ),
+        click.option("--allow-unlisted", is_flag=True, help="Override R-PRE-1 for images/sizes not in the matrix."),
+        click.option("--poll-interval", default=300.0, show_default=True, help="Seconds between status reads."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_request(vm: VmRef, **opts: Any) -> EncryptVmInput:
+    kek = None
+    if opts["kek_url"]:
+        kek = KeyEncryptionKey(opts["kek_url"], opts["kek_vault_id"] or opts["key_vault_id"])
+    try:
+        parse_resource_id(opts["key_vault_id"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key-vault-id") from exc
+    waiver = None
+    if opts["waiver_operator"] or opts["waiver_statement"]:
+        waiver = BackupWaiver(opts["waiver_operator"], opts["waiver_statement"])
+    return EncryptVmInput(
+        vm=vm,
+        key_vault_id=opts["key_vault_id"],
+        volume_type=VolumeType.parse(opts["volume_type"]) if opts["volume_type"] else None,
+        kek=kek,
+        backup_policy=BackupPolicy(opts["backup"]),
+        backup_waiver=waiver,
+        restart_policy=RestartPolicy(opts["restart"]),
+        encrypt_format_all=opts["encrypt_format_all"],
+        acknowledge_data_loss=opts["acknowledge_data_loss"],
+        confirmations=list(opts["confirmations"]),
+        allow_unlisted=opts["allow_unlisted"],
+        poll_interval_s=opts["poll_interval"],
+    )
+
+
+@click.group()
+def vm() -> None:
+    """Single-VM verbs: check, encrypt, status, disable, remove-extension."""
+
+
+@vm.command()
+@click.argument("vm_ref", metavar="VM")
+@enable_options
+def check(vm_ref: str, **opts: Any) -> None:
+    """Dry run: what an encrypt would do or why it is refused. Writes nothing. Exit 1 when refused."""
+    request = build_request(parse_vm(vm_ref), **opts)
+    report = _with_clients(lambda clients: evaluate(clients, request))
+    click.echo(report.render())
+    sys.exit(0 if report.eligible else 1)
+
+
+@vm.command()
+@click.argument("vm_ref", metavar="VM")
+@enable_options
+@click.option("--wait/--no-wait", default=False, help="Wait for the outcome.")
+def encrypt(vm_ref: str, wait: bool, **opts: Any) -> None:
+    """Start EncryptVmWorkflow for one VM (a new data disk on an encrypted VM too: R-NEW-2)."""
+    request = build_request(parse_vm(vm_ref), **opts)
+
+    async def start() -> None:
+        settings = _settings()
+        client = await _client(settings)
+        handle = await client.start_workflow(
+            EncryptVmWorkflow.run,
+            request,
+            id=encrypt_vm_workflow_id(request.vm),
+            task_queue=settings.temporal.task_queue,
+            static_summary=f"Encrypt {request.vm.name} in {request.vm.resource_group}",
+        )
+        await _report(handle, wait)
+
+    asyncio.run(start())
+
+
+@vm.command()
+@click.argument("vm_ref", metavar="VM")
+def status(vm_ref: str) -> None:
+    """The VM's ADE state as ARM reports it (like `az vm encryption show`)."""
+    ref = parse_vm(vm_ref)
+    facts = _with_clients(lambda clients: InventoryActivities(clients).read_vm_facts(ref))
+    ext = facts.ade_extension
+    click.echo(f"{ref.name} ({facts.size}, {facts.location}, {facts.power_state or 'power state unknown'})")
+    if ext is None:
+        click.echo("  ADE extension: not installed")
+    else:
+        click.echo(
+            f"  ADE extension {ext.type_handler_version} {ext.provisioning_state}: {ext.encryption_operation} "
+            f"{ext.volume_type} (sequence {ext.sequence_version or '-'})"
+        )
+        if ext.status is not None:
+            click.echo(f"  {ext.status.describe()}")
+    for disk in facts.disks:
+        state = "encrypted" if disk.instance_view_encrypted else "not encrypted"
+        click.echo(f"  {'OS  ' if disk.is_os else 'data'} {disk.name}: {state}")
+
+
+@vm.command()
+@click.argument("vm_ref", metavar="VM")
+@click.option("--keep-extension", is_flag=True, help="Disable only; do not remove the extension afterwards.")
+@click.option("--backup", type=click.Choice([b.value for b in BackupPolicy]), default=BackupPolicy.AUTO.value)
+@click.option("--wait/--no-wait", default=False)
+def disable(vm_ref: str, keep_extension: bool, backup: str, wait: bool) -> None:
+    """Disable ADE on data volumes (refused while the OS volume is encrypted, R-DIS-3), then remove the extension."""
+    ref = parse_vm(vm_ref)
+    request = DisableInput(vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup))
+
+    async def start() -> None:
+        settings = _settings()
+        client = await _client(settings)
+        handle = await client.start_workflow(
+            DisableEncryptionWorkflow.run,
+            request,
+            id=disable_workflow_id(ref),
+            task_queue=settings.temporal.task_queue,
+            static_summary=f"Disable ADE (data) on {ref.name} in {ref.resource_group}",
+        )
+        await _report(handle, wait)
+
+    asyncio.run(start())
+
+
+@vm.command(name="remove-extension")
+@click.argument("vm_ref", metavar="VM")
+@click.option(
+    "--leave-encrypted",
+    is_flag=True,
+    help="Remove even though volumes stay encrypted: they remain encrypted with no extension managing them.",
+)
+@click.option("--wait/--no-wait", default=False)
+def remove_extension(vm_ref: str, leave_encrypted: bool, wait: bool) -> None:
+    """Remove the ADE extension; refused while anything is encrypted unless --leave-encrypted (R-DIS-2)."""
+    ref = parse_vm(vm_ref)
+    if leave_encrypted:
+        click.echo(
+            "warning: --leave-encrypted: encrypted volumes stay encrypted, and disabling later reinstalls the "
+            "extension (R-DIS-2).",
+            err=True,
+        )
+
+    async def start() -> None:
+        settings = _settings()
+        client = await _client(settings)
+        handle = await client.start_workflow(
+            RemoveExtensionWorkflow.run,
+            RemoveExtensionInput(ref, leave_encrypted),
+            id=remove_extension_workflow_id(ref),
+            task_queue=settings.temporal.task_queue,
+            static_summary=f"Remove the ADE extension from {ref.name}",
+        )
+        await _report(handle, wait)
+
+    asyncio.run(start())
+
+
+async def _report(handle: WorkflowHandle[Any, Any], wait: bool) -> None:
+    click.echo(f"started {handle.id}")
+    if not wait:
+        return
+    result = await handle.result()
+    click.echo(f"{result.outcome.value}: {result.message}")
+    if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
+        sys.exit(1)
