@@ -15,6 +15,7 @@ from azure.mgmt.keyvault.aio import KeyVaultManagementClient
 from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
 from azure.mgmt.resource.policy.aio import PolicyClient
 
+from activities.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
 from adeflow.config import AzureSettings
 from adeflow.credentials import AsyncStaticTokenCredential
 
@@ -22,7 +23,11 @@ ARM_SCOPE = "https://management.azure.com/.default"
 
 
 class AzureClients:
-    """Caches one client per (service, subscription) for the life of the worker."""
+    """Caches one client per (service, subscription) for the life of the worker.
+
+    All clients share one :class:`~activities.arm_budget.ArmBudget` (``arm_budget``), so the worker as a
+    whole stays under the subscription's ARM budgets.
+    """
 
     def __init__(self, settings: AzureSettings) -> None:
         self._settings = settings
@@ -33,6 +38,8 @@ class AzureClients:
         self._keyvault: dict[str, KeyVaultManagementClient] = {}
         self._backup: dict[str, RecoveryServicesBackupClient] = {}
         self._policy: dict[str, PolicyClient] = {}
+        # ARM request budget: one ArmBudget for every client of this worker (DESIGN §5 invariant 8).
+        self.arm_budget = ArmBudget(BudgetLimits.from_settings(settings))
 
     @property
     def lro_poll_seconds(self) -> float:
@@ -44,6 +51,9 @@ class AzureClients:
             "connection_verify": self._settings.ca_file or True,
             "polling_interval": self._settings.lro_poll_seconds,
             "credential_scopes": [ARM_SCOPE],
+            # Per retry, so every attempt (also the SDK's retries of a 429, and LRO polls) spends the budget;
+            # a new policy per client, because azure-core chains a policy instance into one pipeline.
+            "per_retry_policies": [ArmBudgetPolicy(self.arm_budget)],
         }
 
     def compute(self, subscription_id: str) -> ComputeManagementClient:

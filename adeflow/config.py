@@ -39,6 +39,49 @@ class AzureSettings:
     """A fixed bearer token instead of DefaultAzureCredential (the simulator accepts any token)."""
     lro_poll_seconds: float = 30.0
     """Poll interval of Azure long-running operations when ARM sends no Retry-After."""
+    # --- ARM request budget (activities/arm_budget.py, DESIGN §5 invariant 8) --------------------------------
+    # ARM allows per subscription reads 250 (refill 25/s), writes and deletes 200 (refill 10/s) and, per VM,
+    # 12 "Update VM" calls (refill 4/min) (arm-reference §e). The worker waits for its own, smaller, buckets
+    # instead of bouncing off ARM's; the headroom is left to the portal, pipelines and other tools.
+    # A refill of 0 means unlimited.
+    arm_reads_per_s: float = 20.0
+    """Subscription read (GET) tokens refilled per second (ARM: 25)."""
+    arm_reads_capacity: float = 200.0
+    """Subscription read burst (ARM: 250)."""
+    arm_writes_per_s: float = 8.0
+    """Subscription write (PUT/PATCH/POST) tokens refilled per second (ARM: 10)."""
+    arm_writes_capacity: float = 150.0
+    """Subscription write burst (ARM: 200)."""
+    arm_deletes_per_s: float = 8.0
+    """Subscription delete tokens refilled per second (ARM: 10)."""
+    arm_deletes_capacity: float = 150.0
+    """Subscription delete burst (ARM: 200)."""
+    arm_vm_updates_per_min: float = 4.0
+    """Per-VM Compute "Update VM" (extension PUT/DELETE, restart) tokens refilled per minute, as documented."""
+    arm_vm_updates_capacity: float = 12.0
+    """Per-VM Compute "Update VM" burst, as documented."""
+    arm_budget_share: float = 1.0
+    """Fraction of the subscription budgets this worker may use: 1/N when N workers share the subscriptions."""
+    # --- end ARM request budget -------------------------------------------------------------------------------
+
+
+def _arm_budget_value(source: Mapping[str, str], name: str) -> float:
+    """ARM budget field ``name`` from ``ADEFLOW_<NAME>``: a finite number >= 0 (the share in (0, 1]).
+
+    A bad value stops the worker at start instead of letting it run unthrottled mid-rollout.
+    """
+    env = f"ADEFLOW_{name.upper()}"
+    default: float = getattr(AzureSettings, name)
+    raw = source.get(env)
+    try:
+        value = default if raw is None or raw.strip() == "" else float(raw)
+    except ValueError:
+        raise ValueError(f"{env}={raw!r} is not a number") from None
+    if name == "arm_budget_share" and not 0 < value <= 1:
+        raise ValueError(f"{env}={value} must be in (0, 1]")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{env}={value} must be a finite number >= 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,6 +105,16 @@ class Settings:
             ca_file=ca_file,
             static_token=source.get("ADEFLOW_ARM_STATIC_TOKEN", ""),
             lro_poll_seconds=float(source.get("ADEFLOW_LRO_POLL_SECONDS", AzureSettings.lro_poll_seconds)),
+            # ARM request budget: ADEFLOW_<FIELD NAME>, e.g. ADEFLOW_ARM_READS_PER_S.
+            arm_reads_per_s=_arm_budget_value(source, "arm_reads_per_s"),
+            arm_reads_capacity=_arm_budget_value(source, "arm_reads_capacity"),
+            arm_writes_per_s=_arm_budget_value(source, "arm_writes_per_s"),
+            arm_writes_capacity=_arm_budget_value(source, "arm_writes_capacity"),
+            arm_deletes_per_s=_arm_budget_value(source, "arm_deletes_per_s"),
+            arm_deletes_capacity=_arm_budget_value(source, "arm_deletes_capacity"),
+            arm_vm_updates_per_min=_arm_budget_value(source, "arm_vm_updates_per_min"),
+            arm_vm_updates_capacity=_arm_budget_value(source, "arm_vm_updates_capacity"),
+            arm_budget_share=_arm_budget_value(source, "arm_budget_share"),
         )
         return Settings(temporal=temporal, azure=azure)
 

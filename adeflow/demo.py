@@ -12,47 +12,29 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from adeflow.config import Settings, TemporalSettings
 from adeflow.devserver import DevServer
-from adeflow.model import EncryptVmInput, EncryptVmResult, Outcome, VmRef, VolumeType
+from adeflow.manifest import load_manifest
+from adeflow.model import EncryptVmResult, Outcome, VmRef
+from adeflow.rollout import build_rollout_input
+from adeflow.rollout_client import start_rollout, ui_link, vm_results, watch, write_report
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec, load_fleet
 from azuresim.server import SimServer
 from worker.main import run_worker
-from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
+from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, DisableResult, disable_workflow_id
 
-DEFAULT_FLEET = Path(__file__).resolve().parent.parent / "examples" / "demo-fleet.yaml"
-
-
-def requests_from_fleet(fleet: FleetSpec, poll_interval_s: float, rollout_id: str) -> list[EncryptVmInput]:
-    """One enable request per VM: the vault of its resource group (else of its subscription), All with data disks."""
-    requests: list[EncryptVmInput] = []
-    for sub in fleet.subscriptions:
-        sub_vaults = [(rg.name, kv.name) for rg in sub.resource_groups for kv in rg.key_vaults]
-        for rg in sub.resource_groups:
-            local = [(rg.name, kv.name) for kv in rg.key_vaults]
-            vault_rg, vault_name = (local or sub_vaults or [(rg.name, "missing-vault")])[0]
-            vault_id = (
-                f"/subscriptions/{sub.id}/resourceGroups/{vault_rg}/providers/Microsoft.KeyVault/vaults/{vault_name}"
-            )
-            for vm in rg.vms:
-                requests.append(
-                    EncryptVmInput(
-                        vm=VmRef(sub.id, rg.name, vm.name),
-                        key_vault_id=vault_id,
-                        volume_type=VolumeType.ALL if vm.data_disks else None,
-                        poll_interval_s=poll_interval_s,
-                        rollout_id=rollout_id,
-                    )
-                )
-    return requests
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEFAULT_FLEET = EXAMPLES / "demo-fleet.yaml"
+DEFAULT_MANIFEST = EXAMPLES / "demo-rollout.yaml"
+LIFECYCLE_VM = "dis-01"
+"""A data-only encrypted VM outside the rollout: the demo disables it and removes the extension (R-DIS-2)."""
 
 
 def scale_for(fleet: FleetSpec, target_seconds: float) -> float:
@@ -72,13 +54,21 @@ def scale_for(fleet: FleetSpec, target_seconds: float) -> float:
 @dataclass(frozen=True)
 class DemoSummary:
     results: list[EncryptVmResult]
+    rollout_id: str
     temporal_address: str
     ui_url: str
     wall_seconds: float
     arm_requests: int
+    report_paths: list[Path]
+    disable: DisableResult | None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
+
+    def _disable_json(self) -> dict[str, str | None] | None:
+        if self.disable is None:
+            return None
+        return {"vm": self.disable.vm.name, "outcome": self.disable.outcome.value, "rule": self.disable.rule or None}
 
     def as_json(self) -> str:
         return json.dumps(
@@ -86,10 +76,21 @@ class DemoSummary:
                 "encrypted": self.count(Outcome.ENCRYPTED),
                 "refused": self.count(Outcome.REFUSED),
                 "failed": self.count(Outcome.FAILED),
+                "rollout_id": self.rollout_id,
                 "temporal_address": self.temporal_address,
                 "ui": self.ui_url,
                 "wall_seconds": round(self.wall_seconds, 1),
                 "arm_requests": self.arm_requests,
+                "report": [str(p) for p in self.report_paths],
+                "disable": (
+                    {
+                        "vm": self.disable.vm.name,
+                        "outcome": self.disable.outcome.value,
+                        "rule": self.disable.rule or None,
+                    }
+                    if self.disable
+                    else None
+                ),
                 "vms": [
                     {
                         "vm": r.vm.name,
@@ -122,35 +123,38 @@ def render_table(results: Sequence[EncryptVmResult]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
 
-async def _watch(handles: list[WorkflowHandle[EncryptVmWorkflow, EncryptVmResult]], started: float) -> None:
-    """Print one line of phase counts every few seconds until every run has ended."""
-    last = ""
-    while True:
-        phases: Counter[str] = Counter()
-        for handle in handles:
-            try:
-                phases[(await handle.query(EncryptVmWorkflow.progress)).phase.value] += 1
-            except Exception:  # a run that has not had its first task yet
-                phases["starting"] += 1
-        line = " | ".join(f"{phase} {n}" for phase, n in sorted(phases.items()))
-        if line != last:
-            print(f"[{time.monotonic() - started:5.0f}s] {line}", flush=True)
-            last = line
-        if sum(phases[p] for p in ("done", "refused", "failed")) == len(handles):
-            return
-        await asyncio.sleep(2)
+async def _disable_lifecycle_vm(
+    client: Client, settings: Settings, fleet: FleetSpec, poll_interval_s: float
+) -> DisableResult | None:
+    """Disable-before-remove on a data-only VM (R-DIS-2), if the fleet has one."""
+    for sub in fleet.subscriptions:
+        for rg in sub.resource_groups:
+            if any(vm.name == LIFECYCLE_VM for vm in rg.vms):
+                ref = VmRef(sub.id, rg.name, LIFECYCLE_VM)
+                print(f"Disabling ADE on {ref.name} (data volumes), then removing the extension", flush=True)
+                return await client.execute_workflow(
+                    DisableEncryptionWorkflow.run,
+                    DisableInput(ref, poll_interval_s=poll_interval_s),
+                    id=disable_workflow_id(ref),
+                    task_queue=settings.temporal.task_queue,
+                    static_summary=f"Disable ADE (data) on {ref.name}, then remove the extension",
+                )
+    return None
 
 
 async def run_demo(
     fleet_path: Path = DEFAULT_FLEET,
+    manifest_path: Path = DEFAULT_MANIFEST,
     *,
-    target_seconds: float = 45.0,
+    target_seconds: float = 30.0,
     poll_interval_s: float = 2.0,
     keep_running: bool = False,
     emit_json: bool = False,
+    report_dir: Path = Path("var/demo-report"),
 ) -> DemoSummary:
     started = time.monotonic()
     fleet = load_fleet(fleet_path)
+    manifest = load_manifest(manifest_path)
     state_dir = Path(tempfile.mkdtemp(prefix="adeflow-demo-"))
     sim = SimServer(fleet, clock=SimClock(scale=scale_for(fleet, target_seconds)), state_dir=state_dir / "sim")
     dev: DevServer | None = None
@@ -164,33 +168,33 @@ async def run_demo(
         settings = Settings(temporal=TemporalSettings(address=dev.address)).with_simulator(sim.base_url, sim.ca_path)
         client = await Client.connect(dev.address)
         worker_task = asyncio.create_task(run_worker(settings, stop, client, handle_signals=False))
-        rollout_id = f"demo-{int(time.time())}"
-        requests = requests_from_fleet(fleet, poll_interval_s, rollout_id)
-        print(f"Encrypting {len(requests)} VMs (rollout {rollout_id})", flush=True)
-        handles = [
-            await client.start_workflow(
-                EncryptVmWorkflow.run,
-                request,
-                id=encrypt_vm_workflow_id(request.vm),
-                task_queue=settings.temporal.task_queue,
-                static_summary=f"Encrypt {request.vm.name} ({request.vm.resource_group})",
-            )
-            for request in requests
-        ]
-        await _watch(handles, started)
-        results = [await handle.result() for handle in handles]
+        rollout_id = f"{manifest.rollout.name or 'demo'}-{time.strftime('%H%M%S')}"
+        policy = replace(manifest.rollout, poll_interval_s=poll_interval_s)
+        request = build_rollout_input(rollout_id, policy, [(vm.ref, vm.settings) for vm in manifest.vms])
+        handle = await start_rollout(client, request, settings.temporal.task_queue)
+        link = ui_link(dev.ui_url, "default", handle.id)
+        print(f"Rollout {rollout_id}: {len(manifest.vms)} VMs, canary first; UI {link}", flush=True)
+        await watch(client, rollout_id, ui_url=link, out=lambda text: print(text, flush=True))
+        disable = await _disable_lifecycle_vm(client, settings, fleet, poll_interval_s)
+        results = await vm_results(client, rollout_id)
+        report_paths = await write_report(client, rollout_id, report_dir)
         summary = DemoSummary(
             results=results,
+            rollout_id=rollout_id,
             temporal_address=dev.address,
             ui_url=dev.ui_url,
             wall_seconds=time.monotonic() - started,
             arm_requests=len(sim.requests()),
+            report_paths=report_paths,
+            disable=disable,
         )
         print(render_table(results), flush=True)
+        if disable is not None:
+            print(f"disable + remove on {disable.vm.name}: {disable.outcome.value}: {disable.message}", flush=True)
         print(
             f"encrypted {summary.count(Outcome.ENCRYPTED)}, refused {summary.count(Outcome.REFUSED)}, "
             f"failed {summary.count(Outcome.FAILED)} in {summary.wall_seconds:.0f}s; "
-            f"{summary.arm_requests} ARM requests; UI {dev.ui_url}",
+            f"{summary.arm_requests} ARM requests; report {', '.join(str(p) for p in report_paths)}",
             flush=True,
         )
         for r in results:
@@ -199,7 +203,13 @@ async def run_demo(
         if emit_json:
             print(summary.as_json(), flush=True)
         if keep_running:
-            print("Everything stays up for a look at the UI; Ctrl-C stops it.", file=sys.stderr, flush=True)
+            print(
+                f"Everything stays up: UI {dev.ui_url}, Temporal {dev.address}; try\n"
+                f"  temporal workflow list --address {dev.address} --query 'AdeRolloutId=\"{rollout_id}\"'\n"
+                "Ctrl-C stops it.",
+                file=sys.stderr,
+                flush=True,
+            )
             await asyncio.Event().wait()
         return summary
     finally:

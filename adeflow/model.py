@@ -268,6 +268,9 @@ class EncryptVmInput:
     """Guest-side checks the operator has confirmed (``rules.GUEST_CHECKS`` names)."""
     allow_unlisted: bool = False
     """Operator override for images and sizes missing from the support matrix (R-PRE-1)."""
+    notify_workflow_id: str = ""
+    """A rollout to tell (by signal ``vm_finished``) when this run ends."""
+    rollout_index: int = -1
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from adeflow.config import SEARCH_ATTRIBUTES, Settings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
-from workflows.registry import WORKFLOWS
+from workflows.registry import WORKFLOWS, workflow_runner
 
 VENV_BIN = Path(sys.executable).parent
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
@@ -125,4 +125,5 @@ def new_worker(env: WorkflowEnvironment, clients: AzureClients) -> Worker:
         task_queue=f"test-{uuid.uuid4()}",
         workflows=list(WORKFLOWS),
         activities=list(build_activities(clients)),
+        workflow_runner=workflow_runner(),
     )

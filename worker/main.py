@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from activities.azure_clients import AzureClients
 from activities.registry import build_activities
 from adeflow.config import Settings, TemporalSettings
-from workflows.registry import WORKFLOWS
+from workflows.registry import WORKFLOWS, workflow_runner
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +32,7 @@ def build_worker(client: Client, settings: Settings, azure: AzureClients) -> Wor
         task_queue=settings.temporal.task_queue,
         workflows=list(WORKFLOWS),
         activities=list(build_activities(azure)),
+        workflow_runner=workflow_runner(),
         max_cached_workflows=2000,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

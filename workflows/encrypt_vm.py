@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.extension import ExtensionActivities
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         VmRef,
         VolumeType,
     )
+    from adeflow.rollout import VmFinished
     from workflows.steps import (
         OUTCOME_KEY,
         VOLUME_TYPE_KEY,
@@ -90,12 +92,30 @@ class EncryptVmWorkflow:
         tag_vm(request.vm, request.rollout_id)
         self._tracker.enter(Phase.PREFLIGHT, f"reading {request.vm.name}, its disks and Key Vault")
         try:
-            return await self._run(request)
+            result = await self._run(request)
         except StepFailed as failure:
-            return self._finish(
+            result = self._finish(
                 replace(self._done, outcome=Outcome.FAILED, reason=failure.reason, message=failure.message),
                 Phase.FAILED,
             )
+        if request.notify_workflow_id:
+            await self._notify(request, result)
+        return result
+
+    async def _notify(self, request: EncryptVmInput, result: EncryptVmResult) -> None:
+        """Report to the rollout; a rollout that has ended no longer listens, which is fine."""
+        event = VmFinished(
+            index=request.rollout_index,
+            outcome=result.outcome.value,
+            reason=result.reason,
+            rule=result.rule,
+            message=result.message[:500],
+            seconds=sum(t.seconds for t in result.timings),
+        )
+        try:
+            await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)
+        except ApplicationError as err:
+            workflow.logger.warning("rollout %s did not take the report: %s", request.notify_workflow_id, err)
 
     async def _run(self, request: EncryptVmInput) -> EncryptVmResult:
         vm = request.vm

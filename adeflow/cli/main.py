@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from adeflow.cli.rollout import rollout
 from adeflow.cli.vm import vm
 from adeflow.config import Settings
 from adeflow.logging import configure_logging
@@ -31,15 +32,22 @@ def cli(log_level: str) -> None:
     default=None,
     help="Fleet file for the simulator (default: examples/demo-fleet.yaml).",
 )
-@click.option("--target-seconds", default=45.0, show_default=True, help="Real seconds the slowest VM may take.")
-def demo(emit_json: bool, keep_running: bool, fleet: Path | None, target_seconds: float) -> None:
-    """Encrypt a sample fleet end to end: Temporal dev server + ARM simulator + worker."""
-    from adeflow.demo import DEFAULT_FLEET, run_demo
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rollout manifest (default: examples/demo-rollout.yaml).",
+)
+@click.option("--target-seconds", default=30.0, show_default=True, help="Real seconds the slowest VM may take.")
+def demo(emit_json: bool, keep_running: bool, fleet: Path | None, manifest: Path | None, target_seconds: float) -> None:
+    """Roll out ADE over a sample fleet: Temporal dev server + ARM simulator + worker, canary first."""
+    from adeflow.demo import DEFAULT_FLEET, DEFAULT_MANIFEST, run_demo
 
     try:
         summary = asyncio.run(
             run_demo(
                 fleet or DEFAULT_FLEET,
+                manifest or DEFAULT_MANIFEST,
                 target_seconds=target_seconds,
                 keep_running=keep_running,
                 emit_json=emit_json,
@@ -71,6 +79,7 @@ def sim() -> None:
 
 sim.add_command(sim_serve, name="serve")
 cli.add_command(vm)
+cli.add_command(rollout)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ ADEFLOW = Path(sys.executable).parent / "adeflow"
 
 
 @pytest.mark.e2e
-def test_demo_encrypts_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids() -> None:
+def test_demo_rolls_out_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids() -> None:
     done = subprocess.run(
         [str(ADEFLOW), "demo", "--json"], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
     )
@@ -21,8 +21,11 @@ def test_demo_encrypts_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids
     summary = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert summary["failed"] == 0
-    assert summary["encrypted"] >= 10
-    assert summary["refused"] >= 5
+    assert summary["encrypted"] >= 30
+    assert summary["refused"] >= 10
+    assert summary["rollout_id"].startswith("demo-")
+    assert summary["disable"] == {"vm": "dis-01", "outcome": "disabled", "rule": None}  # R-DIS-2 disable, then remove
+    assert all(Path(p).is_file() for p in summary["report"])
     assert summary["temporal_address"].startswith("127.0.0.1:")
     vms = summary["vms"]
     assert len(vms) == summary["encrypted"] + summary["refused"]
@@ -34,5 +37,9 @@ def test_demo_encrypts_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids
             assert entry["backup"] in ("snapshot", "azure-backup"), entry
     assert {e["backup"] for e in vms if e["outcome"] == "encrypted"} == {"snapshot", "azure-backup"}
     rules = {entry["rule"] for entry in vms if entry["rule"]}
-    assert {"R-PRE-1", "R-LIM-4a", "R-LIM-4i", "R-LIM-4w", "R-LIM-4x", "R-LIM-4t", "R-PRE-2", "R-LIM-4y"} <= rules
+    assert {
+        "R-PRE-1", "R-PRE-2", "R-LIM-1", "R-LIM-4a", "R-LIM-4c", "R-LIM-4i", "R-LIM-4o", "R-LIM-4s", "R-LIM-4t",
+        "R-LIM-4w", "R-LIM-4x", "R-LIM-4y",
+    } <= rules  # fmt: skip
     assert "Temporal UI: http://127.0.0.1:" in done.stdout
+    assert "rollout demo-" in done.stdout and "encrypting" in done.stdout  # the live display was shown

@@ -15,7 +15,7 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.yaml"
 def test_demo_fleet_loads() -> None:
     fleet = load_fleet(DEMO)
     vms = [vm for s in fleet.subscriptions for rg in s.resource_groups for vm in rg.vms]
-    assert len(fleet.subscriptions) == 3 and 18 <= len(vms) <= 24
+    assert len(fleet.subscriptions) == 3 and 45 <= len(vms) <= 55
     assert fleet.sim.scale == 1.0
     assert [
         len(rv.protected_vms) for s in fleet.subscriptions for rg in s.resource_groups for rv in rg.recovery_vaults

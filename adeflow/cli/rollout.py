@@ -1,0 +1,230 @@
+"""``adeflow rollout check|start|watch|status|pause|resume|cancel|retry-failed|skip|report|list``."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from activities.azure_clients import AzureClients
+from adeflow.config import Settings
+from adeflow.manifest import Manifest, ManifestError, load_manifest
+from adeflow.preflight import evaluate
+from adeflow.rollout import build_rollout_input
+from adeflow.rollout_client import final_progress, rollout_handle, start_rollout, ui_link, watch, write_report
+from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _ui_base() -> str:
+    return os.environ.get("ADEFLOW_TEMPORAL_UI", "http://localhost:8233")
+
+
+def _load(path: Path) -> Manifest:
+    """A bad manifest starts nothing: every problem is printed at once and the exit code is 2."""
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if manifest.selectors:
+        click.echo(
+            f"{path}: selectors are not resolved yet; list the VMs under vms (by id or subscription/rg/name)",
+            err=True,
+        )
+        sys.exit(2)
+    return manifest
+
+
+def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
+    async def go() -> T:
+        settings = _settings()
+        try:
+            client = await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace)
+        except RuntimeError as exc:
+            raise click.ClickException(f"cannot reach Temporal at {settings.temporal.address}: {exc}") from exc
+        return await work(client, settings)
+
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        click.echo("\ndetached; the rollout goes on (adeflow rollout watch ID re-attaches)", err=True)
+        sys.exit(0)
+
+
+operator_option = click.option(
+    "--operator", default=lambda: getpass.getuser(), show_default="current user", help="Recorded in the log."
+)
+
+
+@click.group()
+def rollout() -> None:
+    """Fleet rollouts: waves, failure budget, operator control."""
+
+
+@rollout.command()
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--parallel", default=10, show_default=True, help="VMs checked at once.")
+def check(manifest: Path, parallel: int) -> None:
+    """Dry run of a whole manifest: each VM's verdict; writes nothing."""
+    fleet = _load(manifest)
+
+    async def go() -> list[tuple[str, bool, str]]:
+        clients = AzureClients(_settings().azure)
+        gate = asyncio.Semaphore(parallel)
+
+        async def one(vm: Any) -> tuple[str, bool, str]:
+            async with gate:
+                report = await evaluate(clients, vm.settings.to_encrypt_input(vm.ref, fleet.rollout))
+                return vm.ref.name, report.eligible, report.render()
+
+        try:
+            return await asyncio.gather(*(one(vm) for vm in fleet.vms))
+        finally:
+            await clients.close()
+
+    verdicts = asyncio.run(go())
+    for _, _, text in verdicts:
+        click.echo(text)
+    eligible = sum(1 for _, ok, _ in verdicts if ok)
+    click.echo(f"\n{eligible} eligible, {len(verdicts) - eligible} refused, of {len(verdicts)} VMs")
+
+
+@rollout.command()
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "rollout_id", default="", help="Rollout id (default: the manifest's rollout.name).")
+@click.option("--wait", is_flag=True, help="Show the live display until the rollout ends.")
+def start(manifest: Path, rollout_id: str, wait: bool) -> None:
+    """Validate MANIFEST, start the rollout (or attach to it), print its id and UI link."""
+    fleet = _load(manifest)
+    rollout_id = rollout_id or fleet.rollout.name or manifest.stem
+    request = build_rollout_input(rollout_id, fleet.rollout, [(vm.ref, vm.settings) for vm in fleet.vms])
+
+    async def go(client: Client, settings: Settings) -> None:
+        handle = await start_rollout(client, request, settings.temporal.task_queue)
+        link = ui_link(_ui_base(), settings.temporal.namespace, handle.id)
+        click.echo(f"rollout {rollout_id} ({len(fleet.vms)} VMs): workflow {handle.id}")
+        click.echo(f"UI: {link}")
+        if wait:
+            progress = await watch(client, rollout_id, ui_url=link)
+            sys.exit(0 if progress.counts["failed"] == 0 else 1)
+
+    _run(go)
+
+
+@rollout.command(name="watch")
+@click.argument("rollout_id")
+def watch_command(rollout_id: str) -> None:
+    """Re-attach the live display to a rollout (Ctrl-C detaches)."""
+
+    async def go(client: Client, settings: Settings) -> None:
+        link = ui_link(_ui_base(), settings.temporal.namespace, rollout_workflow_id(rollout_id))
+        await watch(client, rollout_id, ui_url=link)
+
+    _run(go)
+
+
+@rollout.command()
+@click.argument("rollout_id")
+def status(rollout_id: str) -> None:
+    """One look at a rollout's progress."""
+
+    async def go(client: Client, settings: Settings) -> None:
+        progress = await final_progress(client, rollout_id)
+        click.echo(f"{rollout_id}: {progress.stage.value} {progress.halted}".rstrip())
+        click.echo("  " + ", ".join(f"{k} {v}" for k, v in progress.counts.items()))
+        for note in progress.failures:
+            click.echo(f"  failed {note.vm}: {note.reason}: {note.message[:200]}")
+
+    _run(go)
+
+
+def _control(name: str, doc: str) -> click.Command:
+    @click.command(name=name, help=doc)
+    @click.argument("rollout_id")
+    @operator_option
+    def command(rollout_id: str, operator: str) -> None:
+        method = {
+            "pause": FleetRolloutWorkflow.pause,
+            "resume": FleetRolloutWorkflow.resume,
+            "cancel": FleetRolloutWorkflow.cancel,
+            "retry-failed": FleetRolloutWorkflow.retry_failed,
+        }[name]
+
+        async def go(client: Client, settings: Settings) -> None:
+            try:
+                answer = await rollout_handle(client, rollout_id).execute_update(method, operator)
+            except WorkflowUpdateFailedError as err:
+                click.echo(f"{name} refused: {err.cause}", err=True)
+                sys.exit(1)
+            click.echo(answer)
+
+        _run(go)
+
+    return command
+
+
+rollout.add_command(_control("pause", "Stop starting VMs; running ones finish."))
+rollout.add_command(_control("resume", "Continue a paused or halted rollout."))
+rollout.add_command(_control("cancel", "Start no more VMs; running ones finish (an OS pass cannot be cut)."))
+rollout.add_command(_control("retry-failed", "Queue the failed VMs again."))
+
+
+@rollout.command()
+@click.argument("rollout_id")
+@click.argument("vm")
+@operator_option
+def skip(rollout_id: str, vm: str, operator: str) -> None:
+    """Leave a pending VM out of the rollout."""
+
+    async def go(client: Client, settings: Settings) -> None:
+        try:
+            answer = await rollout_handle(client, rollout_id).execute_update(
+                FleetRolloutWorkflow.skip, args=[vm, operator]
+            )
+        except WorkflowUpdateFailedError as err:
+            click.echo(f"skip refused: {err.cause}", err=True)
+            sys.exit(1)
+        click.echo(answer)
+
+    _run(go)
+
+
+@rollout.command()
+@click.argument("rollout_id")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def report(rollout_id: str, out: Path) -> None:
+    """Write <id>.json, <id>.csv and <id>.md: per-VM outcome, rule ids, durations, backup ids."""
+
+    async def go(client: Client, settings: Settings) -> list[Path]:
+        return await write_report(client, rollout_id, out)
+
+    for path in _run(go):
+        click.echo(f"wrote {path}")
+
+
+@rollout.command(name="list")
+def list_command() -> None:
+    """Rollouts known to Temporal, newest first."""
+
+    async def go(client: Client, settings: Settings) -> None:
+        async for execution in client.list_workflows('WorkflowType="FleetRolloutWorkflow"'):
+            status = execution.status.name.lower() if execution.status else "?"
+            click.echo(f"{execution.id:<40} {status:<12} {execution.start_time:%Y-%m-%d %H:%M}")
+
+    _run(go)

@@ -1,0 +1,135 @@
+"""What operators read about a rollout: the live display, and the report (JSON, CSV, Markdown).
+
+Pure rendering: the CLI gathers the facts (the rollout's progress query, visibility counts per phase, the VM
+runs' results) and these functions turn them into text, so the formats are tested without a server.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from adeflow.model import EncryptVmResult
+from adeflow.rollout import RolloutProgress
+
+PHASES = ("preflight", "backup", "plan", "enable", "encrypting", "verify")
+BAR = 30
+
+
+def _bar(n: int, total: int) -> str:
+    filled = round(BAR * n / total) if total else 0
+    return "█" * filled + "·" * (BAR - filled)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    return str(timedelta(seconds=round(seconds)))
+
+
+def render_progress(progress: RolloutProgress, running_by_phase: dict[str, int], ui_url: str = "") -> str:
+    """The live display: state, a bar per phase of running VMs and per outcome, recent events, failures."""
+    counts = progress.counts
+    total = progress.total
+    done = sum(counts[k] for k in ("encrypted", "failed", "refused", "skipped", "elsewhere"))
+    lines = [
+        f"rollout {progress.rollout_id}: {progress.stage.value}"
+        + (f" ({progress.halted})" if progress.halted else "")
+        + f" | wave {progress.wave} | {done}/{total} done | ETA {_duration(progress.eta_seconds)}",
+    ]
+    if ui_url:
+        lines.append(f"UI: {ui_url}")
+    lines.append(f"  {'pending':<11}{_bar(counts['pending'], total)} {counts['pending']}")
+    for phase in PHASES:
+        n = running_by_phase.get(phase, 0)
+        lines.append(f"  {phase:<11}{_bar(n, total)} {n}")
+    for outcome in ("encrypted", "refused", "failed", "skipped", "elsewhere"):
+        if counts[outcome] or outcome in ("encrypted", "failed"):
+            lines.append(f"  {outcome:<11}{_bar(counts[outcome], total)} {counts[outcome]}")
+    if progress.log:
+        lines.append("recent:")
+        lines += [f"  {line}" for line in progress.log[-5:]]
+    if progress.failures:
+        lines.append("failures:")
+        lines += [f"  {n.vm}: {n.reason}: {n.message[:160]}" for n in progress.failures[-10:]]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    vm: str
+    resource_group: str
+    subscription: str
+    outcome: str
+    rule: str
+    reason: str
+    volume_type: str
+    backup: str
+    snapshot_ids: str
+    recovery_point_id: str
+    seconds: float
+    message: str
+
+    @staticmethod
+    def from_result(result: EncryptVmResult) -> ReportRow:
+        return ReportRow(
+            vm=result.vm.name,
+            resource_group=result.vm.resource_group,
+            subscription=result.vm.subscription_id,
+            outcome=result.outcome.value,
+            rule=result.rule,
+            reason=result.reason,
+            volume_type=result.volume_type.value if result.volume_type else "",
+            backup=result.backup.value if result.backup else "",
+            snapshot_ids=" ".join(result.snapshot_ids),
+            recovery_point_id=result.recovery_point_id,
+            seconds=round(sum(t.seconds for t in result.timings), 1),
+            message=result.message,
+        )
+
+
+def report_json(progress: RolloutProgress, rows: list[ReportRow]) -> str:
+    return json.dumps(
+        {
+            "rollout_id": progress.rollout_id,
+            "stage": progress.stage.value,
+            "counts": progress.counts,
+            "vms": [asdict(row) for row in rows],
+        },
+        indent=2,
+    )
+
+
+def report_csv(rows: list[ReportRow]) -> str:
+    out = io.StringIO()
+    fields = list(ReportRow.__dataclass_fields__)
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(asdict(row))
+    return out.getvalue()
+
+
+def report_markdown(progress: RolloutProgress, rows: list[ReportRow]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items() if v)
+    lines = [
+        f"# Rollout {progress.rollout_id}",
+        "",
+        f"Stage: **{progress.stage.value}**. {counts}.",
+        "",
+        "| VM | resource group | outcome | rule | reason | backup | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r.vm} | {r.resource_group} | {r.outcome} | {r.rule or '-'} | {r.reason or '-'} | {r.backup or '-'} "
+        f"| {r.seconds:g} |"
+        for r in rows
+    ]
+    problems = [r for r in rows if r.outcome in ("failed", "refused")]
+    if problems:
+        lines += ["", "## Refused and failed VMs", ""]
+        lines += [f"- **{r.vm}** ({r.outcome}): {r.message}" for r in problems]
+    return "\n".join(lines) + "\n"

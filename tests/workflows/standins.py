@@ -1,0 +1,26 @@
+"""A stand-in for the per-VM run, registered under its name, for tests of the rollout's own mechanics.
+
+Kept in a module of its own with few imports: the workflow sandbox re-imports the module of every workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from adeflow.model import EncryptVmInput
+    from adeflow.rollout import VmFinished
+
+
+@workflow.defn(name="EncryptVmWorkflow")
+class StandInVmRun:
+    """Takes an hour of workflow time, then reports like the real VM run; names containing 'bad' fail."""
+
+    @workflow.run
+    async def run(self, request: EncryptVmInput) -> None:
+        await workflow.sleep(timedelta(hours=1))
+        outcome = "failed" if "bad" in request.vm.name else "encrypted"
+        event = VmFinished(request.rollout_index, outcome, reason="stand-in" if outcome == "failed" else "")
+        await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)

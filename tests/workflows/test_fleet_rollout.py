@@ -1,0 +1,133 @@
+"""FleetRolloutWorkflow on the time-skipping server: real VM runs against the simulator, and stand-in VM runs
+(a test workflow registered under the EncryptVmWorkflow name) where only the rollout's mechanics are tested."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio.client import WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.azure_clients import AzureClients
+from adeflow.manifest import FailureBudget, RolloutPolicy, VmSettings
+from adeflow.model import EncryptVmInput, VmRef, VolumeType
+from adeflow.rollout import RolloutInput, RolloutResult, RolloutStage, RolloutTarget
+from azuresim.server import SimServer
+from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
+from tests.workflows.standins import StandInVmRun
+from tests.workflows.test_encrypt_vm import vm
+from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
+from workflows.fleet_rollout import FleetRolloutWorkflow
+from workflows.registry import workflow_runner
+
+SETTINGS = VmSettings(key_vault_id=VAULT_ID, volume_type=None)
+
+
+async def test_rollout_encrypts_a_fleet_and_reports_refusals(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    names = [f"web-{i:02d}" for i in range(6)]
+    vms = [vm(name) for name in names] + [vm("ultra-01", data_disks=[{"lun": 0, "size_gb": 8, "sku": "UltraSSD_LRS"}])]
+    sim = make_sim(fleet_dict(vms), 60, 300)
+    request = RolloutInput(
+        rollout_id=f"t-{uuid.uuid4().hex[:6]}",
+        policy=RolloutPolicy(concurrency=3, canary=1, waves=(3,), poll_interval_s=300),
+        settings=[SETTINGS, VmSettings(key_vault_id=VAULT_ID, volume_type=VolumeType.ALL)],
+        targets=[RolloutTarget(SUB, "rg-web", 0, names), RolloutTarget(SUB, "rg-web", 1, ["ultra-01"])],
+    )
+    async with new_worker(time_skipping_env, azure_for(sim)) as worker:
+        result = await time_skipping_env.client.execute_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+    assert result.stage is RolloutStage.COMPLETED
+    assert (result.counts["encrypted"], result.counts["refused"], result.counts["failed"]) == (6, 1, 0)
+    assert [(n.vm, n.rule) for n in result.refusals] == [("ultra-01", "R-LIM-4w")]
+    handle = time_skipping_env.client.get_workflow_handle_for(
+        EncryptVmWorkflow.run, encrypt_vm_workflow_id(VmRef(SUB, "rg-web", "web-03"))
+    )
+    assert (await handle.result()).outcome.value == "encrypted"
+
+
+# --- stand-in VM runs: the rollout's mechanics at scale, without Azure ---------------------------------------
+
+
+def stand_in_request(count: int, bad: set[int] = frozenset(), **policy: object) -> RolloutInput:
+    names = [f"{'bad' if i in bad else 'vm'}-{i:05d}" for i in range(count)]
+    half = count // 2
+    return RolloutInput(
+        rollout_id=f"scale-{uuid.uuid4().hex[:6]}",
+        policy=RolloutPolicy(**{"concurrency": 500, "per_subscription_concurrency": 500, "waves": (500,), **policy}),  # type: ignore[arg-type]
+        settings=[SETTINGS],
+        targets=[RolloutTarget("sub-a", "rg", 0, names[:half]), RolloutTarget("sub-b", "rg", 0, names[half:])],
+    )
+
+
+def stand_in_worker(env: WorkflowEnvironment) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=f"scale-{uuid.uuid4()}",
+        workflows=[FleetRolloutWorkflow, StandInVmRun],
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=3000,
+    )
+
+
+async def test_large_rollout_continues_as_new_and_keeps_each_run_small(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """600 VMs is past one run's history threshold. (At 1,200+ stand-in runs the Java time-skipping server
+    stops firing the children's timers: a test-server limit; larger fleets are measured on the dev server.)"""
+    request = stand_in_request(600)
+    async with stand_in_worker(time_skipping_env) as worker:
+        handle = await time_skipping_env.client.start_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+        result = await handle.result()
+        last_run_events = len([e async for e in handle.fetch_history_events()])
+    assert result.stage is RolloutStage.COMPLETED
+    assert result.counts["encrypted"] == 600 and sum(result.counts.values()) == 600
+    assert result.runs > 1, "a 2,000-VM rollout must continue as new"
+    assert last_run_events < 10_000
+
+
+async def test_failure_budget_halts_and_resume_continues(time_skipping_env: WorkflowEnvironment) -> None:
+    request = stand_in_request(40, bad={3, 4, 5}, waves=(10,), failure_budget=FailureBudget(count=1))
+    async with stand_in_worker(time_skipping_env) as worker:
+        handle: WorkflowHandle[FleetRolloutWorkflow, RolloutResult] = await time_skipping_env.client.start_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+        for _ in range(100):
+            progress = await handle.query(FleetRolloutWorkflow.progress)
+            if progress.stage is RolloutStage.HALTED:
+                break
+            await time_skipping_env.sleep(timedelta(minutes=30))
+        assert progress.stage is RolloutStage.HALTED and "failure budget" in progress.halted
+        assert sum(progress.counts.values()) == 40
+        before = progress.counts["pending"]
+        await time_skipping_env.sleep(timedelta(hours=5))
+        assert (await handle.query(FleetRolloutWorkflow.progress)).counts["pending"] == before  # nothing starts
+        assert "resumed" in await handle.execute_update(FleetRolloutWorkflow.resume, "alice")
+        result = await handle.result()
+    assert result.stage is RolloutStage.COMPLETED
+    assert (result.counts["encrypted"], result.counts["failed"]) == (37, 3)
+
+
+async def test_vm_already_running_elsewhere_is_left_to_that_run(time_skipping_env: WorkflowEnvironment) -> None:
+    request = stand_in_request(4)
+    async with stand_in_worker(time_skipping_env) as worker:
+        busy = VmRef("sub-a", "rg", "vm-00001")
+        await time_skipping_env.client.start_workflow(
+            "EncryptVmWorkflow",
+            EncryptVmInput(vm=busy, key_vault_id=VAULT_ID, notify_workflow_id="nobody", rollout_index=0),
+            id=encrypt_vm_workflow_id(busy),
+            task_queue=worker.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        result = await time_skipping_env.client.execute_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+    assert (result.counts["encrypted"], result.counts["elsewhere"]) == (3, 1)

@@ -1,0 +1,176 @@
+"""FleetRolloutWorkflow: encrypt a fleet in waves, as child EncryptVmWorkflows (DESIGN §4, "Fan-out").
+
+A sliding window of children (never near the 2,000 pending-children limit), deterministic child ids
+(``encrypt/<vm>/<rg>/<sub>``, so one VM never runs twice at once, whoever started it), ``ABANDON`` so children
+outlive the parent's continue-as-new, and completion reported by signal to the rollout's workflow id, which
+reaches whichever run is current. Decisions are in ``adeflow.rollout.RolloutBook``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from adeflow.rollout import (
+        RolloutBook,
+        RolloutInput,
+        RolloutProgress,
+        RolloutResult,
+        RolloutStage,
+        Slot,
+        VmFinished,
+        VmStatus,
+    )
+    from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
+    from workflows.steps import ROLLOUT_KEY
+
+CONTINUE_AS_NEW_EVERY = 2000
+"""History events per run before continuing as new, below the server's 4,096 suggestion with headroom."""
+
+
+def rollout_workflow_id(rollout_id: str) -> str:
+    return f"rollout/{rollout_id}"
+
+
+@workflow.defn
+class FleetRolloutWorkflow:
+    def __init__(self) -> None:
+        self._book: RolloutBook | None = None
+
+    @property
+    def book(self) -> RolloutBook:
+        assert self._book is not None
+        return self._book
+
+    @workflow.run
+    async def run(self, request: RolloutInput) -> RolloutResult:
+        state = request.state
+        if state is not None:
+            state.runs += 1
+        self._book = RolloutBook(request, state)
+        if not self.book.state.started_at:
+            self.book.state.started_at = workflow.now().isoformat()
+        workflow.upsert_search_attributes([ROLLOUT_KEY.value_set(request.rollout_id)])
+        while True:
+            # All starts of a round go out in one workflow task: fewer round trips and history events.
+            await asyncio.gather(*(self._launch(request, slot) for slot in self.book.next_launches()))
+            self._publish()
+            if self.book.done():
+                break
+            if self._history_full() and workflow.all_handlers_finished():
+                workflow.continue_as_new(replace(request, state=self.book.state))
+            await workflow.wait_condition(
+                lambda: bool(self.book.next_launches()) or self.book.done() or self._history_full()
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._publish()
+        return self.book.result()
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > CONTINUE_AS_NEW_EVERY
+
+    async def _launch(self, request: RolloutInput, slot: Slot) -> None:
+        settings = request.settings[slot.settings_index]
+        vm_input = settings.to_encrypt_input(slot.vm, request.policy, request.rollout_id)
+        vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
+        volume = settings.volume_type.value if settings.volume_type else "OS or by disks"
+        try:
+            await workflow.start_child_workflow(
+                EncryptVmWorkflow.run,
+                vm_input,
+                id=encrypt_vm_workflow_id(slot.vm),
+                task_queue=request.task_queue or workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary=f"Encrypt {slot.vm.name} ({volume}) in {slot.vm.resource_group}",
+            )
+        except WorkflowAlreadyStartedError:
+            self.book.mark_elsewhere(slot.index)
+            return
+        if self.book.status(slot.index) is VmStatus.PENDING:  # the child may already have reported back
+            self.book.mark_started(slot.index)
+
+    def _publish(self) -> None:
+        counts = self.book.counts()
+        workflow.set_current_details(
+            f"**{self.book.stage().value}** wave {self.book.state.wave}: "
+            + ", ".join(f"{name} {n}" for name, n in counts.items() if n)
+            + (f" — {self.book.state.halted}" if self.book.state.halted else "")
+        )
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    @workflow.signal
+    def vm_finished(self, event: VmFinished) -> None:
+        self.book.mark_finished(event)
+
+    @workflow.query
+    def progress(self) -> RolloutProgress:
+        return self.book.progress()
+
+    @workflow.update
+    def pause(self, operator: str) -> str:
+        return self.book.pause(operator)
+
+    @pause.validator
+    def _check_pause(self, operator: str) -> None:
+        _need_operator(operator)
+        if self.book.stage() is not RolloutStage.RUNNING:
+            raise ValueError(f"cannot pause: the rollout is {self.book.stage().value}")
+
+    @workflow.update
+    def resume(self, operator: str) -> str:
+        return self.book.resume(operator)
+
+    @resume.validator
+    def _check_resume(self, operator: str) -> None:
+        _need_operator(operator)
+        if self.book.stage() not in (RolloutStage.PAUSED, RolloutStage.HALTED):
+            raise ValueError(f"cannot resume: the rollout is {self.book.stage().value}")
+
+    @workflow.update
+    def cancel(self, operator: str) -> str:
+        return self.book.cancel(operator)
+
+    @cancel.validator
+    def _check_cancel(self, operator: str) -> None:
+        _need_operator(operator)
+        if self.book.stage() in (RolloutStage.CANCELLING, RolloutStage.CANCELLED, RolloutStage.COMPLETED):
+            raise ValueError(f"cannot cancel: the rollout is {self.book.stage().value}")
+
+    @workflow.update
+    def retry_failed(self, operator: str) -> str:
+        return self.book.retry_failed(operator)
+
+    @retry_failed.validator
+    def _check_retry(self, operator: str) -> None:
+        _need_operator(operator)
+        if self.book.state.cancelled:
+            raise ValueError("cannot retry: the rollout was cancelled")
+        if not self.book.counts()["failed"]:
+            raise ValueError("no failed VMs to retry")
+
+    @workflow.update
+    def skip(self, vm: str, operator: str) -> str:
+        return self.book.skip(vm, operator)
+
+    @skip.validator
+    def _check_skip(self, vm: str, operator: str) -> None:
+        _need_operator(operator)
+        slot = self.book.find(vm)
+        if slot is None:
+            raise ValueError(f"{vm} is not in rollout {self.book.request.rollout_id}")
+        if self.book.status(slot.index) is not VmStatus.PENDING:
+            status = self.book.status(slot.index).name.lower()
+            raise ValueError(f"{slot.vm.name} cannot be skipped: it is {status}")
+
+
+def _need_operator(operator: str) -> None:
+    if not operator.strip():
+        raise ValueError("name the operator (it is recorded in the rollout's log)")
