@@ -119,6 +119,17 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture
+async def fresh_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: the Java test server's clock stalls under a shared heavy load."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(VENV_BIN / "temporal-test-server")
+    )
+    await register_search_attributes(env)
+    yield env
+    await env.shutdown()
+
+
 def new_worker(env: WorkflowEnvironment, clients: AzureClients) -> Worker:
     return Worker(
         env.client,

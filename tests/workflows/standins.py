@@ -5,9 +5,11 @@ Kept in a module of its own with few imports: the workflow sandbox re-imports th
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from adeflow.model import EncryptVmInput
@@ -16,11 +18,12 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name="EncryptVmWorkflow")
 class StandInVmRun:
-    """Takes an hour of workflow time, then reports like the real VM run; names containing 'bad' fail."""
+    """Takes one poll interval, then reports like the real VM run; names containing 'bad' fail."""
 
     @workflow.run
     async def run(self, request: EncryptVmInput) -> None:
-        await workflow.sleep(timedelta(hours=1))
+        await workflow.sleep(timedelta(seconds=request.poll_interval_s))
         outcome = "failed" if "bad" in request.vm.name else "encrypted"
         event = VmFinished(request.rollout_index, outcome, reason="stand-in" if outcome == "failed" else "")
-        await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)
+        with contextlib.suppress(ApplicationError):  # nobody listens (a run started outside any rollout)
+            await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)

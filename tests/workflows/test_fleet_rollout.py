@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
@@ -77,13 +77,13 @@ def stand_in_worker(env: WorkflowEnvironment) -> Worker:
 
 
 async def test_large_rollout_continues_as_new_and_keeps_each_run_small(
-    time_skipping_env: WorkflowEnvironment,
+    fresh_time_skipping_env: WorkflowEnvironment,
 ) -> None:
     """600 VMs is past one run's history threshold. (At 1,200+ stand-in runs the Java time-skipping server
     stops firing the children's timers: a test-server limit; larger fleets are measured on the dev server.)"""
     request = stand_in_request(600)
-    async with stand_in_worker(time_skipping_env) as worker:
-        handle = await time_skipping_env.client.start_workflow(
+    async with stand_in_worker(fresh_time_skipping_env) as worker:
+        handle = await fresh_time_skipping_env.client.start_workflow(
             FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
         )
         result = await handle.result()
@@ -94,40 +94,48 @@ async def test_large_rollout_continues_as_new_and_keeps_each_run_small(
     assert last_run_events < 10_000
 
 
-async def test_failure_budget_halts_and_resume_continues(time_skipping_env: WorkflowEnvironment) -> None:
-    request = stand_in_request(40, bad={3, 4, 5}, waves=(10,), failure_budget=FailureBudget(count=1))
-    async with stand_in_worker(time_skipping_env) as worker:
-        handle: WorkflowHandle[FleetRolloutWorkflow, RolloutResult] = await time_skipping_env.client.start_workflow(
+async def test_failure_budget_halts_and_resume_continues(fresh_time_skipping_env: WorkflowEnvironment) -> None:
+    # Stand-ins take half a real second and nothing awaits the result while halted: awaiting it would let the
+    # test server skip time without end while the rollout waits for its operator.
+    request = stand_in_request(
+        40, bad={3, 4, 5}, waves=(10,), failure_budget=FailureBudget(count=1), poll_interval_s=0.5
+    )
+    async with stand_in_worker(fresh_time_skipping_env) as worker:
+        handle: WorkflowHandle[
+            FleetRolloutWorkflow, RolloutResult
+        ] = await fresh_time_skipping_env.client.start_workflow(
             FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
         )
-        for _ in range(100):
+        for _ in range(300):
             progress = await handle.query(FleetRolloutWorkflow.progress)
             if progress.stage is RolloutStage.HALTED:
                 break
-            await time_skipping_env.sleep(timedelta(minutes=30))
+            await asyncio.sleep(0.2)
         assert progress.stage is RolloutStage.HALTED and "failure budget" in progress.halted
-        assert sum(progress.counts.values()) == 40
-        before = progress.counts["pending"]
-        await time_skipping_env.sleep(timedelta(hours=5))
-        assert (await handle.query(FleetRolloutWorkflow.progress)).counts["pending"] == before  # nothing starts
+        assert sum(progress.counts.values()) == 40 and progress.counts["pending"] > 0
+        await asyncio.sleep(1)
+        still = await handle.query(FleetRolloutWorkflow.progress)
+        assert (still.stage, still.counts["pending"]) == (RolloutStage.HALTED, progress.counts["pending"])
         assert "resumed" in await handle.execute_update(FleetRolloutWorkflow.resume, "alice")
         result = await handle.result()
     assert result.stage is RolloutStage.COMPLETED
     assert (result.counts["encrypted"], result.counts["failed"]) == (37, 3)
 
 
-async def test_vm_already_running_elsewhere_is_left_to_that_run(time_skipping_env: WorkflowEnvironment) -> None:
+async def test_vm_already_running_elsewhere_is_left_to_that_run(fresh_time_skipping_env: WorkflowEnvironment) -> None:
     request = stand_in_request(4)
-    async with stand_in_worker(time_skipping_env) as worker:
+    async with stand_in_worker(fresh_time_skipping_env) as worker:
         busy = VmRef("sub-a", "rg", "vm-00001")
-        await time_skipping_env.client.start_workflow(
+        await fresh_time_skipping_env.client.start_workflow(
             "EncryptVmWorkflow",
-            EncryptVmInput(vm=busy, key_vault_id=VAULT_ID, notify_workflow_id="nobody", rollout_index=0),
+            EncryptVmInput(
+                vm=busy, key_vault_id=VAULT_ID, notify_workflow_id="nobody", rollout_index=0, poll_interval_s=1e7
+            ),
             id=encrypt_vm_workflow_id(busy),
             task_queue=worker.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
-        result = await time_skipping_env.client.execute_workflow(
+        result = await fresh_time_skipping_env.client.execute_workflow(
             FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
         )
     assert (result.counts["encrypted"], result.counts["elsewhere"]) == (3, 1)
