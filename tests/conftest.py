@@ -109,8 +109,9 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One test server per module (it starts in 0.1 s): a long-lived one was seen to stop advancing its clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(VENV_BIN / "temporal-test-server")
     )
