@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from adeflow.model import (
-    ADE_EXTENSION_NAME,
     DiskFacts,
     EncryptionStatus,
     ExtensionFacts,
@@ -65,15 +64,6 @@ def parse_extension_status(instance_view: Json | None, sequence_version: str = "
         level=str(top.get("level") or ""),
         code=str(top.get("code") or ""),
         sequence_version=sequence_version,
-    )
-
-
-def is_ade_extension(name: str | None, ext_type: str | None, publisher: str | None = None) -> bool:
-    """Match the Linux ADE extension the way az does: by name, or by publisher-qualified type."""
-    if (name or "").lower() == ADE_EXTENSION_NAME.lower():
-        return True
-    return (ext_type or "").lower().endswith(ADE_EXTENSION_NAME.lower()) and (
-        publisher is None or publisher.lower().startswith("microsoft.azure.security")
     )
 
 

@@ -23,7 +23,6 @@ from adeflow.model import (
     VolumeState,
     VolumeType,
 )
-from adeflow.resource_ids import parse_resource_id
 from adeflow.support import MATRIX
 
 FORMAT_ALL_ACKNOWLEDGEMENT = "I understand data on qualifying data disks will be erased"
@@ -776,7 +775,3 @@ def verify_encryption(facts: VmFacts, volume_type: VolumeType) -> VerificationVe
             + " (a data disk must be formatted, mounted and in /etc/fstab to be encrypted, R-NEW-1)",
         )
     return VerificationVerdict(True, encrypted, [], f"{len(encrypted)} disk(s) encrypted: {status.describe()}")
-
-
-def vault_name_from_id(vault_id: str) -> str:
-    return parse_resource_id(vault_id).name
