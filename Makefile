@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean
+.PHONY: install demo test lint typecheck unit clean bench
 
 install: $(STAMP)
 
@@ -29,3 +29,9 @@ test: install lint typecheck
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Fleet-scale benchmarks (issue 9; not part of `make test`): prints a table, writes bench-results.json.
+# VMS sizes the rollout-vs-ideal fleet; see BENCHMARKS.md.
+VMS ?= 60
+bench: install
+	$(BIN)/python -m benchmarks.fleet --vms $(VMS)

@@ -13,7 +13,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
+from activities.errors import arm_error_code, arm_error_message, classify_arm_error
+from adeflow import rules
 from adeflow.model import AzureBackupRequest, AzureBackupResult, BackupProtection, ProtectionQuery, VmRef
 from adeflow.resource_ids import parse_resource_id
 
@@ -63,7 +64,7 @@ class AzureBackupActivities:
         job_id = str(details[0]) if details else ""
         try:
             if not job_id:
-                job_id = await self._trigger(client, vault.name, vault.resource_group, request)
+                job_id = await self._trigger_or_join(client, vault.name, vault.resource_group, request)
             activity.heartbeat(job_id)
             await self._await_job(client, vault.name, vault.resource_group, job_id, vm)
             point = await self._newest_recovery_point(client, vault.name, vault.resource_group, protection)
@@ -77,6 +78,44 @@ class AzureBackupActivities:
                 non_retryable=True,
             )
         return AzureBackupResult(job_id=job_id, recovery_point_id=point[0], recovery_point_time=point[1])
+
+    async def _trigger_or_join(self, client: Any, vault: str, rg: str, request: AzureBackupRequest) -> str:
+        """Trigger an on-demand backup; when one is already running for the VM (409), wait for that job instead.
+
+        A backup that runs now, scheduled or started by someone else (or by an earlier attempt of this activity
+        that died before recording its job), protects the VM just as well as ours would (R-BAK-2).
+        """
+        try:
+            return await self._trigger(client, vault, rg, request)
+        except HttpResponseError as exc:
+            if exc.status_code != 409:
+                raise
+            running = await self._running_backup_job(client, vault, rg, request)
+            if running is None:
+                detail = f"409 {arm_error_code(exc)}: {arm_error_message(exc)}"
+                raise ApplicationError(
+                    rules.backup_conflict_message(request.vm.name, detail), type="BackupConflict", non_retryable=True
+                ) from exc
+            activity.logger.info("backup of %s already in progress (job %s): waiting for it", request.vm.name, running)
+            return running
+
+    @staticmethod
+    async def _running_backup_job(client: Any, vault: str, rg: str, request: AzureBackupRequest) -> str | None:
+        """The in-progress Backup job of this VM's protected item (BackupJobs_List has no item filter: match names)."""
+        vm, container = request.vm, request.protection.container.lower()
+        query = "backupManagementType eq 'AzureIaasVM' and operation eq 'Backup' and status eq 'InProgress'"
+        async for job in client.backup_jobs.list(vault, rg, filter=query):
+            body: dict[str, Any] = job.as_dict()
+            props = body.get("properties") or {}
+            if str(props.get("status") or "").lower() != "inprogress":
+                continue
+            if str(props.get("entityFriendlyName") or "").lower() != vm.name.lower():
+                continue
+            job_container = str(props.get("containerName") or "").lower()
+            if job_container and container and not container.endswith(job_container):
+                continue  # a VM of the same name in another resource group
+            return str(body.get("name") or "")
+        return None
 
     async def _trigger(self, client: Any, vault: str, rg: str, request: AzureBackupRequest) -> str:
         expiry = (datetime.now(UTC) + timedelta(days=request.retain_days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -132,8 +171,9 @@ class AzureBackupActivities:
                 errors = props.get("errorDetails") or []
                 reason = "; ".join(str(e.get("errorString") or e.get("errorTitle") or e) for e in errors)
                 raise ApplicationError(
-                    f"{vm.name}: Azure Backup job {job_id} ended {state}: {reason or 'no details'} "
-                    "(R-BAK-2: encryption will not start without a backup; fix the backup or use snapshots).",
+                    f"{vm.name}: Azure Backup job {job_id} ended {state}: {(reason or 'no details').rstrip('.')}. "
+                    "Nothing was changed on the VM: encryption does not start without a verified backup (R-BAK-2). "
+                    "Fix: resolve the backup error and run again, or use backup policy snapshot.",
                     type="BackupJobFailed",
                     non_retryable=True,
                 )

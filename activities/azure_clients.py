@@ -14,12 +14,13 @@ from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.keyvault.aio import KeyVaultManagementClient
 from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
 from azure.mgmt.resource.policy.aio import PolicyClient
+from azure.mgmt.resourcegraph.aio import ResourceGraphClient
+from temporalio.common import MetricMeter
 
 from activities.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
+from activities.arm_metrics import ArmMetricsPolicy
 from adeflow.config import AzureSettings
 from adeflow.credentials import AsyncStaticTokenCredential
-
-ARM_SCOPE = "https://management.azure.com/.default"
 
 
 class AzureClients:
@@ -29,15 +30,20 @@ class AzureClients:
     whole stays under the subscription's ARM budgets.
     """
 
-    def __init__(self, settings: AzureSettings) -> None:
+    def __init__(self, settings: AzureSettings, metric_meter: MetricMeter = MetricMeter.noop) -> None:
+        """``metric_meter``: the worker runtime's, so ARM request counts join the SDK metrics on one endpoint."""
         self._settings = settings
         self._credential: AsyncTokenCredential = (
-            AsyncStaticTokenCredential(settings.static_token) if settings.static_token else DefaultAzureCredential()
+            AsyncStaticTokenCredential(settings.static_token)
+            if settings.static_token
+            else DefaultAzureCredential(authority=settings.authority)
         )
+        self._metric_meter = metric_meter
         self._compute: dict[str, ComputeManagementClient] = {}
         self._keyvault: dict[str, KeyVaultManagementClient] = {}
         self._backup: dict[str, RecoveryServicesBackupClient] = {}
         self._policy: dict[str, PolicyClient] = {}
+        self._graph: ResourceGraphClient | None = None
         # ARM request budget: one ArmBudget for every client of this worker (DESIGN §5 invariant 8).
         self.arm_budget = ArmBudget(BudgetLimits.from_settings(settings))
 
@@ -50,10 +56,10 @@ class AzureClients:
             "base_url": self._settings.arm_endpoint,
             "connection_verify": self._settings.ca_file or True,
             "polling_interval": self._settings.lro_poll_seconds,
-            "credential_scopes": [ARM_SCOPE],
+            "credential_scopes": [self._settings.arm_scope],
             # Per retry, so every attempt (also the SDK's retries of a 429, and LRO polls) spends the budget;
             # a new policy per client, because azure-core chains a policy instance into one pipeline.
-            "per_retry_policies": [ArmBudgetPolicy(self.arm_budget)],
+            "per_retry_policies": [ArmBudgetPolicy(self.arm_budget), ArmMetricsPolicy(self._metric_meter)],
         }
 
     def compute(self, subscription_id: str) -> ComputeManagementClient:
@@ -84,7 +90,16 @@ class AzureClients:
             self._policy[subscription_id] = client
         return client
 
+    def resource_graph(self) -> ResourceGraphClient:
+        """Tenant-wide (queries name their subscriptions), so one client; it has its own quota, not ARM's."""
+        if self._graph is None:
+            self._graph = ResourceGraphClient(self._credential, **self._client_options())
+        return self._graph
+
     async def close(self) -> None:
+        if self._graph is not None:
+            await self._graph.close()
+            self._graph = None
         for cache in (self._compute, self._keyvault, self._backup, self._policy):
             for client in cache.values():
                 await client.close()

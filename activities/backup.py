@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
+from activities.errors import arm_error_code, arm_error_message, classify_arm_error, operation_failed
 from activities.heartbeat import await_with_heartbeat
+from activities.snapshot_retention import snapshot_tags
+from adeflow import rules
 from adeflow.model import SnapshotInfo, SnapshotRequest
 from adeflow.resource_ids import parse_resource_id
 
 SNAPSHOT_NAME_MAX = 80
+
+log = structlog.get_logger(__name__)
 
 
 def snapshot_name(disk_name: str, run_tag: str) -> str:
@@ -41,12 +46,18 @@ class BackupActivities:
             raise classify_arm_error(exc, f"snapshotting disks of VM {request.vm.name}") from exc
         failed = [r for r in results if r.provisioning_state.lower() != "succeeded"]
         if failed:
+            first = failed[0]
             raise ApplicationError(
-                f"snapshot of {request.vm.name} ended {failed[0].provisioning_state}: {failed[0].snapshot_id} "
-                "(R-BAK-2: no encryption without a verified backup)",
+                rules.snapshot_failure_message(
+                    request.vm.name,
+                    first.source_disk_id.rsplit("/", 1)[-1],
+                    first.snapshot_id.rsplit("/", 1)[-1],
+                    f"it ended {first.provisioning_state or 'without a provisioning state'}",
+                ),
                 type="SnapshotFailed",
                 non_retryable=True,
             )
+        log.info("snapshots taken", snapshots=[r.snapshot_id.rsplit("/", 1)[-1] for r in results])
         return list(results)
 
     @staticmethod
@@ -59,16 +70,22 @@ class BackupActivities:
                 "incremental": True,
                 "creationData": {"createOption": "Copy", "sourceResourceId": disk_id},
             },
-            "tags": {
-                "adeflow-run": request.run_tag,
-                "adeflow-vm": request.vm.name,
-                "adeflow-purpose": "pre-ade",
-            },
+            "tags": snapshot_tags(request.run_tag, request.vm.name),  # what `adeflow snapshots` selects by
         }
-        poller = await compute.snapshots.begin_create_or_update(
-            disk.resource_group, snapshot_name(disk.name, request.run_tag), body
-        )
-        snapshot = await poller.result()
+        name = snapshot_name(disk.name, request.run_tag)
+        poller = await compute.snapshots.begin_create_or_update(disk.resource_group, name, body)
+        try:
+            snapshot = await poller.result()
+        except HttpResponseError as exc:
+            if not operation_failed(exc):
+                raise
+            # Terminal, not retried: a re-PUT of the same name only reads the failed snapshot back (R-BAK-2).
+            detail = f"{arm_error_code(exc)}: {arm_error_message(exc)}"
+            raise ApplicationError(
+                rules.snapshot_failure_message(request.vm.name, disk.name, name, detail),
+                type="SnapshotFailed",
+                non_retryable=True,
+            ) from exc
         return SnapshotInfo(
             snapshot_id=str(snapshot.id),
             source_disk_id=disk_id,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.models import VirtualMachineExtension
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
+from activities.errors import arm_error_message, classify_arm_error
 from activities.heartbeat import await_with_heartbeat
+from adeflow import rules
 from adeflow.arm_parse import parse_extension
 from adeflow.model import (
     ADE_EXTENSION_NAME,
@@ -25,6 +27,8 @@ from adeflow.model import (
 )
 
 _TERMINAL = {"succeeded", "failed", "canceled"}
+
+log = structlog.get_logger(__name__)
 
 
 def extension_body(request: ExtensionRequest) -> VirtualMachineExtension:
@@ -67,6 +71,12 @@ class ExtensionActivities:
                     )
                 self._raise_if_failed(request, state)
                 return ExtensionResult(provisioning_state=state, sequence_version=seq, sent_put=False)
+            log.info(
+                "sending the ADE extension PUT",
+                operation=request.settings.encryption_operation,
+                volume_type=request.settings.public_settings().get("VolumeType"),
+                sequence_version=seq,
+            )
             poller = await extensions.begin_create_or_update(
                 vm.resource_group, vm.name, ADE_EXTENSION_NAME, extension_body(request)
             )
@@ -74,7 +84,7 @@ class ExtensionActivities:
         except HttpResponseError as exc:
             if _is_extension_failure(exc):
                 raise ApplicationError(
-                    f"{vm.name}: the ADE extension failed: {exc.message}",
+                    rules.explain_extension_failure(vm.name, arm_error_message(exc)),
                     type="ExtensionProvisioningFailed",
                     non_retryable=True,
                 ) from exc
@@ -93,6 +103,7 @@ class ExtensionActivities:
         try:
             if await self._get_for(extensions, vm) is None:
                 return False
+            log.info("deleting the ADE extension")
             poller = await extensions.begin_delete(vm.resource_group, vm.name, ADE_EXTENSION_NAME)
             await await_with_heartbeat(poller.result(), f"removing the ADE extension from {vm.name}")
         except HttpResponseError as exc:

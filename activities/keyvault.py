@@ -6,7 +6,7 @@ from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 
 from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, classify_arm_error
+from activities.errors import arm_error_code, arm_error_message, classify_arm_error
 from adeflow.model import KeyVaultFacts, KeyVaultLookup
 from adeflow.resource_ids import parse_resource_id
 
@@ -27,7 +27,8 @@ class KeyVaultActivities:
             vault = await client.vaults.get(parsed.resource_group, parsed.name)
         except HttpResponseError as exc:
             if exc.status_code in (403, 404):
-                return KeyVaultLookup(None, f"ARM answered {exc.status_code} {arm_error_code(exc)}")
+                problem = f"ARM answered {exc.status_code} {arm_error_code(exc)}: {arm_error_message(exc)}"
+                return KeyVaultLookup(None, problem, denied=exc.status_code == 403)
             raise classify_arm_error(exc, f"reading Key Vault {parsed.name}") from exc
         props = vault.properties
         return KeyVaultLookup(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 
@@ -9,6 +10,8 @@ from activities.azure_clients import AzureClients
 from activities.errors import classify_arm_error
 from activities.heartbeat import await_with_heartbeat
 from adeflow.model import VmRef
+
+log = structlog.get_logger(__name__)
 
 
 class PowerActivities:
@@ -20,6 +23,7 @@ class PowerActivities:
         """A repeated restart is harmless here: the OS volume is already encrypted when ADE asks for one."""
         compute = self._clients.compute(vm.subscription_id)
         try:
+            log.info("restarting the VM to finish the OS volume (VMRestartPending)")
             poller = await compute.virtual_machines.begin_restart(vm.resource_group, vm.name)
             await await_with_heartbeat(poller.result(), f"restarting {vm.name}")
         except HttpResponseError as exc:

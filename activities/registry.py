@@ -8,12 +8,15 @@ from typing import Any
 from activities.azure_backup import AzureBackupActivities
 from activities.azure_clients import AzureClients
 from activities.backup import BackupActivities
+from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
 from activities.policy import PolicyActivities
 from activities.power import PowerActivities
 from activities.status import StatusActivities
+from activities.vm_create import VmCreateActivities
+from activities.vm_search import VmSearchActivities
 
 
 def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
@@ -24,7 +27,10 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     status = StatusActivities(clients)
     azure_backup = AzureBackupActivities(clients)
     policy = PolicyActivities(clients)
+    vm_search = VmSearchActivities(clients)
     power = PowerActivities(clients)
+    vm_create = VmCreateActivities(clients)
+    campaign = CampaignActivities(clients)
     return [
         inventory.read_vm_facts,
         keyvault.read_key_vault,
@@ -35,5 +41,14 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         azure_backup.find_backup_protection,
         azure_backup.run_azure_backup,
         policy.find_blocking_policies,
+        vm_search.find_vms,
         power.restart_vm,
+        vm_create.read_vhd_create_facts,
+        vm_create.create_vm_from_vhd,
+        vm_create.read_created_vm,
+        campaign.read_campaign_facts,
+        campaign.read_kek_versions,
+        campaign.find_running_vm_runs,
+        campaign.write_campaign_report,
+        campaign.post_campaign_webhook,
     ]

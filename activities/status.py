@@ -1,10 +1,14 @@
 """Encryption progress, read as a poll whose loop is the activity's retry policy (DESIGN §4).
 
 "Still encrypting" is raised as a benign, retryable error, so hours of polling add no history events and
-hold no worker slot between checks; a terminal extension error is raised non-retryable with its message.
+hold no worker slot between checks; a terminal extension error is raised non-retryable with its message. So is a
+VM that was deleted, or stopped or deallocated, during the wait: nothing can progress there, and polling on would
+only run out the run's deadline.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from temporalio import activity
@@ -12,11 +16,14 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.azure_clients import AzureClients
 from activities.errors import classify_arm_error
+from adeflow import rules
 from adeflow.arm_parse import parse_extension
 from adeflow.model import ADE_EXTENSION_NAME, EncryptionStatus, ProgressRequest, VolumeState
-from adeflow.rules import ProgressKind, assess_disable_progress, assess_encryption_progress
+from adeflow.rules import ProgressKind, ProgressVerdict, assess_disable_progress, assess_encryption_progress
 
 STILL_ENCRYPTING = "EncryptionInProgress"
+POWER_CHECK_EVERY = 3
+"""Every how many polls the VM's power state is read too: a third more reads finds a deallocated VM in minutes."""
 
 
 class StatusActivities:
@@ -31,6 +38,8 @@ class StatusActivities:
                 vm.resource_group, vm.name, ADE_EXTENSION_NAME, expand="instanceView"
             )
         except ResourceNotFoundError:
+            if not await self._vm_exists(request):
+                raise _ended(vm.name, rules.vm_deleted_verdict(request.encryption_operation)) from None
             return EncryptionStatus(VolumeState.UNKNOWN, VolumeState.UNKNOWN, extension_present=False)
         except HttpResponseError as exc:
             raise classify_arm_error(exc, f"reading encryption status of VM {vm.name}") from exc
@@ -58,10 +67,44 @@ class StatusActivities:
         if verdict.kind is ProgressKind.DONE:
             return status
         if verdict.kind is ProgressKind.WAITING:
+            if activity.info().attempt % POWER_CHECK_EVERY == 0:
+                await self._raise_if_not_running(request)
+            # details[0] is what the workflow quotes as "last seen" if the run's deadline passes
             raise ApplicationError(
                 f"still {'decrypting' if disabling else 'encrypting'} {request.vm.name}: {verdict.message}",
+                status.describe(),
                 status,
                 type=STILL_ENCRYPTING,
                 category=ApplicationErrorCategory.BENIGN,
             )
         raise ApplicationError(f"{request.vm.name}: {verdict.message}", status, type=verdict.reason, non_retryable=True)
+
+    async def _vm_exists(self, request: ProgressRequest) -> bool:
+        """Tells a deleted VM from a removed extension (both answer the extension GET with 404)."""
+        vm = request.vm
+        try:
+            await self._clients.compute(vm.subscription_id).virtual_machines.get(vm.resource_group, vm.name)
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            raise classify_arm_error(exc, f"reading VM {vm.name}") from exc
+        return True
+
+    async def _raise_if_not_running(self, request: ProgressRequest) -> None:
+        vm = request.vm
+        compute = self._clients.compute(vm.subscription_id)
+        try:
+            view: dict[str, Any] = (await compute.virtual_machines.instance_view(vm.resource_group, vm.name)).as_dict()
+        except ResourceNotFoundError:
+            raise _ended(vm.name, rules.vm_deleted_verdict(request.encryption_operation)) from None
+        except HttpResponseError as exc:
+            raise classify_arm_error(exc, f"reading the power state of VM {vm.name}") from exc
+        codes = [str(status.get("code") or "") for status in view.get("statuses") or []]
+        power = next((code.split("/", 1)[1] for code in codes if code.startswith("PowerState/")), "")
+        stopped = rules.assess_power_state(power, request.encryption_operation)
+        if stopped is not None:
+            raise _ended(vm.name, stopped)
+
+
+def _ended(vm_name: str, verdict: ProgressVerdict) -> ApplicationError:
+    return ApplicationError(f"{vm_name}: {verdict.message}", type=verdict.reason, non_retryable=True)

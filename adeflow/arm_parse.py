@@ -84,6 +84,9 @@ def parse_extension(ext: Json) -> ExtensionFacts:
         encryption_operation=str(settings.get("EncryptionOperation") or ""),
         has_aad_settings=any(key.lower().startswith("aadclient") for key in settings),
         status=parse_extension_status(instance_view, sequence_version) if instance_view else None,
+        key_vault_resource_id=str(settings.get("KeyVaultResourceId") or ""),
+        key_encryption_key_url=str(settings.get("KeyEncryptionKeyURL") or ""),
+        kek_vault_resource_id=str(settings.get("KekVaultResourceId") or ""),
     )
 
 

@@ -18,16 +18,17 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from adeflow.config import Settings, TemporalSettings
+from adeflow.config import Settings, TelemetrySettings, TemporalSettings
 from adeflow.devserver import DevServer
 from adeflow.manifest import load_manifest
 from adeflow.model import EncryptVmResult, Outcome, VmRef
 from adeflow.rollout import build_rollout_input
 from adeflow.rollout_client import start_rollout, ui_link, vm_results, watch, write_report
+from adeflow.temporal_client import connect as connect_temporal
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec, load_fleet
 from azuresim.server import SimServer
-from worker.main import run_worker
+from worker.main import build_runtime, run_worker
 from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, DisableResult, disable_workflow_id
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -151,8 +152,10 @@ async def run_demo(
     keep_running: bool = False,
     emit_json: bool = False,
     report_dir: Path = Path("var/demo-report"),
+    telemetry: TelemetrySettings | None = None,
 ) -> DemoSummary:
     started = time.monotonic()
+    telemetry = telemetry or TelemetrySettings()
     fleet = load_fleet(fleet_path)
     manifest = load_manifest(manifest_path)
     state_dir = Path(tempfile.mkdtemp(prefix="adeflow-demo-"))
@@ -165,8 +168,12 @@ async def run_demo(
         dev = await DevServer.start(state_dir / "temporal", ui=True)
         print(f"Temporal UI: {dev.ui_url}   (server {dev.address})", flush=True)
         print(f"ARM simulator: {sim.base_url}   (clock x{sim.clock.scale:.0f})", flush=True)
-        settings = Settings(temporal=TemporalSettings(address=dev.address)).with_simulator(sim.base_url, sim.ca_path)
-        client = await Client.connect(dev.address)
+        settings = Settings(temporal=TemporalSettings(address=dev.address), telemetry=telemetry).with_simulator(
+            sim.base_url, sim.ca_path
+        )
+        client = await connect_temporal(settings.temporal, runtime=build_runtime(telemetry))
+        if telemetry.metrics_address:
+            print(f"Worker metrics: http://{telemetry.metrics_address}/metrics", flush=True)
         worker_task = asyncio.create_task(run_worker(settings, stop, client, handle_signals=False))
         rollout_id = f"{manifest.rollout.name or 'demo'}-{time.strftime('%H%M%S')}"
         policy = replace(manifest.rollout, poll_interval_s=poll_interval_s)

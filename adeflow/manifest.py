@@ -67,6 +67,7 @@ from yaml.constructor import SafeConstructor
 from yaml.error import Mark, MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from adeflow.fleet_query import VmQuery
 from adeflow.model import (
     BackupPolicy,
     BackupWaiver,
@@ -284,6 +285,17 @@ class Selector:
     @property
     def kind(self) -> Literal["tags", "resource_graph"]:
         return "resource_graph" if self.resource_graph else "tags"
+
+    def query(self, source: str) -> VmQuery:
+        """What the rollout asks Azure when it starts; ``source`` is the manifest's path, for reports."""
+        return VmQuery(
+            subscription_id=self.subscription_id,
+            resource_group=self.resource_group,
+            tags=dict(self.tags),
+            resource_graph=self.resource_graph,
+            subscriptions=list(self.subscriptions),
+            source=f"{source}:{self.line}",
+        )
 
 
 @dataclass(frozen=True)
@@ -1130,7 +1142,11 @@ class _Parser:
     ) -> Manifest | None:
         rollout = self.rollout(base_rollout)
         self._source = source
-        rows = list(_csv_rows(text))
+        try:
+            rows = list(_csv_rows(text))
+        except csv.Error as exc:  # e.g. a NUL byte: not a CSV file at all
+            self.problem(1, "", f"not a readable CSV file: {exc}")
+            return None
         if not rows:
             self.problem(
                 1, "", "the manifest is empty: expected a header row (id, or subscription,resource_group,name)"
@@ -1188,7 +1204,7 @@ class _Parser:
 
 def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
     """Rows with the line each starts on; blank rows and ``#`` comment rows skipped."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))  # csv handles \r, \n and \r\n itself
     start = 1
     for cells in reader:
         line, start = start, reader.line_num + 1

@@ -166,6 +166,11 @@ class ExtensionFacts:
     encryption_operation: str = ""
     has_aad_settings: bool = False
     status: EncryptionStatus | None = None
+    key_vault_resource_id: str = ""
+    """``KeyVaultResourceId`` of the current settings: the vault holding the disk-encryption secrets."""
+    key_encryption_key_url: str = ""
+    """``KeyEncryptionKeyURL`` of the current settings (empty: the secrets are not wrapped by a KEK)."""
+    kek_vault_resource_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,8 @@ class KeyVaultLookup:
 
     vault: KeyVaultFacts | None
     problem: str = ""
+    denied: bool = False
+    """ARM answered 403: the vault may exist, but adeflow's identity may not read it."""
 
 
 @dataclass(frozen=True)
@@ -443,4 +450,42 @@ class EncryptVmResult:
     encrypted_disks: list[str] = field(default_factory=list)
     unconfirmed_checks: list[str] = field(default_factory=list)
     """Guest-side checks nobody confirmed: listed for the operator, who must vouch for them."""
+    timings: list[PhaseTiming] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CreateFromVhdInput:
+    """R-VHD-1: a new VM around a customer-encrypted OS disk, with the references that unlock it at boot.
+
+    ``os_disk_id`` is the managed disk imported from the encrypted VHD (``az disk create --source <vhd-uri>``):
+    unmanaged VHD-blob disks are retired since 31 March 2026 (arm-reference §d.1), so a blob is not attached.
+    """
+
+    vm: VmRef
+    os_disk_id: str
+    secret_url: str
+    """Disk-encryption key: the versioned Key Vault secret URL (PowerShell ``-DiskEncryptionKeyUrl``)."""
+    key_vault_id: str
+    """The vault holding that secret (``-DiskEncryptionKeyVaultId``); must allow disk encryption (R-PRE-2)."""
+    network_interface_id: str
+    size: str = "Standard_D2s_v5"
+    kek: KeyEncryptionKey | None = None
+    location: str = ""
+    """Default: the disk's region, the only one it can be attached in."""
+    rollout_id: str = ""
+
+
+@dataclass(frozen=True)
+class CreateFromVhdResult:
+    vm: VmRef
+    outcome: Outcome
+    reason: str = ""
+    rule: str = ""
+    message: str = ""
+    location: str = ""
+    created: bool = False
+    """This run created the VM; False when a VM of an earlier run, with the same disk and keys, was adopted."""
+    os_disk_encrypted: bool = False
+    notes: list[str] = field(default_factory=list)
+    """What ARM cannot confirm (e.g. an older secret version) and the operator should know."""
     timings: list[PhaseTiming] = field(default_factory=list)

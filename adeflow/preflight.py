@@ -60,7 +60,9 @@ async def evaluate(clients: AzureClients, request: EncryptVmInput) -> PreflightR
         PolicyActivities(clients).find_blocking_policies(vm.subscription_id),
     )
     if lookup.vault is None:
-        return PreflightReport(request, [rules.key_vault_not_found(request.key_vault_id, lookup.problem)])
+        return PreflightReport(
+            request, [rules.key_vault_not_found(request.key_vault_id, lookup.problem, denied=lookup.denied)]
+        )
     refusals = rules.preflight(request, facts, lookup.vault) + rules.check_policies(findings)
     if refusals:
         return PreflightReport(request, refusals)

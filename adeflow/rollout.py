@@ -8,9 +8,10 @@ and keeps the workflow deterministic. Its state (``RolloutState``) is what conti
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from adeflow.fleet_query import VmQuery, VmQueryResult, merge_selected
 from adeflow.manifest import RolloutPolicy, VmSettings
 from adeflow.model import VmRef
 
@@ -81,6 +82,16 @@ class RolloutState:
     runs: int = 1
     log: list[str] = field(default_factory=list)
     """The last few operator-visible events (wave changes, halts, operator actions)."""
+    selected: list[str] = field(default_factory=list)
+    """What each selector found when the rollout started, one line per selector."""
+
+
+@dataclass(frozen=True)
+class RolloutSelector:
+    """A selector of the manifest, resolved by the rollout when it starts, with the settings its VMs get."""
+
+    query: VmQuery
+    settings_index: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class RolloutInput:
     task_queue: str = ""
     """Task queue of the VM runs; empty means the rollout's own."""
     state: RolloutState | None = None
+    selectors: list[RolloutSelector] = field(default_factory=list)
+    """Resolved once, at the start of the first run; continue-as-new carries the VMs, not the selectors."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,7 @@ class RolloutProgress:
     eta_seconds: float | None
     log: list[str]
     run: int
+    selected: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -252,6 +266,7 @@ class RolloutBook:
             eta_seconds=self.eta_seconds(),
             log=list(self.state.log),
             run=self.state.runs,
+            selected=list(self.state.selected),
         )
 
     def result(self) -> RolloutResult:
@@ -402,22 +417,59 @@ class RolloutBook:
         return f"{slot.vm.name} will not be encrypted by this rollout"
 
 
-def build_rollout_input(rollout_id: str, policy: RolloutPolicy, vms: list[tuple[VmRef, VmSettings]]) -> RolloutInput:
+def _settings_index(settings: list[VmSettings], vm_settings: VmSettings) -> int:
+    if vm_settings not in settings:
+        settings.append(vm_settings)
+    return settings.index(vm_settings)
+
+
+def _append_target(targets: list[RolloutTarget], ref: VmRef, index: int) -> None:
+    last = targets[-1] if targets else None
+    if last and (last.subscription_id, last.resource_group, last.settings_index) == (
+        ref.subscription_id,
+        ref.resource_group,
+        index,
+    ):
+        last.names.append(ref.name)
+    else:
+        targets.append(RolloutTarget(ref.subscription_id, ref.resource_group, index, [ref.name]))
+
+
+def build_rollout_input(
+    rollout_id: str,
+    policy: RolloutPolicy,
+    vms: list[tuple[VmRef, VmSettings]],
+    selectors: list[tuple[VmQuery, VmSettings]] | None = None,
+) -> RolloutInput:
     """Compact a resolved fleet: settings deduplicated, VMs grouped by (subscription, resource group, settings)
-    in fleet order, so 10,000 VMs fit in one workflow input."""
+    in fleet order, so 10,000 VMs fit in one workflow input. Selectors are kept for the rollout to resolve."""
     settings: list[VmSettings] = []
     targets: list[RolloutTarget] = []
     for ref, vm_settings in vms:
-        if vm_settings not in settings:
-            settings.append(vm_settings)
-        index = settings.index(vm_settings)
-        last = targets[-1] if targets else None
-        if last and (last.subscription_id, last.resource_group, last.settings_index) == (
-            ref.subscription_id,
-            ref.resource_group,
-            index,
-        ):
-            last.names.append(ref.name)
-        else:
-            targets.append(RolloutTarget(ref.subscription_id, ref.resource_group, index, [ref.name]))
-    return RolloutInput(rollout_id=rollout_id, policy=policy, settings=settings, targets=targets)
+        _append_target(targets, ref, _settings_index(settings, vm_settings))
+    kept = [RolloutSelector(query, _settings_index(settings, s)) for query, s in selectors or []]
+    return RolloutInput(rollout_id=rollout_id, policy=policy, settings=settings, targets=targets, selectors=kept)
+
+
+def explicit_vms(request: RolloutInput) -> list[VmRef]:
+    return [VmRef(t.subscription_id, t.resource_group, name) for t in request.targets for name in t.names]
+
+
+def with_selected(request: RolloutInput, results: list[VmQueryResult]) -> tuple[RolloutInput, list[str]]:
+    """The rollout's input with each selector's VMs appended after the listed ones (no VM twice), and one
+    report line per selector saying what it found."""
+    added = merge_selected(explicit_vms(request), [r.vms for r in results])
+    targets = [
+        RolloutTarget(t.subscription_id, t.resource_group, t.settings_index, list(t.names)) for t in request.targets
+    ]
+    lines: list[str] = []
+    for selector, result, mine in zip(request.selectors, results, added, strict=True):
+        for ref in mine:
+            _append_target(targets, ref, selector.settings_index)
+        line = f"{selector.query.source or 'selector'}: {selector.query.describe()}: {len(result.vms)} VMs found"
+        if len(mine) != len(result.vms):
+            line += f", {len(result.vms) - len(mine)} of them listed already"
+        if result.ignored:
+            line += f"; {len(result.ignored)} rows that are not VMs ignored"
+        lines.append(line)
+    return replace(request, targets=targets, selectors=[]), lines

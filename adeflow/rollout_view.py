@@ -97,6 +97,7 @@ def report_json(progress: RolloutProgress, rows: list[ReportRow]) -> str:
             "rollout_id": progress.rollout_id,
             "stage": progress.stage.value,
             "counts": progress.counts,
+            "selectors": progress.selected,
             "vms": [asdict(row) for row in rows],
         },
         indent=2,
@@ -120,6 +121,8 @@ def report_markdown(progress: RolloutProgress, rows: list[ReportRow]) -> str:
         "",
         f"Stage: **{progress.stage.value}**. {counts}.",
         "",
+        *(f"- Selector {line}" for line in progress.selected),
+        *([""] if progress.selected else []),
         "| VM | resource group | outcome | rule | reason | backup | seconds |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]

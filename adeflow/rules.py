@@ -366,7 +366,17 @@ def check_key_vault(facts: VmFacts, vault: KeyVaultFacts) -> list[Refusal]:
     return refusals
 
 
-def key_vault_not_found(vault_id: str, detail: str) -> Refusal:
+def key_vault_not_found(vault_id: str, detail: str, *, denied: bool = False) -> Refusal:
+    """R-PRE-2 cannot be checked without the vault; a denied read names the vault and the permission to grant."""
+    if denied:
+        name = vault_id.rstrip("/").rsplit("/", 1)[-1]
+        return _refuse(
+            "R-PRE-2",
+            "vault-access-denied",
+            f"adeflow's identity may not read Key Vault '{name}' ({vault_id}): {detail}",
+            f"Grant adeflow's identity read access to Key Vault '{name}' (Microsoft.KeyVault/vaults/read, e.g. the "
+            "Reader role on the vault), then run again.",
+        )
     return _refuse(
         "R-PRE-2",
         "vault-not-found",
@@ -694,9 +704,10 @@ def _extension_problem(status: EncryptionStatus, doing: str) -> ProgressVerdict 
             ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", "extension-missing"
         )
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
+        reported = status.message or status.code
         return ProgressVerdict(
             ProgressKind.FAILED,
-            f"the ADE extension reported an error: {status.message or status.code}",
+            f"the ADE extension reported an error: {_sentence(reported)} Fix: {extension_failure_fix(reported)}",
             "extension-error",
         )
     return None
@@ -728,7 +739,9 @@ def assess_encryption_progress(status: EncryptionStatus, volume_type: VolumeType
     if VolumeState.VM_RESTART_PENDING in (status.os, status.data):
         return ProgressVerdict(
             ProgressKind.FAILED,
-            "the OS volume is encrypted but the VM must be restarted to finish (VMRestartPending).",
+            "the OS volume is encrypted but the VM must be restarted to finish (VMRestartPending, R-ENA-2). "
+            "Fix: restart the VM (az vm restart), then check it with adeflow vm status; or run again with "
+            "restart policy auto or ask.",
             "vm-restart-pending",
         )
     if required_volumes_encrypted(status, volume_type):
@@ -775,3 +788,140 @@ def verify_encryption(facts: VmFacts, volume_type: VolumeType) -> VerificationVe
             + " (a data disk must be formatted, mounted and in /etc/fstab to be encrypted, R-NEW-1)",
         )
     return VerificationVerdict(True, encrypted, [], f"{len(encrypted)} disk(s) encrypted: {status.describe()}")
+
+
+# ---------------------------------------------------------------------------------------------- faults mid-run
+# How a run ends when Azure or the guest fails it. Each message names what happened, the rule, and what to do
+# (DESIGN §5.5); the activities prefix the VM's name.
+
+_ARM_EXTENSION_WRAPPER = re.compile(r'Error message:\s*"(?P<own>.*)"\s*\.?\s*$', re.DOTALL)
+_RECOVERY = "The snapshots or backup taken before the run are the way back if a volume was left half-done (R-BAK-1)."
+_EXTENSION_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"Disabling encryption is not supported", re.IGNORECASE),
+        "the OS volume is encrypted, so ADE cannot disable encryption on this VM (R-DIS-3); keep it encrypted.",
+    ),
+    (
+        re.compile(r"key ?vault|KEK|not enabled for disk encryption", re.IGNORECASE),
+        "correct the Key Vault or KEK settings the message names (R-PRE-2, R-ENA-3), then run again.",
+    ),
+    (
+        re.compile(r"Not enough memory", re.IGNORECASE),
+        "resize the VM to at least 8 GB of memory for the OS pass (R-PRE-1), run again, and size it down after.",
+    ),
+    (
+        re.compile(r"not supported|Kernel version|Minimum supported version", re.IGNORECASE),
+        "the image or kernel is outside ADE's support list (R-PRE-1): upgrade the kernel or use a supported image.",
+    ),
+    (
+        re.compile(r"package|cryptsetup", re.IGNORECASE),
+        "let the guest reach its package repositories (cryptsetup and its dependencies), then run again.",
+    ),
+    (
+        re.compile(r"unmount", re.IGNORECASE),
+        "stop the processes holding files on the OS disk (R-LIM-2), restore the VM, then run again.",
+    ),
+    (
+        re.compile(r"volume type", re.IGNORECASE),
+        "request the volume type the VM had before, or All (R-NEW-2).",
+    ),
+    (
+        re.compile(r"data volume", re.IGNORECASE),
+        "make sure every data disk is formatted, mounted and in /etc/fstab and that no process holds it (R-NEW-1), "
+        "then run again.",
+    ),
+)
+NOT_RUNNING_POWER_STATES = frozenset({"deallocated", "deallocating", "stopped", "stopping"})
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop, so quoted Azure messages read as sentences in ours."""
+    text = text.strip().rstrip(".")
+    return f"{text}." if text else ""
+
+
+def extension_own_message(arm_message: str) -> str:
+    """The extension's own words inside ARM's ``VMExtensionProvisioningError`` wrapper (arm-reference §c)."""
+    text = " ".join(arm_message.split())
+    found = _ARM_EXTENSION_WRAPPER.search(text)
+    return found["own"].strip() if found else text
+
+
+def extension_failure_fix(message: str) -> str:
+    """What to do about an extension failure, from its message (arm-reference §c), always with the way back."""
+    for pattern, fix in _EXTENSION_FIXES:
+        if pattern.search(message):
+            return f"{fix} {_RECOVERY}"
+    return (
+        "read the extension log in the guest (/var/log/azure/Microsoft.Azure.Security.AzureDiskEncryptionForLinux/), "
+        f"fix the cause, then run again (a new run uses a new sequence version, R-NEW-4). {_RECOVERY}"
+    )
+
+
+def explain_extension_failure(vm_name: str, arm_message: str) -> str:
+    """One line for a failed extension PUT: the extension's own message first, then the fix."""
+    own = extension_own_message(arm_message)
+    return f"{vm_name}: the ADE extension failed: {_sentence(own)} Fix: {extension_failure_fix(own)}"
+
+
+def _doing(operation: str) -> str:
+    return "decryption" if operation == "DisableEncryption" else "encryption"
+
+
+def wait_deadline_verdict(operation: str, deadline_s: float, last_seen: str) -> ProgressVerdict:
+    """The run's deadline passed while the extension still reported work (e.g. stuck at a percentage, R-LIM-2)."""
+    doing = _doing(operation)
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"{doing} did not finish within {deadline_s / 3600:g} h (the run's deadline); last seen: "
+        f"{_sentence(last_seen or 'no status')} The VM was left as it is: the extension may still be working, or "
+        "be stuck in the guest (R-LIM-2). Fix: follow it with adeflow vm status (az vm encryption show); if it no "
+        "longer moves, read the extension log in the guest and restore from the backup taken before the run "
+        "(R-BAK-1) before running again; for large data disks allow a longer deadline.",
+        f"{'disable' if doing == 'decryption' else 'encryption'}-deadline-exceeded",
+    )
+
+
+def assess_power_state(power_state: str, operation: str) -> ProgressVerdict | None:
+    """ADE works inside the guest: on a stopped or deallocated VM nothing moves, so waiting only burns the deadline."""
+    state = power_state.lower()
+    if state not in NOT_RUNNING_POWER_STATES:
+        return None
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"the VM was {state} during {_doing(operation)}; ADE works inside the guest and cannot go on while the VM "
+        "is not running (R-LIM-2). The VM was left as it is. Fix: start the VM (az vm start) and follow the "
+        "extension with adeflow vm status; if it does not resume, restore from the backup taken before the run "
+        "(R-BAK-1) and run again.",
+        "vm-not-running",
+    )
+
+
+def vm_deleted_verdict(operation: str) -> ProgressVerdict:
+    """The VM itself is gone (not just the extension): say so, and what is left to clean up."""
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"the VM was deleted during {_doing(operation)}; there is nothing left to do for it. The snapshots or "
+        "backup taken before the run remain (R-BAK-1). Fix: none for the VM; remove its snapshots with adeflow "
+        "snapshots delete once they are no longer needed.",
+        "vm-deleted",
+    )
+
+
+def snapshot_failure_message(vm_name: str, disk_name: str, snapshot_name: str, detail: str) -> str:
+    """A snapshot of the R-BAK-2 gate failed: nothing was changed on the VM, and encryption does not start."""
+    return (
+        f"{vm_name}: snapshot {snapshot_name} of disk {disk_name} failed: {_sentence(detail)} Nothing was changed "
+        "on the VM: encryption does not start without a verified backup (R-BAK-2). Fix: run again once the disk "
+        "service recovers (new snapshots are taken), or protect the VM with Azure Backup (backup policy "
+        "azure-backup); remove the failed snapshot with adeflow snapshots delete."
+    )
+
+
+def backup_conflict_message(vm_name: str, detail: str) -> str:
+    """Azure Backup refused an on-demand backup (409) and no running backup job of the VM could be found to join."""
+    return (
+        f"{vm_name}: Azure Backup refused the on-demand backup ({detail}) and no running backup job of the VM was "
+        "found to wait for; encryption does not start without a verified backup (R-BAK-2). Fix: wait until the "
+        "vault's operation on the VM has ended (Backup jobs in the portal), then run again."
+    )

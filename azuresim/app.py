@@ -21,6 +21,7 @@ from aiohttp import web
 
 from azuresim import backup as bk
 from azuresim import policy as pol
+from azuresim import resourcegraph as rgraph
 from azuresim.compute import (
     AsyncOperation,
     render_disk,
@@ -31,10 +32,11 @@ from azuresim.compute import (
 )
 from azuresim.errors import ArmError, resource_not_found
 from azuresim.faults import ActiveFault, Fault, FaultsFile
-from azuresim.keyvault import render_vault
+from azuresim.keyvault import render_key, render_key_version, render_secret, render_vault, vault_key, vault_secret
 from azuresim.requestlog import RequestLog
 from azuresim.state import SimState
 from azuresim.throttling import Throttler, ThrottlingSpec
+from azuresim.vm_create import create_vm
 
 log = structlog.get_logger()
 
@@ -45,6 +47,9 @@ OPERATION_API = (*VM_API, *DISK_API)
 BACKUP_API = ("2026-10-01",)
 POLICY_API = ("2026-06-01",)
 MAX_RETRY_AFTER = 5
+SNAPSHOT_PAGE = 100
+VM_PAGE = 100
+DETAIL = web.RequestKey("adeflow.request_detail", str)
 UPDATE_VM_OPERATIONS = frozenset(
     {"VirtualMachineExtensions_CreateOrUpdate", "VirtualMachineExtensions_Delete", "VirtualMachines_Restart"}
 )
@@ -64,6 +69,7 @@ _ITEM = (
     _RSV + r"/backupFabrics/(?P<fabric>[^/]+)/protectionContainers/(?P<container>[^/]+)/protectedItems/(?P<item>[^/]+)"
 )
 _AUTHZ = r"/providers/Microsoft\.Authorization"
+_KV = _RG + r"/providers/Microsoft\.KeyVault/vaults/(?P<vault>[^/]+)"
 _SCOPE = r"^/(?P<scope>subscriptions/(?P<sub>[^/]+)(?:/[^/]+/[^/]+)*?)"
 
 
@@ -160,6 +166,14 @@ class ArmApp:
                 DISK_API,
                 ArmApp.delete_snapshot,
             ),
+            r("GET", _COMPUTE + "/snapshots", "Snapshots_ListByResourceGroup", DISK_API, ArmApp.list_snapshots),
+            r(
+                "GET",
+                _SUB + r"/providers/Microsoft\.Compute/snapshots",
+                "Snapshots_List",
+                DISK_API,
+                ArmApp.list_snapshots,
+            ),
             r(
                 "GET",
                 _SUB + r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)",
@@ -174,7 +188,32 @@ class ArmApp:
                 VAULT_API,
                 ArmApp.get_vault,
             ),
+            r("PUT", _VM, "VirtualMachines_CreateOrUpdate", VM_API, ArmApp.put_vm),
+            r("GET", _KV + "/secrets/(?P<secret>[^/]+)", "Secrets_Get", VAULT_API, ArmApp.get_secret),
+            r("GET", _KV + "/keys/(?P<key>[^/]+)", "Keys_Get", VAULT_API, ArmApp.get_key),
+            r(
+                "GET",
+                _KV + "/keys/(?P<key>[^/]+)/versions/(?P<version>[^/]+)",
+                "Keys_GetVersion",
+                VAULT_API,
+                ArmApp.get_key_version,
+            ),
             r("POST", _VM + "/restart", "VirtualMachines_Restart", VM_API, ArmApp.restart_vm),
+            r("GET", _COMPUTE + "/virtualMachines", "VirtualMachines_List", VM_API, ArmApp.list_vms),
+            r(
+                "GET",
+                _SUB + r"/providers/Microsoft\.Compute/virtualMachines",
+                "VirtualMachines_ListAll",
+                VM_API,
+                ArmApp.list_vms,
+            ),
+            r(
+                "POST",
+                r"^/providers/Microsoft\.ResourceGraph/resources",
+                "Resources",
+                rgraph.RESOURCE_GRAPH_API,
+                ArmApp.resource_graph,
+            ),
             # Recovery Services Backup
             r(
                 "POST",
@@ -279,6 +318,7 @@ class ArmApp:
             api_version=api_version,
             sim_time=self.state.clock.now(),
             real_time=datetime.now(UTC),
+            detail=str(request.get(DETAIL, "")),
         )
 
     def _fault_response(self, active: ActiveFault, request: web.Request) -> web.Response:
@@ -370,6 +410,8 @@ class ArmApp:
                 body = {}  # actions such as restart have no body
             if not isinstance(body, dict):
                 raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+        if operation == "VirtualMachineExtensions_CreateOrUpdate" and isinstance(body, dict):
+            request[DETAIL] = _extension_detail(body)
         with self.state.lock:
             call = Call(request, match, body, self.state.clock.now(), api_version)
             return route.handler(self, call)
@@ -412,7 +454,17 @@ class ArmApp:
             self.state.clock.on_status_read()
         return _json(render_extension(vm, ext, call.now, instance_view=instance_view))
 
+    def _guest_state(self, call: Call) -> str:
+        """``os=… data=…`` as the guest is before a write: the request log's record of what a write met."""
+        try:
+            vm = self.state.vm(call["sub"], call["rg"], call["vm"])
+        except ArmError:
+            return ""
+        progress = vm.ade.progress(call.now)
+        return f"os={progress.os} data={progress.data}"
+
     def put_extension(self, call: Call) -> web.Response:
+        call.request[DETAIL] = f"{call.request.get(DETAIL, '')} {self._guest_state(call)}".strip()
         result, vm, ext = self.state.put_extension(
             call["sub"], call["rg"], call["vm"], call["ext"], call.body, call.now
         )
@@ -421,6 +473,7 @@ class ArmApp:
         return _json(render_extension(vm, ext, call.now, instance_view=False), result.status, headers)
 
     def delete_extension(self, call: Call) -> web.Response:
+        call.request[DETAIL] = self._guest_state(call)
         result = self.state.delete_extension(call["sub"], call["rg"], call["vm"], call["ext"], call.now)
         if result.operation is None:
             return web.Response(status=result.status)
@@ -441,6 +494,24 @@ class ArmApp:
         result = self.state.delete_snapshot(call["sub"], call["rg"], call["snap"])
         return web.Response(status=result.status)
 
+    def list_snapshots(self, call: Call) -> web.Response:
+        """Snapshots_ListByResourceGroup / Snapshots_List: ``{"value", "nextLink"}`` pages (``$skiptoken`` = offset)."""
+        if "rg" in call.match.re.groupindex:
+            groups = [self.state.resource_group(call["sub"], call["rg"])]
+        else:
+            groups = list(self.state.subscription(call["sub"]).resource_groups.values())
+        snaps = sorted((snap for rg in groups for snap in rg.snapshots.values()), key=lambda snap: snap.id.lower())
+        token = call.request.query.get("$skiptoken", "0")
+        if not token.isdigit():
+            raise ArmError(400, "InvalidSkipToken", f"The skip token '{token}' is not valid.")
+        start = int(token)
+        body: dict[str, Any] = {"value": [render_snapshot(s, call.now) for s in snaps[start : start + SNAPSHOT_PAGE]]}
+        if start + SNAPSHOT_PAGE < len(snaps):
+            query = {"api-version": call.api_version, "$skiptoken": str(start + SNAPSHOT_PAGE)}
+            url = call.request.url.with_query(query)
+            body["nextLink"] = str(url.with_scheme("https"))
+        return _json(body)
+
     def get_operation(self, call: Call) -> web.Response:
         op = self.state.operation(call["sub"], call["op"])
         headers: dict[str, str] = {}
@@ -453,6 +524,53 @@ class ArmApp:
 
     def get_vault(self, call: Call) -> web.Response:
         return _json(render_vault(self.state.vault(call["sub"], call["rg"], call["vault"])))
+
+    def put_vm(self, call: Call) -> web.Response:
+        """VirtualMachines_CreateOrUpdate: a new VM around an existing (encrypted) OS disk, R-VHD-1."""
+        result, vm = create_vm(self.state, call["sub"], call["rg"], call["vm"], call.body, call.now)
+        assert result.operation is not None
+        headers = self._lro_headers(call, result.operation, location=False)
+        return _json(render_vm(vm, call.now, instance_view=False), result.status, headers)
+
+    def get_secret(self, call: Call) -> web.Response:
+        vault = self.state.vault(call["sub"], call["rg"], call["vault"])
+        return _json(render_secret(vault, vault_secret(vault, call["secret"])))
+
+    def get_key(self, call: Call) -> web.Response:
+        vault = self.state.vault(call["sub"], call["rg"], call["vault"])
+        return _json(render_key(vault, vault_key(vault, call["key"])))
+
+    def get_key_version(self, call: Call) -> web.Response:
+        vault = self.state.vault(call["sub"], call["rg"], call["vault"])
+        return _json(render_key_version(vault, vault_key(vault, call["key"], call["version"])))
+
+    def list_vms(self, call: Call) -> web.Response:
+        """VirtualMachines_List / _ListAll, paged by ``nextLink`` like Compute (``$skiptoken`` is an offset here)."""
+        sub = self.state.subscription(call["sub"])
+        if "rg" in call.match.re.groupindex:
+            groups = [self.state.resource_group(call["sub"], call["rg"])]
+        else:
+            groups = list(sub.resource_groups.values())
+        vms = [vm for rg in groups for vm in rg.vms.values() if not vm.deleted(call.now)]
+        token = call.request.query.get("$skiptoken", "0")
+        start = int(token) if token.isdigit() else 0
+        shown = vms[start : start + VM_PAGE]
+        body: dict[str, Any] = {"value": [render_vm(vm, call.now, instance_view=False) for vm in shown]}
+        if start + VM_PAGE < len(vms):
+            url = call.request.url.with_query({"api-version": call.api_version, "$skiptoken": str(start + VM_PAGE)})
+            body["nextLink"] = str(url.with_scheme("https"))
+        return _json(body)
+
+    def resource_graph(self, call: Call) -> web.Response:
+        """Resources query (Resource Graph), with the per-user quota headers ARG sends."""
+        query = call.body.get("query")
+        if not isinstance(query, str):
+            raise ArmError(400, "BadRequest", "The request content must contain a string 'query'.")
+        subscriptions = call.body.get("subscriptions") or []
+        options = call.body.get("options") or {}
+        rows = rgraph.run_query(query, rgraph.resource_rows(self.state, subscriptions, call.now))
+        headers = {"x-ms-user-quota-remaining": "14", "x-ms-user-quota-resets-after": "00:00:05"}
+        return _json(rgraph.page(rows, options), headers=headers)
 
     def restart_vm(self, call: Call) -> web.Response:
         result = self.state.restart_vm(call["sub"], call["rg"], call["vm"], call.now)
@@ -670,6 +788,18 @@ class ArmApp:
         except (KeyError, TypeError, ValueError) as exc:
             return _json({"error": {"code": "InvalidRequestContent", "message": str(exc)}}, 400)
         return _json({"error": {"code": "NotFound", "message": f"No control endpoint {method} {path}."}}, 404)
+
+
+def _extension_detail(body: dict[str, Any]) -> str:
+    """``EnableEncryption All seq=… format-all`` from an extension PUT, for the request log's safety checks."""
+    settings = (body.get("properties") or {}).get("settings") or {}
+    if not isinstance(settings, dict):
+        return ""
+    words = [str(settings.get("EncryptionOperation", "")), str(settings.get("VolumeType", ""))]
+    words.append(f"seq={settings.get('SequenceVersion', '')}")
+    if str(settings.get("EncryptionOperation", "")) == "EnableEncryptionFormatAll":
+        words.append("format-all")
+    return " ".join(w for w in words if w)
 
 
 async def _read_object(request: web.Request) -> dict[str, Any]:

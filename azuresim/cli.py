@@ -18,6 +18,13 @@ from azuresim.server import SimServer
 @click.command("serve")
 @click.option("--fleet", "fleet_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
+@click.option(
+    "--tls-name",
+    "tls_names",
+    multiple=True,
+    help="Extra host name for the certificate, e.g. the compose service name the worker connects to.",
+)
 @click.option("--scale", type=float, default=None, help="Simulated seconds per real second (overrides the file).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where the CA goes.")
 @click.option(
@@ -27,7 +34,15 @@ from azuresim.server import SimServer
     default=None,
     help="A faults YAML file (seed + faults) to inject from the start.",
 )
-def serve(fleet_path: Path, port: int, scale: float | None, state_dir: Path | None, faults_path: Path | None) -> None:
+def serve(
+    fleet_path: Path,
+    port: int,
+    host: str,
+    tls_names: tuple[str, ...],
+    scale: float | None,
+    state_dir: Path | None,
+    faults_path: Path | None,
+) -> None:
     """Serve the simulated ARM endpoints for FLEET over HTTPS."""
     try:
         fleet = load_fleet(fleet_path)
@@ -37,7 +52,13 @@ def serve(fleet_path: Path, port: int, scale: float | None, state_dir: Path | No
     if scale is not None and scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--scale")
     server = SimServer(
-        fleet, clock=SimClock(scale=scale or fleet.sim.scale), port=port, state_dir=state_dir, faults=faults
+        fleet,
+        clock=SimClock(scale=scale or fleet.sim.scale),
+        host=host,
+        port=port,
+        state_dir=state_dir,
+        faults=faults,
+        tls_names=tls_names,
     )
 
     async def main() -> None:

@@ -137,6 +137,8 @@ class ManagedDisk:
     zones: list[str] = field(default_factory=list)
     vm: VirtualMachine | None = None
     unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    source_uri: str | None = None
+    """Set for a disk imported from a VHD blob (``createOption: Import``)."""
 
     @property
     def id(self) -> str:
@@ -157,6 +159,8 @@ def render_disk(disk: ManagedDisk, now: datetime) -> dict[str, Any]:
         props["creationData"] = {"createOption": "FromImage"}
     else:
         props["creationData"] = {"createOption": "Empty"}
+    if disk.source_uri:
+        props["creationData"] = {"createOption": "Import", "sourceUri": disk.source_uri}
     if disk.security_type and disk.os_type:
         props["securityProfile"] = {"securityType": disk.security_type}
     props.update(
@@ -610,6 +614,64 @@ def render_extension(vm: VirtualMachine, ext: Extension, now: datetime, *, insta
 
 # --------------------------------------------------------------------------------------------- VMs
 
+VM_CREATE_SECONDS = 90.0
+
+
+@dataclass
+class AttachedOsDisk:
+    """The existing OS disk a VM was created around (``createOption: Attach``) and what its PUT said.
+
+    ``encryption_settings`` is the VM-model ``osDisk.encryptionSettings`` of a customer-encrypted VHD (R-VHD-1);
+    the instance view reports the disk encrypted with those settings, the disk resource is left unstamped.
+    """
+
+    disk: ManagedDisk
+    os_type: str
+    caching: str
+    encryption_settings: dict[str, Any] | None
+    encryption: DiskStamp | None
+    nic_ids: list[str]
+    body: dict[str, Any]
+    """The PUT body as received: an identical PUT is a retry, anything else a change."""
+    operation: AsyncOperation
+
+    def provisioning_state(self, now: datetime) -> str:
+        status = self.operation.status(now)
+        return "Creating" if status == "InProgress" else status
+
+    def provisioning_status(self, now: datetime) -> dict[str, Any]:
+        state = self.provisioning_state(now)
+        display = {"Creating": "Creating", "Failed": "Provisioning failed"}.get(state, "Provisioning succeeded")
+        return {
+            "code": f"ProvisioningState/{state.lower()}",
+            "level": "Error" if state == "Failed" else "Info",
+            "displayStatus": display,
+            "time": _iso(self.operation.started_at),
+        }
+
+    def render_into(self, props: dict[str, Any], now: datetime) -> None:
+        """Rewrite a rendered VM's properties: attached OS disk, no image or OS profile, the PUT's NICs."""
+        storage = props["storageProfile"]
+        storage.pop("imageReference", None)
+        os_disk: dict[str, Any] = {
+            "osType": self.os_type,
+            "name": self.disk.name,
+            "createOption": "Attach",
+            "caching": self.caching,
+            "writeAcceleratorEnabled": False,
+            "managedDisk": _managed_disk_ref(self.disk.id, self.disk.sku, self.disk.disk_encryption_set_id),
+            "diskSizeGB": self.disk.size_gb,
+            "deleteOption": "Detach",
+        }
+        if self.encryption_settings is not None:
+            os_disk["encryptionSettings"] = copy.deepcopy(self.encryption_settings)
+        storage["osDisk"] = os_disk
+        props.pop("osProfile", None)
+        props["networkProfile"] = {
+            "networkInterfaces": [{"id": nic, "properties": {"primary": i == 0}} for i, nic in enumerate(self.nic_ids)]
+        }
+        props["provisioningState"] = self.provisioning_state(now)
+
 
 @dataclass
 class VirtualMachine:
@@ -625,6 +687,8 @@ class VirtualMachine:
     vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     deallocated_at: datetime | None = None
     deleted_at: datetime | None = None
+    attached: AttachedOsDisk | None = None
+    """Set for a VM created by PUT around an existing OS disk (``createOption: Attach``, R-VHD-1)."""
 
     def deallocated(self, now: datetime) -> bool:
         return self.deallocated_at is not None and now >= self.deallocated_at
@@ -646,7 +710,7 @@ class VirtualMachine:
 
     @property
     def os_disk_name(self) -> str:
-        return f"{self.name}-osdisk"
+        return self.os_disk.name if self.os_disk else f"{self.name}-osdisk"
 
     def live_extensions(self, now: datetime) -> list[Extension]:
         """Extensions in creation order, dropping those whose delete LRO has completed."""
@@ -763,12 +827,14 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
         "name": vm.name,
         "type": "Microsoft.Compute/virtualMachines",
         "location": vm.location,
-        "tags": {},
+        "tags": dict(spec.tags),
         "properties": props,
         "resources": [render_extension(vm, e, now, instance_view=False) for e in vm.live_extensions(now)],
     }
     if spec.zones:
         body["zones"] = list(spec.zones)
+    if vm.attached is not None:
+        vm.attached.render_into(props, now)
     return body
 
 
@@ -787,6 +853,8 @@ def _os_name(spec: VmSpec) -> tuple[str, str]:
 
 def render_instance_view(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
     stamps = vm.ade.stamps_at(now)
+    if vm.attached is not None and vm.attached.encryption is not None:
+        stamps.setdefault(vm.os_disk_name, vm.attached.encryption)
     provisioned = Status(*enc.SUCCEEDED, "")
     disks = []
     names = [vm.os_disk_name] + [data_disk_name(vm.name, d.lun) for d in vm.spec.data_disks]
@@ -854,12 +922,16 @@ def render_instance_view(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
         "extensions": [extension_instance_view(vm, e, now) for e in extensions],
         "hyperVGeneration": "V2",
         "statuses": [
-            {
-                "code": "ProvisioningState/succeeded",
-                "level": "Info",
-                "displayStatus": "Provisioning succeeded",
-                "time": _iso(vm.time_created),
-            },
+            (
+                vm.attached.provisioning_status(now)
+                if vm.attached is not None
+                else {
+                    "code": "ProvisioningState/succeeded",
+                    "level": "Info",
+                    "displayStatus": "Provisioning succeeded",
+                    "time": _iso(vm.time_created),
+                }
+            ),
             (
                 {"code": "PowerState/deallocated", "level": "Info", "displayStatus": "VM deallocated"}
                 if vm.deallocated(now)
@@ -880,6 +952,6 @@ def build_volumes(spec: VmSpec) -> tuple[Volume, ...]:
 def initial_volume_states(spec: VmSpec) -> dict[str, VolumeState]:
     states = {f"{spec.name}-osdisk": VolumeState.ENCRYPTED if spec.encrypted.os else VolumeState.NOT_ENCRYPTED}
     for d in spec.data_disks:
-        encrypted = spec.encrypted.data and d.mounted
+        encrypted = spec.encrypted.data and d.mounted and not d.added_after_encryption
         states[data_disk_name(spec.name, d.lun)] = VolumeState.ENCRYPTED if encrypted else VolumeState.NOT_ENCRYPTED
     return states

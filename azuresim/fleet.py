@@ -64,6 +64,8 @@ class DataDiskSpec(_Model):
     mounted: bool = True
     disk_encryption_set_id: str | None = None
     write_accelerator: bool = False
+    added_after_encryption: bool = False
+    """Attached after the VM was encrypted: not encrypted even when ``encrypted.data`` is (drift, R-NEW-1/2)."""
 
 
 class ExtensionSpec(_Model):
@@ -82,6 +84,20 @@ class EncryptedSpec(_Model):
 
     os: bool = False
     data: bool = False
+    kek: str | None = None
+    """Name of a key in the VM's disk-encryption vault that wraps the disk keys (default: no KEK)."""
+    kek_version: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
+    """Which version of ``kek`` (default: its current one); an older version models a KEK due for rotation."""
+    extension_removed: bool = False
+    """The ADE extension was deleted without disabling first: the disks stay encrypted (R-DIS-2)."""
+
+    @model_validator(mode="after")
+    def _needs_encryption(self) -> EncryptedSpec:
+        if (self.kek or self.kek_version or self.extension_removed) and not (self.os or self.data):
+            raise ValueError("kek, kek_version and extension_removed describe an encrypted VM: set os or data")
+        if self.kek_version and not self.kek:
+            raise ValueError("kek_version needs kek (the key's name)")
+        return self
 
 
 class VmSpec(_Model):
@@ -100,6 +116,7 @@ class VmSpec(_Model):
     data_disks: list[DataDiskSpec] = Field(default_factory=list)
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     encrypted: EncryptedSpec = EncryptedSpec()
+    tags: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_luns(self) -> VmSpec:
@@ -111,6 +128,38 @@ class VmSpec(_Model):
         return self
 
 
+class VaultSecretSpec(_Model):
+    """A Key Vault secret, e.g. the disk-encryption key of a customer-encrypted VHD (R-VHD-1)."""
+
+    name: str = Field(pattern=r"^[0-9a-zA-Z-]{1,127}$")
+    version: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
+    """Current version (default: derived from vault and name, so tests can compute it)."""
+    enabled: bool = True
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class KeyVersionSpec(_Model):
+    """An older version of a key: rotated keys keep them, and disks wrapped with them still unlock."""
+
+    version: str = Field(pattern=r"^[0-9a-fA-F]{32}$")
+    age_days: float = Field(ge=0)
+    """Created this many days before the simulator started."""
+    enabled: bool = True
+
+
+class VaultKeySpec(_Model):
+    """A Key Vault key, e.g. a key-encryption key (KEK)."""
+
+    name: str = Field(pattern=r"^[0-9a-zA-Z-]{1,127}$")
+    version: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
+    kty: Literal["RSA", "RSA-HSM", "EC", "EC-HSM", "oct-HSM"] = "RSA"
+    key_size: int = 2048
+    enabled: bool = True
+    age_days: float | None = Field(default=None, ge=0)
+    """Age of the current version when the simulator starts (default: 30 days, like every fleet object)."""
+    older_versions: list[KeyVersionSpec] = Field(default_factory=list)
+
+
 class KeyVaultSpec(_Model):
     name: str = Field(min_length=3, max_length=24, pattern=r"^[a-zA-Z][a-zA-Z0-9-]*$")
     location: str | None = None
@@ -118,6 +167,23 @@ class KeyVaultSpec(_Model):
     enable_soft_delete: bool = True
     enable_purge_protection: bool = False
     enable_rbac_authorization: bool = False
+    secrets: list[VaultSecretSpec] = Field(default_factory=list)
+    keys: list[VaultKeySpec] = Field(default_factory=list)
+
+
+class StandaloneDiskSpec(_Model):
+    """A managed disk attached to no VM, e.g. one imported from a customer-encrypted VHD (R-VHD-1)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    location: str | None = None
+    size_gb: int = Field(default=30, gt=0)
+    sku: DiskSku = "Premium_LRS"
+    os_type: Literal["Linux", "Windows"] | None = "Linux"
+    source_uri: str | None = None
+    """The VHD blob it was imported from (``creationData.createOption: Import``)."""
+    image: ImageSpec | None = None
+    """What the VHD holds, reported by the guest once a VM runs it (default: VmSpec's image)."""
+    disk_encryption_set_id: str | None = None
 
 
 class ProtectedVmSpec(_Model):
@@ -151,6 +217,7 @@ class ResourceGroupSpec(_Model):
     key_vaults: list[KeyVaultSpec] = Field(default_factory=list)
     recovery_vaults: list[RecoveryVaultSpec] = Field(default_factory=list)
     vms: list[VmSpec] = Field(default_factory=list)
+    disks: list[StandaloneDiskSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_vm_names(self) -> ResourceGroupSpec:

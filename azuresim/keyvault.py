@@ -1,9 +1,39 @@
-"""Microsoft.KeyVault management-plane state: just enough of a vault for ADE prechecks."""
+"""Microsoft.KeyVault management-plane state: just enough of a vault for ADE prechecks.
+
+Secrets and keys are served through ARM's ``vaults/{vault}/secrets|keys`` resources (metadata only, never a
+value), which is how adeflow checks a pre-encrypted VHD's key references (R-VHD-1) without the data plane.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
+
+from azuresim.errors import ArmError
+from azuresim.fleet import KeyVaultSpec
+
+
+@dataclass
+class VaultSecret:
+    name: str
+    version: str
+    enabled: bool
+    created: datetime
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class VaultKey:
+    name: str
+    version: str
+    kty: str
+    key_size: int
+    enabled: bool
+    created: datetime
+    older: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+    """Older versions (version -> created, enabled): KEK rotation leaves them, disks wrapped with them unlock."""
 
 
 @dataclass
@@ -17,6 +47,8 @@ class KeyVault:
     enable_soft_delete: bool = True
     enable_purge_protection: bool = False
     enable_rbac_authorization: bool = False
+    secrets: dict[str, VaultSecret] = field(default_factory=dict)
+    keys: dict[str, VaultKey] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -55,4 +87,98 @@ def render_vault(vault: KeyVault) -> dict[str, Any]:
         "location": vault.location,
         "tags": {},
         "properties": props,
+    }
+
+
+def object_version(vault: str, kind: str, name: str) -> str:
+    """The default current version of a fleet secret or key: stable, so tests can build versioned URLs."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://{vault.lower()}.vault.azure.net/{kind}/{name}").hex
+
+
+def add_vault_objects(vault: KeyVault, spec: KeyVaultSpec, created: datetime, now: datetime | None = None) -> None:
+    """``created`` dates every object; a key's ``age_days`` (and its older versions') count back from ``now``."""
+    for s in spec.secrets:
+        version = (s.version or object_version(vault.name, "secrets", s.name)).lower()
+        vault.secrets[s.name.lower()] = VaultSecret(s.name, version, s.enabled, created, dict(s.tags))
+    start = now or created
+    for k in spec.keys:
+        version = (k.version or object_version(vault.name, "keys", k.name)).lower()
+        when = created if k.age_days is None else start - timedelta(days=k.age_days)
+        older = {v.version.lower(): (start - timedelta(days=v.age_days), v.enabled) for v in k.older_versions}
+        vault.keys[k.name.lower()] = VaultKey(k.name, version, k.kty, k.key_size, k.enabled, when, older)
+
+
+def vault_secret(vault: KeyVault, name: str) -> VaultSecret:
+    found = vault.secrets.get(name.lower())
+    if found is None:
+        raise ArmError(404, "ResourceNotFound", f"The secret '{name}' was not found in vault '{vault.name}'.")
+    return found
+
+
+def vault_key(vault: KeyVault, name: str, version: str | None = None) -> VaultKey:
+    """The current version of a key, or the version named (current or one of ``older``); else 404."""
+    found = vault.keys.get(name.lower())
+    if found is not None and version is None:
+        return found
+    if found is not None and version is not None and version.lower() in found.older:
+        created, enabled = found.older[version.lower()]
+        return replace(found, version=version.lower(), created=created, enabled=enabled, older={})
+    if found is None or version is None or found.version != version.lower():
+        shown = f"{name}/{version}" if version else name
+        raise ArmError(404, "ResourceNotFound", f"The key '{shown}' was not found in vault '{vault.name}'.")
+    return found
+
+
+def _ts(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def render_secret(vault: KeyVault, secret: VaultSecret) -> dict[str, Any]:
+    """Secrets_Get, shaped like the official getSecret.json example (ARM never returns the value)."""
+    uri = f"{vault.vault_uri}secrets/{secret.name}"
+    body: dict[str, Any] = {
+        "id": f"{vault.id}/secrets/{secret.name}",
+        "name": secret.name,
+        "type": "Microsoft.KeyVault/vaults/secrets",
+        "location": vault.location,
+        "properties": {
+            "attributes": {"enabled": secret.enabled, "created": _ts(secret.created), "updated": _ts(secret.created)},
+            "secretUri": uri,
+            "secretUriWithVersion": f"{uri}/{secret.version}",
+        },
+    }
+    if secret.tags:
+        body["tags"] = dict(secret.tags)
+    return body
+
+
+def render_key(vault: KeyVault, key: VaultKey) -> dict[str, Any]:
+    """Keys_Get: the key with its current version, shaped like Keys_GetVersion but addressed by name."""
+    body = render_key_version(vault, key)
+    body.update({"id": f"{vault.id}/keys/{key.name}", "name": key.name, "type": "Microsoft.KeyVault/vaults/keys"})
+    return body
+
+
+def render_key_version(vault: KeyVault, key: VaultKey) -> dict[str, Any]:
+    """Keys_GetVersion, shaped like the official getKeyVersion.json example (``keyUri`` carries ``:443``)."""
+    uri = f"https://{vault.name.lower()}.vault.azure.net:443/keys/{key.name}"
+    rsa = key.kty.startswith("RSA")
+    return {
+        "id": f"{vault.id}/keys/{key.name}/versions/{key.version}",
+        "name": key.version,
+        "type": "Microsoft.KeyVault/vaults/keys/versions",
+        "location": vault.location,
+        "properties": {
+            "attributes": {
+                "created": _ts(key.created),
+                "enabled": key.enabled,
+                "recoveryLevel": "Recoverable" if vault.enable_soft_delete else "Purgeable",
+                "updated": _ts(key.created),
+            },
+            "keyOps": ["encrypt", "decrypt", "wrapKey", "unwrapKey"] if rsa else ["sign", "verify"],
+            "keySize": key.key_size,
+            "keyUri": uri,
+            "keyUriWithVersion": f"{uri}/{key.version}",
+            "kty": key.kty,
+        },
     }

@@ -19,6 +19,8 @@ class RequestRecord:
     api_version: str | None
     sim_time: datetime
     real_time: datetime
+    detail: str = ""
+    """What a write asked for where it matters for safety checks, e.g. ``EnableEncryption All seq=…``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -30,6 +32,7 @@ class RequestRecord:
             "api_version": self.api_version,
             "sim_time": self.sim_time.isoformat(),
             "real_time": self.real_time.isoformat(),
+            "detail": self.detail,
         }
 
 
@@ -50,10 +53,11 @@ class RequestLog:
         api_version: str | None,
         sim_time: datetime,
         real_time: datetime,
+        detail: str = "",
     ) -> RequestRecord:
         with self._lock:
             record = RequestRecord(
-                len(self._records) + 1, method, path, operation, status, api_version, sim_time, real_time
+                len(self._records) + 1, method, path, operation, status, api_version, sim_time, real_time, detail
             )
             self._records.append(record)
             return record

@@ -41,8 +41,11 @@ class SimServer:
         port: int = 0,
         state_dir: Path | None = None,
         faults: FaultPlan | None = None,
+        tls_names: tuple[str, ...] = (),
     ) -> None:
+        """``tls_names``: extra DNS names for the certificate, e.g. the simulator's service name in compose."""
         self.fleet = fleet
+        self._tls_names = tls_names
         self.clock = clock if clock is not None else SimClock(scale=fleet.sim.scale)
         self.host = host
         self._requested_port = port
@@ -65,7 +68,7 @@ class SimServer:
 
     def _make_tls(self) -> ssl.SSLContext:
         ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
+        cert = ca.issue_cert("127.0.0.1", "localhost", "::1", *self._tls_names)
         ca.cert_pem.write_to_path(str(self.ca_path))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(ctx)

@@ -39,8 +39,9 @@ from azuresim.encryption import Rates, Status, VolumeType
 from azuresim.errors import ArmError, resource_not_found
 from azuresim.faults import DEFAULT_EXTENSION_ERROR, WORLD_KINDS, ActiveFault, Fault, FaultPlan
 from azuresim.fleet import FleetSpec, VmSpec
-from azuresim.keyvault import KeyVault
+from azuresim.keyvault import KeyVault, add_vault_objects
 from azuresim.policy import PolicyAssignment
+from azuresim.vm_create import standalone_disk
 
 _DISK_ID = re.compile(
     r"^/?subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$",
@@ -129,6 +130,9 @@ class SimState:
                         enable_purge_protection=kv.enable_purge_protection,
                         enable_rbac_authorization=kv.enable_rbac_authorization,
                     )
+                    add_vault_objects(rg.vaults[kv.name.lower()], kv, created, now)
+                for disk_spec in rg_spec.disks:
+                    rg.disks[disk_spec.name.lower()] = standalone_disk(sub.id, rg, disk_spec, created)
         for sub_spec in self.fleet.subscriptions:
             sub = self.subscriptions[sub_spec.id.lower()]
             for rg_spec in sub_spec.resource_groups:
@@ -223,9 +227,11 @@ class SimState:
             if spec.encrypted.os and spec.encrypted.data
             else (VolumeType.OS if spec.encrypted.os else VolumeType.DATA)
         )
+        kek_url = self._preencrypt_kek(vm, vault)
+        kek_vault_id = vault_id if kek_url else ""
         for name, state in vm.ade.base.items():
             if state.value == "Encrypted":
-                vm.ade.stamps[name] = new_stamp(vault_name, vault_id, None, None)
+                vm.ade.stamps[name] = new_stamp(vault_name, vault_id, kek_url, kek_vault_id)
         message = {
             VolumeType.ALL: "Encryption succeeded for all volumes",
             VolumeType.OS: "Encryption succeeded for OS volume",
@@ -237,12 +243,17 @@ class SimState:
             "VolumeType": volume_type.value,
             "KeyVaultURL": f"https://{vault_name}.vault.azure.net",
             "KeyVaultResourceId": vault_id,
-            "KeyEncryptionKeyURL": None,
-            "KekVaultResourceId": "",
+            "KeyEncryptionKeyURL": kek_url,
+            "KekVaultResourceId": kek_vault_id,
             "KeyEncryptionAlgorithm": "RSA-OAEP",
             "SequenceVersion": str(uuid.uuid4()),
         }
         existing = vm.extensions.get(ADE_TYPE.lower())
+        if spec.encrypted.extension_removed:
+            # R-DIS-2: the extension was deleted without a disable; the guest and the disks stay encrypted.
+            vm.extensions.pop(ADE_TYPE.lower(), None)
+            vm.ade.last_settings = {"settings": settings, "forceUpdateTag": None}
+            return
         if existing is None:
             existing = Extension(
                 name=ADE_TYPE,
@@ -254,6 +265,20 @@ class SimState:
             )
             vm.extensions[ADE_TYPE.lower()] = existing
         vm.ade.last_settings = {"settings": existing.settings, "forceUpdateTag": None}
+
+    @staticmethod
+    def _preencrypt_kek(vm: VirtualMachine, vault: KeyVault | None) -> str | None:
+        """The versioned URL of the KEK a pre-encrypted VM's fleet entry names (``encrypted.kek``), if any."""
+        spec = vm.spec.encrypted
+        if not spec.kek:
+            return None
+        key = vault.keys.get(spec.kek.lower()) if vault else None
+        if vault is None or key is None:
+            raise ValueError(f"VM {vm.name!r}: encrypted.kek {spec.kek!r} is not a key of its disk-encryption vault")
+        version = (spec.kek_version or key.version).lower()
+        if version != key.version and version not in key.older:
+            raise ValueError(f"VM {vm.name!r}: key {spec.kek!r} has no version {version}")
+        return f"https://{vault.name}.vault.azure.net/keys/{key.name}/{version}"
 
     # ------------------------------------------------------------------------------------------ lookups
 

@@ -1,11 +1,9 @@
-"""``python -m worker``: the same as ``adeflow worker``."""
+"""``python -m worker``: the same as ``adeflow worker`` (same settings, logging, ``--check`` and clean exit)."""
 
-import asyncio
+import sys
 
-from adeflow.config import Settings
-from adeflow.logging import configure_logging
-from worker.main import run_worker
+from adeflow.cli.main import main
 
 if __name__ == "__main__":
-    configure_logging()
-    asyncio.run(run_worker(Settings.from_env()))
+    sys.argv = ["adeflow", "worker", *sys.argv[1:]]
+    main()

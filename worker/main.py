@@ -12,18 +12,43 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.azure_clients import AzureClients
 from activities.registry import build_activities
-from adeflow.config import Settings, TemporalSettings
+from adeflow.config import Settings, TelemetrySettings, TemporalSettings
+from adeflow.temporal_client import connect as connect_temporal
+from worker.interceptors import LivenessHeartbeatInterceptor, LogContextInterceptor
+from workflows.metrics import BACKUP_DURATION, DURATION_BUCKETS_S, ENCRYPTION_DURATION
 from workflows.registry import WORKFLOWS, workflow_runner
 
 log = structlog.get_logger(__name__)
 
 
-async def connect(settings: TemporalSettings) -> Client:
-    return await Client.connect(settings.address, namespace=settings.namespace)
+def build_runtime(settings: TelemetrySettings) -> Runtime | None:
+    """A runtime serving Prometheus ``/metrics`` (SDK and adeflow metrics), or None for the default runtime.
+
+    It must exist before the client connects: a client, its workers and their metric meters share one runtime.
+    """
+    if not settings.metrics_address:
+        return None
+    buckets = [float(b) for b in DURATION_BUCKETS_S]
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(
+                    bind_address=settings.metrics_address,
+                    histogram_bucket_overrides={ENCRYPTION_DURATION: buckets, BACKUP_DURATION: buckets},
+                )
+            )
+        )
+    except ValueError as exc:  # e.g. the port is taken: say which setting to change
+        raise ValueError(f"ADEFLOW_METRICS_ADDRESS={settings.metrics_address}: {exc}") from None
+
+
+async def connect(settings: TemporalSettings, runtime: Runtime | None = None) -> Client:
+    return await connect_temporal(settings, runtime=runtime)
 
 
 def build_worker(client: Client, settings: Settings, azure: AzureClients) -> Worker:
@@ -33,6 +58,7 @@ def build_worker(client: Client, settings: Settings, azure: AzureClients) -> Wor
         workflows=list(WORKFLOWS),
         activities=list(build_activities(azure)),
         workflow_runner=workflow_runner(),
+        interceptors=[LogContextInterceptor(), LivenessHeartbeatInterceptor()],
         max_cached_workflows=2000,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -44,21 +70,27 @@ async def run_worker(
     client: Client | None = None,
     handle_signals: bool = True,
 ) -> None:
-    """Run until ``stop`` is set or (with ``handle_signals``) the process gets SIGINT/SIGTERM."""
+    """Run until ``stop`` is set or (with ``handle_signals``) the process gets SIGINT/SIGTERM.
+
+    A ``client`` passed in brings its own runtime (and so its own metrics endpoint, if any).
+    """
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    client = client or await connect(settings.temporal)
-    azure = AzureClients(settings.azure)
+    client = client or await connect(settings.temporal, build_runtime(settings.telemetry))
+    runtime = client.service_client.config.runtime or Runtime.default()
+    azure = AzureClients(settings.azure, metric_meter=runtime.metric_meter)
     try:
         async with build_worker(client, settings, azure):
             log.info(
                 "worker started",
                 task_queue=settings.temporal.task_queue,
                 temporal=settings.temporal.address,
+                namespace=settings.temporal.namespace,
                 arm=settings.azure.arm_endpoint,
+                metrics=settings.telemetry.metrics_address or None,
             )
             await stop.wait()
             log.info("worker stopping")

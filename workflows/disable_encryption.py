@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         VmRef,
         VolumeType,
     )
+    from workflows import metrics
     from workflows.encrypt_vm import VmRunProgress
     from workflows.steps import OUTCOME_KEY, PhaseTracker, StepFailed, await_extension, backup_gate, call, tag_vm
 
@@ -146,4 +147,6 @@ class DisableEncryptionWorkflow:
     def _finish(self, result: DisableResult, phase: Phase) -> DisableResult:
         self._tracker.enter(phase, result.message or result.outcome.value)
         workflow.upsert_search_attributes([OUTCOME_KEY.value_set(result.outcome.value)])
+        metrics.vm_finished(result.outcome.value, self._tracker.timings, result.backup)
+        workflow.logger.info("%s: %s", result.vm.name, result.outcome.value, extra={"vm": result.vm.name})
         return replace(result, timings=list(self._tracker.timings))

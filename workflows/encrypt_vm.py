@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         VolumeType,
     )
     from adeflow.rollout import VmFinished
+    from workflows import metrics
     from workflows.steps import (
         OUTCOME_KEY,
         VOLUME_TYPE_KEY,
@@ -122,7 +123,7 @@ class EncryptVmWorkflow:
         facts = await call(InventoryActivities.read_vm_facts, vm, timedelta(minutes=5))
         lookup = await call(KeyVaultActivities.read_key_vault, request.key_vault_id, timedelta(minutes=2))
         if lookup.vault is None:
-            return self._refuse([rules.key_vault_not_found(request.key_vault_id, lookup.problem)])
+            return self._refuse([rules.key_vault_not_found(request.key_vault_id, lookup.problem, denied=lookup.denied)])
         findings = await call(PolicyActivities.find_blocking_policies, vm.subscription_id, timedelta(minutes=2))
         refusals = rules.preflight(request, facts, lookup.vault) + rules.check_policies(findings)
         if refusals:
@@ -214,4 +215,6 @@ class EncryptVmWorkflow:
     def _finish(self, result: EncryptVmResult, phase: Phase) -> EncryptVmResult:
         self._tracker.enter(phase, result.message or result.outcome.value)
         workflow.upsert_search_attributes([OUTCOME_KEY.value_set(result.outcome.value)])
+        metrics.vm_finished(result.outcome.value, self._tracker.timings, result.backup)
+        workflow.logger.info("%s: %s", result.vm.name, result.outcome.value, extra={"vm": result.vm.name})
         return replace(result, timings=list(self._tracker.timings))

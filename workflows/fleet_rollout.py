@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from adeflow.fleet_query import VmQueryResult
     from adeflow.rollout import (
         RolloutBook,
         RolloutInput,
@@ -25,10 +27,13 @@ with workflow.unsafe.imports_passed_through():
         Slot,
         VmFinished,
         VmStatus,
+        with_selected,
     )
     from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
-    from workflows.steps import ROLLOUT_KEY
+    from workflows.steps import ARM_CALL, ROLLOUT_KEY
 
+SELECTOR_TIMEOUT = timedelta(minutes=10)
+"""A Resource Graph query over many subscriptions pages 1,000 rows at a time; 10,000 VMs is ten pages."""
 CONTINUE_AS_NEW_EVERY = 2000
 """History events per run before continuing as new, below the server's 4,096 suggestion with headroom."""
 
@@ -52,7 +57,12 @@ class FleetRolloutWorkflow:
         state = request.state
         if state is not None:
             state.runs += 1
+        selected: list[str] = []
+        if request.selectors and state is None:
+            request, selected = await self._resolve_selectors(request)
         self._book = RolloutBook(request, state)
+        if selected:
+            self.book.state.selected = selected
         if not self.book.state.started_at:
             self.book.state.started_at = workflow.now().isoformat()
         workflow.upsert_search_attributes([ROLLOUT_KEY.value_set(request.rollout_id)])
@@ -70,6 +80,25 @@ class FleetRolloutWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._publish()
         return self.book.result()
+
+    async def _resolve_selectors(self, request: RolloutInput) -> tuple[RolloutInput, list[str]]:
+        """Ask Azure which VMs the selectors name, once: the answer is in history, so the fleet is fixed for the
+        rollout's lifetime and a replay sees the same VMs. A selector Azure refuses fails the rollout clearly."""
+        workflow.set_current_details(f"finding the VMs of {len(request.selectors)} selector(s)")
+        results = await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    "find_vms",
+                    selector.query,
+                    result_type=VmQueryResult,
+                    start_to_close_timeout=SELECTOR_TIMEOUT,
+                    retry_policy=ARM_CALL,
+                    summary=f"find VMs: {selector.query.describe()}",
+                )
+                for selector in request.selectors
+            )
+        )
+        return with_selected(request, list(results))
 
     def _history_full(self) -> bool:
         info = workflow.info()

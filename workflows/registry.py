@@ -2,12 +2,21 @@
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from workflows.campaign import CampaignWorkflow
+from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.remove_extension import RemoveExtensionWorkflow
 
-WORKFLOWS = (EncryptVmWorkflow, DisableEncryptionWorkflow, RemoveExtensionWorkflow, FleetRolloutWorkflow)
+WORKFLOWS = (
+    EncryptVmWorkflow,
+    DisableEncryptionWorkflow,
+    RemoveExtensionWorkflow,
+    FleetRolloutWorkflow,
+    CreateVmFromEncryptedVhdWorkflow,
+    CampaignWorkflow,
+)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from adeflow import rules
     from adeflow.model import Outcome, Phase, VmRef
+    from workflows import metrics
     from workflows.steps import OUTCOME_KEY, PhaseTracker, StepFailed, call, tag_vm
 
 
@@ -69,4 +70,6 @@ class RemoveExtensionWorkflow:
     def _finish(self, result: RemoveExtensionResult, phase: Phase) -> RemoveExtensionResult:
         self._tracker.enter(phase, result.message)
         workflow.upsert_search_attributes([OUTCOME_KEY.value_set(result.outcome.value)])
+        metrics.vm_finished(result.outcome.value, self._tracker.timings)
+        workflow.logger.info("%s: %s", result.vm.name, result.outcome.value, extra={"vm": result.vm.name})
         return result

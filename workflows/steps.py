@@ -12,12 +12,15 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+
+from workflows import metrics
 
 with workflow.unsafe.imports_passed_through():
     from activities.azure_backup import AzureBackupActivities
     from activities.backup import BackupActivities
-    from activities.status import StatusActivities
+    from activities.status import STILL_ENCRYPTING, StatusActivities
+    from adeflow import rules
     from adeflow.model import (
         AzureBackupRequest,
         BackupMethod,
@@ -47,6 +50,9 @@ VOLUME_TYPE_KEY = SearchAttributeKey.for_keyword("AdeVolumeType")
 
 ARM_CALL = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 """ARM reads and writes: the SDK already retried throttling; these retries cover worker or network loss."""
+ARM_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+"""A worker that stops heartbeating this long is taken for dead and its ARM activity retried elsewhere; the
+worker beats every 5 s (``worker.interceptors.LivenessHeartbeatInterceptor``), the SDK sends at most every 16 s."""
 
 
 class StepFailed(Exception):
@@ -71,7 +77,7 @@ async def call(
     """Run one ARM activity with the standard retry policy; a final failure becomes :class:`StepFailed`."""
     try:
         return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=timeout, retry_policy=ARM_CALL
+            method, arg, start_to_close_timeout=timeout, heartbeat_timeout=ARM_HEARTBEAT_TIMEOUT, retry_policy=ARM_CALL
         )
     except ActivityError as err:
         raise _failure(err, during or getattr(method, "__name__", "activity")) from err
@@ -105,6 +111,7 @@ class PhaseTracker:
         if phase is not self.phase or self._started is None:
             self._started = now
             workflow.upsert_search_attributes([PHASE_KEY.value_set(phase.value)])
+            metrics.phase_entered(phase)
         self.phase = phase
         self.detail = detail
         workflow.set_current_details(f"**{phase.value}**: {detail}")
@@ -177,8 +184,22 @@ async def await_extension(request: ProgressRequest, poll_interval_s: float, dead
             request,
             start_to_close_timeout=timedelta(minutes=2),
             schedule_to_close_timeout=timedelta(seconds=deadline_s),
+            heartbeat_timeout=ARM_HEARTBEAT_TIMEOUT,
             retry_policy=RetryPolicy(initial_interval=interval, backoff_coefficient=1.0, maximum_interval=interval),
             summary=f"await {request.encryption_operation} on {request.vm.name} ({request.volume_type.value})",
         )
     except ActivityError as err:
+        if err.retry_state is RetryState.TIMEOUT:
+            verdict = rules.wait_deadline_verdict(request.encryption_operation, deadline_s, _last_seen(err))
+            raise StepFailed(verdict.reason, f"{request.vm.name}: {verdict.message}") from err
         raise _failure(err, request.encryption_operation) from err
+
+
+def _last_seen(err: BaseException) -> str:
+    """The status the last poll saw (details[0] of its "still encrypting" error), wherever the server nests it."""
+    cause = err.__cause__ or getattr(err, "cause", None)
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type == STILL_ENCRYPTING and cause.details:
+            return str(cause.details[0])
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return ""

@@ -8,17 +8,23 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.azure_clients import AzureClients
+from activities.vm_search import find_vms
+from adeflow.codec import CodecKeyError
 from adeflow.config import Settings
-from adeflow.manifest import Manifest, ManifestError, load_manifest
+from adeflow.fleet_query import merge_selected
+from adeflow.manifest import Manifest, ManifestError, VmSettings, load_manifest
+from adeflow.model import VmRef
 from adeflow.preflight import evaluate
 from adeflow.rollout import build_rollout_input
 from adeflow.rollout_client import final_progress, rollout_handle, start_rollout, ui_link, watch, write_report
+from adeflow.temporal_client import TemporalUnreachable
+from adeflow.temporal_client import connect as connect_temporal
 from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
 
 T = TypeVar("T")
@@ -42,12 +48,6 @@ def _load(path: Path) -> Manifest:
     except ManifestError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    if manifest.selectors:
-        click.echo(
-            f"{path}: selectors are not resolved yet; list the VMs under vms (by id or subscription/rg/name)",
-            err=True,
-        )
-        sys.exit(2)
     return manifest
 
 
@@ -55,9 +55,11 @@ def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
     async def go() -> T:
         settings = _settings()
         try:
-            client = await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace)
-        except RuntimeError as exc:
-            raise click.ClickException(f"cannot reach Temporal at {settings.temporal.address}: {exc}") from exc
+            client = await connect_temporal(settings.temporal)
+        except TemporalUnreachable as exc:
+            raise click.ClickException(str(exc)) from exc
+        except CodecKeyError as exc:
+            raise click.UsageError(str(exc)) from exc
         return await work(client, settings)
 
     try:
@@ -65,6 +67,25 @@ def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
     except KeyboardInterrupt:
         click.echo("\ndetached; the rollout goes on (adeflow rollout watch ID re-attaches)", err=True)
         sys.exit(0)
+
+
+async def selected_vms(clients: AzureClients, fleet: Manifest) -> list[tuple[VmRef, VmSettings]]:
+    """The manifest's VMs and what its selectors find now, merged as the rollout merges them."""
+    listed = [vm.ref for vm in fleet.vms]
+    results = []
+    for selector in fleet.selectors:
+        try:
+            results.append(await find_vms(clients, selector.query(fleet.source)))
+        except Exception as exc:  # an ARM refusal or a bad query: say which selector, start nothing
+            click.echo(f"{fleet.source}:{selector.line}: selector failed: {exc}", err=True)
+            sys.exit(2)
+    vms = [(vm.ref, vm.settings) for vm in fleet.vms]
+    for selector, result, added in zip(
+        fleet.selectors, results, merge_selected(listed, [r.vms for r in results]), strict=True
+    ):
+        click.echo(f"{fleet.source}:{selector.line}: {selector.query(fleet.source).describe()}: {len(result.vms)} VMs")
+        vms += [(ref, selector.settings) for ref in added]
+    return vms
 
 
 operator_option = click.option(
@@ -88,13 +109,14 @@ def check(manifest: Path, parallel: int) -> None:
         clients = AzureClients(_settings().azure)
         gate = asyncio.Semaphore(parallel)
 
-        async def one(vm: Any) -> tuple[str, bool, str]:
+        async def one(ref: VmRef, settings: VmSettings) -> tuple[str, bool, str]:
             async with gate:
-                report = await evaluate(clients, vm.settings.to_encrypt_input(vm.ref, fleet.rollout))
-                return vm.ref.name, report.eligible, report.render()
+                report = await evaluate(clients, settings.to_encrypt_input(ref, fleet.rollout))
+                return ref.name, report.eligible, report.render()
 
         try:
-            return await asyncio.gather(*(one(vm) for vm in fleet.vms))
+            vms = await selected_vms(clients, fleet)
+            return await asyncio.gather(*(one(ref, settings) for ref, settings in vms))
         finally:
             await clients.close()
 
@@ -113,7 +135,12 @@ def start(manifest: Path, rollout_id: str, wait: bool) -> None:
     """Validate MANIFEST, start the rollout (or attach to it), print its id and UI link."""
     fleet = _load(manifest)
     rollout_id = rollout_id or fleet.rollout.name or manifest.stem
-    request = build_rollout_input(rollout_id, fleet.rollout, [(vm.ref, vm.settings) for vm in fleet.vms])
+    request = build_rollout_input(
+        rollout_id,
+        fleet.rollout,
+        [(vm.ref, vm.settings) for vm in fleet.vms],
+        [(selector.query(fleet.source), selector.settings) for selector in fleet.selectors],
+    )
 
     async def go(client: Client, settings: Settings) -> None:
         handle = await start_rollout(client, request, settings.temporal.task_queue)

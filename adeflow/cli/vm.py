@@ -1,4 +1,4 @@
-"""``adeflow vm check|encrypt|status|disable|remove-extension``: the single-VM verbs for day-to-day work."""
+"""``adeflow vm check|encrypt|status|disable|remove-extension|create-from-vhd``: the single-VM verbs."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
 from activities.azure_clients import AzureClients
 from activities.inventory import InventoryActivities
-from adeflow import rules
+from adeflow import rules, vhd
+from adeflow.codec import CodecKeyError
 from adeflow.config import Settings
 from adeflow.model import (
     BackupPolicy,
     BackupWaiver,
+    CreateFromVhdInput,
     EncryptVmInput,
     KeyEncryptionKey,
     Outcome,
@@ -26,6 +30,9 @@ from adeflow.model import (
 )
 from adeflow.preflight import evaluate
 from adeflow.resource_ids import parse_resource_id
+from adeflow.temporal_client import TemporalUnreachable
+from adeflow.temporal_client import connect as connect_temporal
+from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
 from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow, remove_extension_workflow_id
@@ -54,6 +61,8 @@ def _settings() -> Settings:
 
 
 def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
+    """Run Azure reads; Azure's refusals become one clean line (exit 1), never a traceback."""
+
     async def run() -> T:
         clients = AzureClients(_settings().azure)
         try:
@@ -61,11 +70,26 @@ def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
         finally:
             await clients.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except ClientAuthenticationError as exc:
+        raise click.ClickException(
+            "no Azure credential: sign in (az login), or set a managed identity, workload identity or service "
+            "principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET); see the README's Azure identity "
+            f"section [{str(exc).splitlines()[0]}]"
+        ) from exc
+    except (HttpResponseError, ApplicationError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
 
 
 async def _client(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal.address, namespace=settings.temporal.namespace)
+    """Temporal, or a clean error: exit 1 when it cannot be reached, 2 when the codec keys are misconfigured."""
+    try:
+        return await connect_temporal(settings.temporal)
+    except TemporalUnreachable as exc:
+        raise click.ClickException(str(exc)) from exc
+    except CodecKeyError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,12 +138,17 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_request(vm: VmRef, **opts: Any) -> EncryptVmInput:
     kek = None
-    if opts["kek_url"]:
-        kek = KeyEncryptionKey(opts["kek_url"], opts["kek_vault_id"] or opts["key_vault_id"])
     try:
         parse_resource_id(opts["key_vault_id"])
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--key-vault-id") from exc
+    if opts["kek_url"]:
+        kek = KeyEncryptionKey(opts["kek_url"], opts["kek_vault_id"] or opts["key_vault_id"])
+        refusals = vhd.check_kek_input(kek.key_url, kek.vault_id)
+        if refusals:  # R-ENA-3, before anything starts
+            raise click.UsageError("\n".join(r.render(vm) for r in refusals))
+    elif opts["kek_vault_id"]:
+        raise click.UsageError("--kek-vault-id needs --kek-url")
     waiver = None
     if opts["waiver_operator"] or opts["waiver_statement"]:
         waiver = BackupWaiver(opts["waiver_operator"], opts["waiver_statement"])
@@ -141,7 +170,7 @@ def build_request(vm: VmRef, **opts: Any) -> EncryptVmInput:
 
 @click.group()
 def vm() -> None:
-    """Single-VM verbs: check, encrypt, status, disable, remove-extension."""
+    """Single-VM verbs: check, encrypt, status, disable, remove-extension, create-from-vhd."""
 
 
 @vm.command()
@@ -252,6 +281,56 @@ def remove_extension(vm_ref: str, leave_encrypted: bool, wait: bool) -> None:
             id=remove_extension_workflow_id(ref),
             task_queue=settings.temporal.task_queue,
             static_summary=f"Remove the ADE extension from {ref.name}",
+        )
+        await _report(handle, wait)
+
+    asyncio.run(start())
+
+
+@vm.command(name="create-from-vhd")
+@click.argument("vm_ref", metavar="VM")
+@click.option(
+    "--os-disk-id",
+    required=True,
+    help="Managed disk imported from the encrypted VHD (az disk create --source <vhd-uri> --os-type Linux).",
+)
+@click.option("--secret-url", required=True, help="Disk-encryption key: the versioned Key Vault secret URL.")
+@click.option("--key-vault-id", required=True, help="Resource id of the vault holding that secret (R-PRE-2).")
+@click.option("--nic-id", required=True, help="Resource id of the network interface for the new VM.")
+@click.option("--size", default="Standard_D2s_v5", show_default=True, help="VM size.")
+@click.option("--kek-url", help="Key-encryption key URL, versioned, when the secret is wrapped by a KEK.")
+@click.option("--kek-vault-id", help="Vault of the KEK (default: the secret's vault).")
+@click.option("--location", default="", help="Region (default: the disk's).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the outcome.")
+def create_from_vhd(vm_ref: str, wait: bool, **opts: Any) -> None:
+    """Create a VM that attaches a customer-encrypted OS disk with its key references (R-VHD-1)."""
+    ref = parse_vm(vm_ref)
+    if opts["kek_vault_id"] and not opts["kek_url"]:
+        raise click.UsageError("--kek-vault-id needs --kek-url")
+    kek = KeyEncryptionKey(opts["kek_url"], opts["kek_vault_id"] or opts["key_vault_id"]) if opts["kek_url"] else None
+    request = CreateFromVhdInput(
+        vm=ref,
+        os_disk_id=opts["os_disk_id"],
+        secret_url=opts["secret_url"],
+        key_vault_id=opts["key_vault_id"],
+        network_interface_id=opts["nic_id"],
+        size=opts["size"],
+        kek=kek,
+        location=opts["location"],
+    )
+    refusals = vhd.check_request(request)
+    if refusals:  # bad input: exit 2, nothing started
+        raise click.UsageError("\n".join(r.render(ref) for r in refusals))
+
+    async def start() -> None:
+        settings = _settings()
+        client = await _client(settings)
+        handle = await client.start_workflow(
+            CreateVmFromEncryptedVhdWorkflow.run,
+            request,
+            id=create_from_vhd_workflow_id(ref),
+            task_queue=settings.temporal.task_queue,
+            static_summary=f"Create {ref.name} from an encrypted VHD in {ref.resource_group}",
         )
         await _report(handle, wait)
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+import azuresim.app
 from tests.sim.conftest import SUB1, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.conformance
@@ -455,7 +456,7 @@ def test_missing_api_version(raw: Raw) -> None:
     "path",
     [
         f"/subscriptions/{SUB1}/resourceGroups/providers/Microsoft.Compute/virtualMachines/web-01",
-        f"{RG}/providers/Microsoft.Compute/virtualMachines",
+        f"{RG}/providers/Microsoft.Compute/virtualMachines/web-01/extensions/AzureDiskEncryptionForLinux/x",
         f"{RSV}/backupFabrics/Azure/protectedItems/VM;iaasvmcontainerv2;rg-web;web-01",
     ],
 )
@@ -500,3 +501,48 @@ def test_invalid_body(raw: Raw, method: str, path: str, api: str, payload: bytes
 def test_unauthenticated(raw: Raw) -> None:
     resp = requests.get(raw.base + f"{VM}/web-01?api-version={VM_API}", verify=str(raw.sim.server.ca_path))
     _error(resp, 401, "AuthenticationFailed")
+
+
+# ---------------------------------------------------------------------------------------------- snapshot lists
+
+
+@pytest.mark.parametrize(
+    ("operation", "path"),
+    [
+        ("Snapshots_ListByResourceGroup", f"{RG}/providers/Microsoft.Compute/snapshots"),
+        ("Snapshots_List", f"/subscriptions/{SUB1}/providers/Microsoft.Compute/snapshots"),
+    ],
+)
+def test_snapshot_lists_page_like_arm(raw: Raw, operation: str, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``{"value": [...], "nextLink"}`` pages whose items are shaped like the Snapshots_Get examples.
+
+    arm-examples/ holds no list example (upstream has Snapshot_ListByResourceGroup.json and
+    Snapshot_ListBySubscription.json, not copied), so each item is held to the Get examples instead.
+    """
+    monkeypatch.setattr(azuresim.app, "SNAPSHOT_PAGE", 1)
+    disk = f"{RG}/providers/Microsoft.Compute/disks/web-01-osdisk"
+    body = {"location": "eastus", "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": disk}}}
+    created = raw.call("PUT", f"{RG}/providers/Microsoft.Compute/snapshots/conf-list", DISK_API, body)
+    assert created.status_code in (200, 202), created.text
+    examples = {
+        incremental: json.loads((EXAMPLES / name).read_text())["responses"]["200"]["body"]
+        for incremental, name in ((False, "Snapshot_Get.json"), (True, "Snapshot_GetIncrementalSnapshot.json"))
+    }
+    resp = raw.call("GET", path, DISK_API)
+    names: list[str] = []
+    while True:
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        assert set(page) <= {"value", "nextLink"} and isinstance(page["value"], list)
+        for item in page["value"]:
+            example = examples[bool(item["properties"].get("incremental"))]
+            errors = [e for e in shape_errors(item, example) if e not in EXTRAS["Snapshots_Get"]]
+            assert errors == [], f"{operation}: keys not in the Snapshots_Get examples: {errors}"
+            assert all(_has(item, key) for key in REQUIRED["Snapshots_Get"])
+            names.append(item["name"])
+        if "nextLink" not in page:
+            break
+        assert page["nextLink"].startswith("https://") and f"api-version={DISK_API}" in page["nextLink"]
+        resp = raw.session.get(page["nextLink"], verify=raw.verify)  # the SDK follows nextLink as given
+    assert "conf-list" in names and len(names) == len(set(names)) >= 2
+    _error(raw.call("GET", path + "?$skiptoken=not-a-token", DISK_API), 400, "InvalidSkipToken")

@@ -146,9 +146,26 @@ def test_r_bak_2_waive_without_a_statement_is_refused() -> None:
 
 
 @pytest.mark.parametrize("os_state", [VolumeState.ENCRYPTED, VolumeState.ENCRYPTION_IN_PROGRESS])
-def test_r_dis_3_r_lim_3_no_disable_while_the_os_volume_is_encrypted(os_state: VolumeState) -> None:
+def test_r_dis_3_r_lim_3_r_lim_4b_no_disable_while_the_os_volume_is_encrypted(os_state: VolumeState) -> None:
     ext = ade_extension(status=status(os_state, VolumeState.ENCRYPTED))
-    assert ids(rules.check_disable(vm_facts(data_disks=1, ade_extension=ext))) == [("R-DIS-3", "os-volume-encrypted")]
+    refusals = rules.check_disable(vm_facts(data_disks=1, ade_extension=ext))
+    assert ids(refusals) == [("R-DIS-3", "os-volume-encrypted")]
+    assert "R-LIM-3" in refusals[0].message and "R-LIM-4b" in refusals[0].message  # neither OS nor data volumes
+
+
+def test_r_ena_1_enable_is_the_azure_disk_encryption_for_linux_extension_with_the_clis_settings() -> None:
+    from activities.extension import extension_body
+    from adeflow.model import ExtensionRequest, VmRef
+
+    settings = rules.plan_enable_settings(request(), vault(), VolumeType.ALL, "seq-1")
+    body = extension_body(ExtensionRequest(VmRef("s", "rg", "web-01"), "eastus", settings)).as_dict()["properties"]
+    assert (body["publisher"], body["type"], body["typeHandlerVersion"]) == (
+        "Microsoft.Azure.Security",
+        "AzureDiskEncryptionForLinux",
+        "1.1",
+    )
+    assert body["settings"]["EncryptionOperation"] == "EnableEncryption"
+    assert body["settings"]["VolumeType"] == "All" and body["settings"]["SequenceVersion"] == "seq-1"
 
 
 def test_r_dis_3_os_disk_stamp_alone_also_blocks_disable() -> None:

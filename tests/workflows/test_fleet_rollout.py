@@ -13,9 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.azure_clients import AzureClients
+from adeflow.fleet_query import VmQuery
 from adeflow.manifest import FailureBudget, RolloutPolicy, VmSettings
 from adeflow.model import EncryptVmInput, VmRef, VolumeType
-from adeflow.rollout import RolloutInput, RolloutResult, RolloutStage, RolloutTarget
+from adeflow.rollout import RolloutInput, RolloutResult, RolloutStage, RolloutTarget, build_rollout_input
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from tests.workflows.standins import StandInVmRun
@@ -50,6 +51,35 @@ async def test_rollout_encrypts_a_fleet_and_reports_refusals(
         EncryptVmWorkflow.run, encrypt_vm_workflow_id(VmRef(SUB, "rg-web", "web-03"))
     )
     assert (await handle.result()).outcome.value == "encrypted"
+
+
+async def test_selectors_are_resolved_once_at_start_and_their_vms_encrypted(
+    fresh_time_skipping_env: WorkflowEnvironment,
+    make_sim: SimFactory,
+    azure_for: Callable[[SimServer], AzureClients],
+) -> None:
+    time_skipping_env = fresh_time_skipping_env  # its own server: see conftest on stalls after other runs
+    tagged = [vm(f"app-{i:02d}", tags={"ade": "yes"}) for i in range(3)]
+    sim = make_sim(fleet_dict([*tagged, vm("db-01"), vm("other-01", tags={"ade": "no"})]), 60, 300)
+    by_tags = VmQuery(subscription_id=SUB, resource_group="rg-web", tags={"ADE": "yes"}, source="m.yaml:8")
+    by_graph = VmQuery(resource_graph="Resources | where name startswith 'db-'", subscriptions=[SUB], source="m.yaml:9")
+    request = build_rollout_input(
+        f"sel-{uuid.uuid4().hex[:6]}",
+        RolloutPolicy(concurrency=4, canary=1, poll_interval_s=300),
+        [(VmRef(SUB, "rg-web", "app-01"), SETTINGS)],
+        [(by_tags, SETTINGS), (by_graph, SETTINGS)],
+    )
+    async with new_worker(time_skipping_env, azure_for(sim)) as worker:
+        handle = await time_skipping_env.client.start_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+        result = await handle.result()
+        progress = await handle.query(FleetRolloutWorkflow.progress)
+    assert (result.stage, result.total, result.counts["encrypted"]) == (RolloutStage.COMPLETED, 4, 4)
+    assert "m.yaml:8: " in progress.selected[0] and "3 VMs found, 1 of them listed already" in progress.selected[0]
+    assert progress.selected[1].endswith("1 VMs found; 1 rows that are not VMs ignored")  # db-01's OS disk
+    assert sim.writes_for("other-01") == []
+    assert [r.operation for r in sim.requests()].count("Resources") == 1
 
 
 # --- stand-in VM runs: the rollout's mechanics at scale, without Azure ---------------------------------------

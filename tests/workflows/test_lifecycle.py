@@ -182,7 +182,7 @@ async def test_extension_failure_surfaces_the_extension_message_and_keeps_snapsh
     assert len(result.snapshot_ids) == 1
 
 
-async def test_r_dis_2_disable_completes_before_the_extension_is_removed(
+async def test_r_dis_2_r_dis_5_disable_completes_before_the_extension_is_removed(
     time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure
 ) -> None:
     data = [{"lun": 0, "size_gb": 16}]
@@ -193,6 +193,8 @@ async def test_r_dis_2_disable_completes_before_the_extension_is_removed(
     ops = operations(sim)
     put, delete = ops.index("VirtualMachineExtensions_CreateOrUpdate"), ops.index("VirtualMachineExtensions_Delete")
     assert put < delete
+    # R-DIS-5: removal is the DELETE of the AzureDiskEncryptionForLinux extension, after the disable (R-DIS-2).
+    assert sim.requests()[delete].path.endswith("/extensions/AzureDiskEncryptionForLinux")
     # The status read that saw decryption finish comes before the DELETE.
     assert max(i for i, op in enumerate(ops[:delete]) if op == "VirtualMachineExtensions_Get") > put
 

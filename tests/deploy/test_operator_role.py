@@ -1,0 +1,317 @@
+"""``deploy/adeflow-operator-role.json`` grants exactly the ARM actions the activities use, no more, no fewer.
+
+The operations come from the simulator's request log (it names every request it answers, e.g.
+``VirtualMachineExtensions_CreateOrUpdate``) after running every registered activity through the product's
+flows; ``OPERATION_ACTIONS`` maps them to RBAC actions. When an operation, an activity or an action is added
+anywhere, one of these tests fails and its message says exactly what to add where.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.arm_metrics import arm_action
+from activities.azure_clients import AzureClients
+from activities.campaign import CampaignActivities
+from activities.registry import build_activities
+from activities.vm_search import VmSearchActivities
+from adeflow.campaign_plan import FactsBatch, KekQuery
+from adeflow.config import Settings, TemporalSettings
+from adeflow.fleet_query import VmQuery
+from adeflow.model import EncryptVmInput, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
+from azuresim.clock import SimClock
+from azuresim.fleet import FleetSpec
+from azuresim.requestlog import RequestRecord
+from azuresim.server import SimServer
+from tests.conftest import SUB, VAULT_ID, fleet_dict, sim_settings
+from tests.workflows.test_create_from_vhd import KEK_URL, create_request
+from tests.workflows.test_create_from_vhd import fleet as vhd_fleet
+from worker.main import build_worker
+from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
+from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput
+from workflows.encrypt_vm import EncryptVmWorkflow
+from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow
+
+ROLE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "adeflow-operator-role.json"
+THIS_FILE = "tests/deploy/test_operator_role.py"
+
+OPERATION_ACTIONS: dict[str, str] = {
+    # Compute
+    "VirtualMachines_Get": "Microsoft.Compute/virtualMachines/read",
+    "VirtualMachines_List": "Microsoft.Compute/virtualMachines/read",
+    "VirtualMachines_ListAll": "Microsoft.Compute/virtualMachines/read",
+    "VirtualMachines_InstanceView": "Microsoft.Compute/virtualMachines/instanceView/read",
+    "VirtualMachines_CreateOrUpdate": "Microsoft.Compute/virtualMachines/write",
+    "VirtualMachines_Restart": "Microsoft.Compute/virtualMachines/restart/action",
+    "VirtualMachineExtensions_List": "Microsoft.Compute/virtualMachines/extensions/read",
+    "VirtualMachineExtensions_Get": "Microsoft.Compute/virtualMachines/extensions/read",
+    "VirtualMachineExtensions_CreateOrUpdate": "Microsoft.Compute/virtualMachines/extensions/write",
+    "VirtualMachineExtensions_Delete": "Microsoft.Compute/virtualMachines/extensions/delete",
+    "Disks_Get": "Microsoft.Compute/disks/read",
+    "Snapshots_Get": "Microsoft.Compute/snapshots/read",
+    "Snapshots_List": "Microsoft.Compute/snapshots/read",
+    "Snapshots_ListByResourceGroup": "Microsoft.Compute/snapshots/read",
+    "Snapshots_CreateOrUpdate": "Microsoft.Compute/snapshots/write",
+    "Snapshots_Delete": "Microsoft.Compute/snapshots/delete",
+    "AsyncOperation_Get": "Microsoft.Compute/locations/operations/read",
+    # Key Vault (management plane)
+    "Vaults_Get": "Microsoft.KeyVault/vaults/read",
+    "Secrets_Get": "Microsoft.KeyVault/vaults/secrets/read",
+    "Keys_Get": "Microsoft.KeyVault/vaults/keys/read",
+    "Keys_GetVersion": "Microsoft.KeyVault/vaults/keys/versions/read",
+    # Resource Graph: a query is a POST, but RBAC names it a read
+    "Resources": "Microsoft.ResourceGraph/resources/read",
+    # Recovery Services Backup
+    "BackupStatus_Get": "Microsoft.RecoveryServices/locations/backupStatus/action",
+    "BackupProtectedItems_List": "Microsoft.RecoveryServices/Vaults/backupProtectedItems/read",
+    "ProtectedItems_Get": "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
+    "Backups_Trigger": (
+        "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/backup/action"
+    ),
+    "ProtectedItemOperationStatuses_Get": (
+        "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/operationsStatus/read"
+    ),
+    "ProtectedItemOperationResults_Get": (
+        "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/operationResults/read"
+    ),
+    "RecoveryPoints_List": (
+        "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/read"
+    ),
+    "JobDetails_Get": "Microsoft.RecoveryServices/Vaults/backupJobs/read",
+    "BackupJobs_List": "Microsoft.RecoveryServices/Vaults/backupJobs/read",
+    # Azure Policy
+    "PolicyAssignments_List": "Microsoft.Authorization/policyAssignments/read",
+    "PolicyAssignments_ListForResourceGroup": "Microsoft.Authorization/policyAssignments/read",
+    "PolicyAssignments_Get": "Microsoft.Authorization/policyAssignments/read",
+    "PolicyDefinitions_GetBuiltIn": "Microsoft.Authorization/policyDefinitions/read",
+}
+"""Simulator operation name -> the RBAC action ARM checks for it (Azure resource provider operations list)."""
+
+NO_ARM_CALLS: dict[str, str] = {
+    "find_running_vm_runs": "asks Temporal which VM runs are running, not ARM",
+    "write_campaign_report": "writes the report files on the worker",
+    "post_campaign_webhook": "posts to the operator's webhook, not ARM",
+}
+"""Registered activities that send no ARM request, so no flow needs to run them for this test."""
+
+LINKED_ACCESS: dict[str, str] = {
+    "Microsoft.Network/networkInterfaces/join/action": (
+        "VirtualMachines_CreateOrUpdate (create from an encrypted VHD) attaches an existing network interface; "
+        "ARM checks join on it (LinkedAuthorizationFailed otherwise)"
+    ),
+}
+"""Actions the role needs although no request names them (ARM linked-access checks), with the reason."""
+
+
+def _sample_path(pattern: str) -> str:
+    """A readable path from a route regex: ``(?P<vm>[^/]+)`` -> ``{vm}``, optional repeats dropped."""
+    previous = None
+    while previous != pattern:
+        previous = pattern
+        pattern = re.sub(
+            r"\(\?P<(\w+)>([^()]*)\)", lambda m: m[2] if "/" in m[2] and "[" not in m[2] else f"{{{m[1]}}}", pattern
+        )
+        pattern = re.sub(r"\(\?:[^()]*\)[*+?]*\??", "", pattern)
+    return pattern.lstrip("^").rstrip("$").replace("\\.", ".")
+
+
+def role() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(ROLE_FILE.read_text())
+    return data
+
+
+def granted() -> set[str]:
+    """Actions of the role, lower case (RBAC compares them case-insensitively)."""
+    return {action.lower() for action in role()["Actions"]}
+
+
+def test_role_file_is_a_custom_role_definition() -> None:
+    data = role()
+    assert data["IsCustom"] is True and data["Name"]
+    assert set(data) >= {"Name", "IsCustom", "Description", "Actions", "NotActions", "AssignableScopes"}
+    assert all("*" not in action for action in data["Actions"]), "least privilege: no wildcards"
+    assert len(granted()) == len(data["Actions"]), "an action is listed twice"
+    assert data["AssignableScopes"], "az role definition create needs at least one assignable scope"
+
+
+def test_every_operation_the_simulator_serves_has_an_action(tmp_path: Path) -> None:
+    routes = SimServer(FleetSpec.model_validate(fleet_dict([])), state_dir=tmp_path).app.routes
+    missing = []
+    for route in routes:
+        if route.operation not in OPERATION_ACTIONS:
+            path = _sample_path(route.pattern.pattern)
+            suggestion = arm_action(route.method, f"https://management.azure.com{path}")
+            missing.append(
+                f"  {route.operation} ({route.method} {path}): add "
+                f'"{route.operation}": "{suggestion}" to OPERATION_ACTIONS in {THIS_FILE} (check the name in the '
+                "resource provider's operations list); if an activity calls it, the flows below will then ask for "
+                f"{suggestion} in {ROLE_FILE.name}"
+            )
+    assert not missing, "the simulator serves operations the role test cannot map:\n" + "\n".join(missing)
+
+
+@dataclass
+class Flows:
+    sim: SimServer
+    records: list[RequestRecord]
+    activities_run: set[str]
+
+
+def _fleet() -> dict[str, Any]:
+    """One resource group with a VM per flow, and the Key Vault objects and imported disk of the VHD flow."""
+    image = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2"}
+    vm = {"size": "Standard_D4s_v5", "image": image}
+    data = [{"lun": 0, "size_gb": 16}]
+    spec = vhd_fleet(
+        vms=[
+            {"name": "snap-01", **vm, "data_disks": data, "tags": {"ade": "wave-1"}},
+            {"name": "bk-01", **vm},
+            {"name": "rp-01", **vm},
+            {"name": "dis-01", **vm, "data_disks": data, "encrypted": {"data": True}},
+            {"name": "rm-01", **vm, "data_disks": data, "encrypted": {"data": True}},
+        ]
+    )
+    spec["subscriptions"][0]["resource_groups"][0]["recovery_vaults"] = [
+        {"name": "rsv-eastus", "protected_vms": [{"vm": "bk-01"}]}
+    ]
+    spec["sim"]["backup_seconds"] = 120
+    return spec
+
+
+def _ref(name: str) -> VmRef:
+    return VmRef(SUB, "rg-web", name)
+
+
+async def _activity_types(handle: WorkflowHandle[Any, Any]) -> set[str]:
+    return {
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_scheduled_event_attributes")
+    }
+
+
+@pytest.fixture(scope="module")
+async def sim_and_flows(
+    time_skipping_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Flows]:
+    """Every flow of the product once, against one simulator: snapshot and Azure Backup gates, a restart,
+    disable-then-remove, a plain remove, a VM created from an encrypted VHD, a rollout's VM selectors (tags and
+    Resource Graph), and a campaign's fact and KEK reads."""
+    sim = SimServer(
+        FleetSpec.model_validate(_fleet()),
+        clock=SimClock(scale=60, status_read_tick=300),
+        state_dir=tmp_path_factory.mktemp("sim"),
+    )
+    sim.start_in_thread()
+    sim.inject({"kind": "restart_pending", "vm": "rp-01"})
+    clients = AzureClients(sim_settings(sim).azure)
+    settings = Settings(temporal=TemporalSettings(task_queue=f"role-{uuid.uuid4()}"))
+    client = time_skipping_env.client
+    ran: set[str] = set()
+    try:
+        worker: Worker = build_worker(client, settings, clients)
+        async with worker:
+            queue = settings.temporal.task_queue
+            encrypt = [
+                EncryptVmInput(_ref("snap-01"), VAULT_ID, VolumeType.ALL, poll_interval_s=300),
+                EncryptVmInput(_ref("bk-01"), VAULT_ID, poll_interval_s=300),
+                EncryptVmInput(_ref("rp-01"), VAULT_ID, restart_policy=RestartPolicy.AUTO, poll_interval_s=300),
+            ]
+            for request in encrypt:
+                handle = await client.start_workflow(
+                    EncryptVmWorkflow.run, request, id=f"role/{uuid.uuid4()}", task_queue=queue
+                )
+                await handle.result()
+                ran |= await _activity_types(handle)
+            disable = await client.start_workflow(
+                DisableEncryptionWorkflow.run,
+                DisableInput(_ref("dis-01"), poll_interval_s=300),
+                id=f"role/{uuid.uuid4()}",
+                task_queue=queue,
+            )
+            await disable.result()
+            ran |= await _activity_types(disable)
+            create = await client.start_workflow(
+                CreateVmFromEncryptedVhdWorkflow.run,
+                create_request("vhd-01", kek=KeyEncryptionKey(KEK_URL, VAULT_ID)),
+                id=f"role/{uuid.uuid4()}",
+                task_queue=queue,
+            )
+            await create.result()
+            ran |= await _activity_types(create)
+            remove = await client.start_workflow(
+                RemoveExtensionWorkflow.run,
+                RemoveExtensionInput(_ref("rm-01"), leave_encrypted=True),
+                id=f"role/{uuid.uuid4()}",
+                task_queue=queue,
+            )
+            await remove.result()
+            ran |= await _activity_types(remove)
+        # A rollout resolves its selectors with this activity when it starts.
+        search = VmSearchActivities(clients)
+        for query in (
+            VmQuery(subscription_id=SUB, resource_group="rg-web", tags={"ade": "wave-1"}),
+            VmQuery(subscription_id=SUB, tags={"ade": "wave-1"}),
+            VmQuery(resource_graph="Resources | where tags.ade == 'wave-1' | project id", subscriptions=[SUB]),
+        ):
+            assert (await ActivityEnvironment().run(search.find_vms, query)).vms == [_ref("snap-01")]
+        ran.add("find_vms")
+        # A campaign reads the fleet's facts in batches and the KEK versions in use (and its target's current one).
+        campaign = CampaignActivities(clients)
+        readings = await ActivityEnvironment().run(campaign.read_campaign_facts, FactsBatch([_ref("snap-01")]))
+        assert readings[0].facts is not None, readings
+        kek = KeyEncryptionKey(KEK_URL, VAULT_ID)
+        current = KeyEncryptionKey(KEK_URL.rsplit("/", 1)[0], VAULT_ID)
+        keks = await ActivityEnvironment().run(campaign.read_kek_versions, KekQuery([kek], current))
+        assert keks.target is not None and not keks.target.problem and not keks.versions[0].problem, keks
+        ran |= {"read_campaign_facts", "read_kek_versions"}
+        yield Flows(sim, sim.requests(), ran)
+    finally:
+        await clients.close()
+        sim.stop()
+
+
+def test_flows_ran_every_registered_activity(sim_and_flows: Flows) -> None:
+    registered = {fn.__temporal_activity_definition.name for fn in build_activities(AzureClients(Settings().azure))}  # type: ignore[attr-defined]
+    missing = sorted(registered - sim_and_flows.activities_run - NO_ARM_CALLS.keys())
+    assert not missing, (
+        f"activities {missing} are registered (activities/registry.py) but no flow in {THIS_FILE} runs them, so "
+        "their ARM calls are not checked against the role: add a flow that runs each to the sim_and_flows fixture "
+        "(or, if one sends no ARM request, list it in NO_ARM_CALLS with the reason)"
+    )
+
+
+def test_role_grants_every_action_the_activities_use(sim_and_flows: Flows) -> None:
+    unmapped = sorted({r.operation for r in sim_and_flows.records} - OPERATION_ACTIONS.keys())
+    assert not unmapped, f"add {unmapped} to OPERATION_ACTIONS in {THIS_FILE}"
+    have = granted() | {a.lower() for a in LINKED_ACCESS}
+    lacking: dict[str, RequestRecord] = {}
+    for record in sim_and_flows.records:
+        action = OPERATION_ACTIONS[record.operation]
+        if action.lower() not in have:
+            lacking.setdefault(action, record)
+    assert not lacking, "\n".join(
+        f'{ROLE_FILE.name} lacks "{action}": add it to "Actions" (the activities sent {r.operation}: '
+        f"{r.method} {r.path})"
+        for action, r in sorted(lacking.items())
+    )
+
+
+def test_role_grants_nothing_the_activities_do_not_use(sim_and_flows: Flows) -> None:
+    used = {OPERATION_ACTIONS[r.operation].lower() for r in sim_and_flows.records if r.operation in OPERATION_ACTIONS}
+    extra = sorted(a for a in role()["Actions"] if a.lower() not in used and a not in LINKED_ACCESS)
+    assert not extra, (
+        f"{ROLE_FILE.name} grants {extra}, which no activity used in the flows: remove them (least privilege), or "
+        f"add the flow that needs them, or list them in LINKED_ACCESS in {THIS_FILE} with the reason"
+    )

@@ -1,0 +1,134 @@
+"""Payload encryption: what the Temporal server stores is ciphertext, keys rotate, a wrong key fails loudly."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.azure_clients import AzureClients
+from activities.registry import build_activities
+from adeflow.codec import CodecKeyError, CodecKeys, EncryptionCodec, data_converter, new_key_line
+from adeflow.codec_server import build_app
+from adeflow.model import EncryptVmInput, Outcome, VmRef
+from azuresim.server import SimServer
+from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
+from tests.workflows.test_encrypt_vm import vm
+from workflows.encrypt_vm import EncryptVmWorkflow
+from workflows.registry import WORKFLOWS, workflow_runner
+
+OLD = new_key_line("k2025")
+NEW = new_key_line("k2026")
+
+
+def keys(*lines: str) -> CodecKeys:
+    return CodecKeys.parse([tuple(line.split()) for line in lines], "test")  # type: ignore[misc]
+
+
+def payload(text: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
+
+
+async def test_round_trip_hides_data_and_metadata() -> None:
+    codec = EncryptionCodec(keys(NEW))
+    [sealed] = await codec.encode([payload('"kv-ade-eastus"')])
+    assert b"kv-ade-eastus" not in sealed.data and b"json/plain" not in sealed.data
+    assert sealed.metadata["encryption-key-id"] == b"k2026"
+    assert await codec.decode([sealed]) == [payload('"kv-ade-eastus"')]
+
+
+async def test_keys_rotate_old_payloads_stay_readable_and_new_ones_use_the_first_key() -> None:
+    [old_sealed] = await EncryptionCodec(keys(OLD)).encode([payload("1")])
+    rotated = EncryptionCodec(keys(NEW, OLD))
+    assert await rotated.decode([old_sealed]) == [payload("1")]
+    [new_sealed] = await rotated.encode([payload("2")])
+    assert new_sealed.metadata["encryption-key-id"] == b"k2026"
+    with pytest.raises(CodecKeyError, match="key 'k2026', which this process does not hold"):
+        await EncryptionCodec(keys(OLD)).decode([new_sealed])
+
+
+async def test_tampered_payload_or_wrong_key_material_is_refused() -> None:
+    [sealed] = await EncryptionCodec(keys(NEW)).encode([payload("1")])
+    other_material = keys(new_key_line("k2026"))
+    with pytest.raises(CodecKeyError, match="does not authenticate"):
+        await EncryptionCodec(other_material).decode([sealed])
+
+
+async def test_plain_payloads_written_before_the_codec_pass_through() -> None:
+    assert await EncryptionCodec(keys(NEW)).decode([payload("1")]) == [payload("1")]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ADEFLOW_CODEC_KEYS": "k1"}, "expected id:base64"),
+        ({"ADEFLOW_CODEC_KEYS": "k1:notbase64!"}, "not base64"),
+        ({"ADEFLOW_CODEC_KEYS": "k1:" + base64.b64encode(b"short").decode()}, "has 5 bytes; AES-256 needs 32"),
+        ({"ADEFLOW_CODEC_KEYS": f"{OLD.replace(' ', ':')},{OLD.replace(' ', ':')}"}, "appears twice"),
+        ({"ADEFLOW_CODEC_KEYS": "a", "ADEFLOW_CODEC_KEY_FILE": "f"}, "not both"),
+        ({"ADEFLOW_CODEC_KEY_FILE": "/nonexistent/keys"}, "cannot read /nonexistent/keys"),
+    ],
+)
+def test_bad_key_configuration_says_what_is_wrong(env: dict[str, str], message: str) -> None:
+    with pytest.raises(CodecKeyError, match=message):
+        CodecKeys.from_env(env)
+
+
+def test_key_file_first_key_seals(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"# rotated 2026-11\n{NEW}\n{OLD}  # kept for old histories\n")
+    loaded = CodecKeys.from_env({"ADEFLOW_CODEC_KEY_FILE": str(path)})
+    assert loaded is not None and [k for k, _ in loaded.keys] == ["k2026", "k2025"]
+    assert CodecKeys.from_env({}) is None
+
+
+async def test_codec_server_decodes_for_the_ui_origin_only() -> None:
+    codec = EncryptionCodec(keys(NEW))
+    sealed = await codec.encode([payload('"web-01"')])
+    body = json_format.MessageToJson(Payloads(payloads=sealed))
+    async with TestClient(TestServer(build_app(codec, ("http://localhost:8233",)))) as client:
+        response = await client.post("/decode", data=body, headers={"Origin": "http://localhost:8233"})
+        assert response.status == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8233"
+        decoded = json_format.Parse(await response.text(), Payloads())
+        assert list(decoded.payloads) == [payload('"web-01"')]
+        foreign = await client.options("/decode", headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in foreign.headers
+        bad = await client.post("/decode", data="{not json")
+        assert bad.status == 400
+
+
+async def test_history_on_the_server_holds_no_plaintext_when_the_codec_is_on(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    sim = make_sim(fleet_dict([vm("codec-web-01")]))
+    config = time_skipping_env.client.config()
+    config["data_converter"] = data_converter(keys(NEW))
+    sealed_client = Client(**config)  # keeps the time-skipping interceptor
+    request = EncryptVmInput(vm=VmRef(SUB, "rg-web", "codec-web-01"), key_vault_id=VAULT_ID, poll_interval_s=300)
+    async with Worker(
+        sealed_client,
+        task_queue=f"codec-{uuid.uuid4()}",
+        workflows=list(WORKFLOWS),
+        activities=list(build_activities(azure_for(sim))),
+        workflow_runner=workflow_runner(),
+    ) as worker:
+        handle = await sealed_client.start_workflow(
+            EncryptVmWorkflow.run, request, id=f"codec/{uuid.uuid4()}", task_queue=worker.task_queue
+        )
+        assert (await handle.result()).outcome is Outcome.ENCRYPTED
+    raw = time_skipping_env.client.get_workflow_handle(handle.id)  # no codec: sees what the server stores
+    stored = b"".join([event.SerializeToString() async for event in raw.fetch_history_events()])
+    # Workflow ids and search attributes (VM, resource group) stay readable by design; payloads do not.
+    for plaintext in (b"kv-ade-eastus", b"AzureDiskEncryption", b"EnableEncryption", b"osdisk-ade"):
+        assert plaintext not in stored, plaintext
+    assert b"binary/encrypted" in stored

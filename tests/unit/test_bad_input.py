@@ -1,0 +1,194 @@
+"""Bad input never reaches Azure or Temporal: a corpus of command lines with their exact errors, and fuzzing of
+the manifest parser and id parsers (no traceback ever reaches the user; bad input exits 2)."""
+
+from __future__ import annotations
+
+import contextlib
+import string
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adeflow.cli.main import cli
+from adeflow.manifest import ManifestError, parse_manifest_text
+from adeflow.model import VmRef
+from adeflow.resource_ids import parse_resource_id
+from adeflow.vhd import check_kek_input, parse_vault_object_url
+
+SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-web"
+KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-ade"
+VERSION = "0123456789abcdef0123456789abcdef"
+
+# (command line, the last line of the error the operator sees). Each exits 2 and starts nothing.
+CLI_CORPUS: list[tuple[list[str], str]] = [
+    (["vm", "status", "a/b/c/d"], "'a/b/c/d': give a VM resource id or <subscription>/<resource-group>/<vm-name>"),
+    (["vm", "status", "web-01"], "'web-01': give a VM resource id or <subscription>/<resource-group>/<vm-name>"),
+    (["vm", "status", f"{RG}/providers/Microsoft.Compute/disks/d1"], f"not a virtual machine resource id: {RG}/"),
+    (["vm", "status", "/subscriptions//resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x"],
+     "malformed ARM resource id"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", "kv-ade"],
+     "Invalid value for --key-vault-id: malformed ARM resource id 'kv-ade'"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-url", "https://kv-ade.vault.azure.net/keys/k"],
+     "refused by R-ENA-3 (kek-url-invalid)"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-url",
+      f"https://other.vault.azure.net/keys/k/{VERSION}"], "refused by R-ENA-3 (kek-in-other-vault)"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-url", f"http://kv-ade.vault.azure.net/keys/k/{VERSION}"],
+     "refused by R-ENA-3 (kek-url-invalid)"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-vault-id", KV], "--kek-vault-id needs --kek-url"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--volume-type", "everything"],
+     "'everything' is not one of 'os', 'data', 'all'"),
+    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", f"{RG}/providers/Microsoft.Compute/disks/d1",
+      "--kek-url", f"https://d1.vault.azure.net/keys/k/{VERSION}"], "refused by R-ENA-3 (kek-vault-id-invalid)"),
+    (["rollout", "start", "does-not-exist.yaml"], "File 'does-not-exist.yaml' does not exist."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "expected"), CLI_CORPUS, ids=[" ".join(a)[:60] for a, _ in CLI_CORPUS])
+def test_bad_command_lines_exit_2_with_the_exact_error(argv: list[str], expected: str) -> None:
+    result = CliRunner().invoke(cli, argv, env={"ADEFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9"})
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert expected in result.output.strip().splitlines()[-1]
+
+
+def test_the_corpus_is_large_enough() -> None:
+    manifests = Path(__file__).parent.parent / "data" / "manifests" / "bad"
+    assert len(CLI_CORPUS) + len(list(manifests.glob("*.expected"))) >= 40
+
+
+# ---------------------------------------------------------------------------------------------- fuzzing
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+KEYS = [
+    "version",
+    "rollout",
+    "defaults",
+    "vms",
+    "selectors",
+    "id",
+    "subscription",
+    "resource_group",
+    "name",
+    "key_vault_id",
+    "kek",
+    "key_url",
+    "vault_id",
+    "volume_type",
+    "backup",
+    "restart",
+    "tags",
+    "resource_graph",
+    "concurrency",
+    "canary",
+    "waves",
+    "failure_budget",
+    "poll_interval",
+    "confirmations",
+    "backup_waiver",
+]
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=30),
+    st.sampled_from(["All", "data", "OS", "5%", "10m", KV, f"{RG}/providers/Microsoft.Compute/virtualMachines/w",
+                     f"https://kv-ade.vault.azure.net/keys/k/{VERSION}", "waive", "auto", "1e9", "-1", "0x1"]),
+)  # fmt: skip
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def _parse_or_refuse(text: str) -> None:
+    try:
+        parse_manifest_text(text, source="fuzz.yaml")
+    except ManifestError as exc:
+        assert str(exc).startswith("fuzz.yaml"), str(exc)
+
+
+@FUZZ
+@given(documents)
+def test_fuzzed_manifest_structures_are_accepted_or_refused_never_crash(document: object) -> None:
+    _parse_or_refuse(yaml.safe_dump(document, allow_unicode=True))
+
+
+@FUZZ
+@given(st.text(alphabet=string.printable + "\u00e9\u3042\t", max_size=300))
+def test_fuzzed_manifest_text_is_accepted_or_refused_never_crash(text: str) -> None:
+    _parse_or_refuse(text)
+
+
+@FUZZ
+@given(st.text(max_size=200), st.sampled_from(["yaml", "csv"]))
+def test_fuzzed_csv_and_yaml_bytes_never_crash(text: str, fmt: str) -> None:
+    with contextlib.suppress(ManifestError):
+        parse_manifest_text(text, source="fuzz", fmt=fmt, defaults={"defaults": {"key_vault_id": KV}})  # type: ignore[arg-type]
+
+
+id_parts = st.sampled_from(
+    [
+        "",
+        "subscriptions",
+        SUB,
+        "resourceGroups",
+        "rg-web",
+        "providers",
+        "Microsoft.Compute",
+        "virtualMachines",
+        "vm-1",
+        "Microsoft.KeyVault",
+        "vaults",
+        "kv",
+        "..",
+        " ",
+        "%2F",
+    ]
+)
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=120), st.lists(id_parts, max_size=10).map(lambda parts: "/" + "/".join(parts))))
+def test_id_parsers_raise_value_error_only(text: str) -> None:
+    for parse in (parse_resource_id, VmRef.from_resource_id):
+        try:
+            parse(text)
+        except ValueError as exc:
+            assert str(exc)  # says what is wrong
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.text(max_size=120),
+        st.builds(
+            "https://{}.vault.azure.net/{}/{}/{}".format,
+            st.text(max_size=12),
+            st.sampled_from(["keys", "secrets", "x"]),
+            st.text(max_size=8),
+            st.text(max_size=40),
+        ),
+    )
+)
+def test_key_url_checks_refuse_with_a_rule_never_crash(url: str) -> None:
+    try:
+        parse_vault_object_url(url, "keys")
+    except ValueError as exc:
+        assert str(exc)
+    for refusal in check_kek_input(url, KV):
+        assert refusal.rule == "R-ENA-3"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + string.digits + "/-_.:%", min_size=1, max_size=80))
+def test_fuzzed_vm_arguments_exit_2_without_traceback(value: str) -> None:
+    result = CliRunner().invoke(cli, ["vm", "status", value], env={"ADEFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9"})
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    if result.exit_code != 1:  # 1: a well-formed id, and Temporal is (deliberately) unreachable
+        assert result.exit_code == 2, result.output
