@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from adeflow.fleet_query import VmQueryResult
@@ -44,25 +44,31 @@ def rollout_workflow_id(rollout_id: str) -> str:
 
 @workflow.defn
 class FleetRolloutWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: RolloutInput) -> None:
+        """The book exists before any handler runs: after continue-as-new, ``vm_finished`` signals from VM runs
+        that ended meanwhile are delivered in the new run's very first activation, before ``run`` starts."""
+        self._early: list[VmFinished] = []
         self._book: RolloutBook | None = None
+        if request.state is not None:
+            request.state.runs += 1
+        if not (request.selectors and request.state is None):  # else the book waits for the selectors' VMs
+            self._book = RolloutBook(request, request.state)
 
     @property
     def book(self) -> RolloutBook:
-        assert self._book is not None
+        if self._book is None:
+            raise ApplicationError("the rollout is still finding the VMs its selectors name; ask again shortly")
         return self._book
 
     @workflow.run
     async def run(self, request: RolloutInput) -> RolloutResult:
-        state = request.state
-        if state is not None:
-            state.runs += 1
-        selected: list[str] = []
-        if request.selectors and state is None:
+        if self._book is None:
             request, selected = await self._resolve_selectors(request)
-        self._book = RolloutBook(request, state)
-        if selected:
+            self._book = RolloutBook(request, None)
             self.book.state.selected = selected
+            for event in self._early:  # none expected: no VM run exists before the book; kept for safety
+                self.book.mark_finished(event)
         if not self.book.state.started_at:
             self.book.state.started_at = workflow.now().isoformat()
         workflow.upsert_search_attributes([ROLLOUT_KEY.value_set(request.rollout_id)])
@@ -137,7 +143,10 @@ class FleetRolloutWorkflow:
 
     @workflow.signal
     def vm_finished(self, event: VmFinished) -> None:
-        self.book.mark_finished(event)
+        if self._book is None:
+            self._early.append(event)
+        else:
+            self._book.mark_finished(event)
 
     @workflow.query
     def progress(self) -> RolloutProgress:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 from workflows import metrics
 
@@ -50,6 +50,10 @@ VOLUME_TYPE_KEY = SearchAttributeKey.for_keyword("AdeVolumeType")
 
 ARM_CALL = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 """ARM reads and writes: the SDK already retried throttling; these retries cover worker or network loss."""
+ARM_OUTAGE_BUDGET = timedelta(hours=2)
+"""How long one ARM step keeps retrying through an outage (connection refused, 5xx, a dead worker) before the
+run fails with ``arm-outage-budget-exceeded``: long enough for a regional blip or a worker redeploy, short enough
+that a fleet does not sit silently for days."""
 ARM_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 """A worker that stops heartbeating this long is taken for dead and its ARM activity retried elsewhere; the
 worker beats every 5 s (``worker.interceptors.LivenessHeartbeatInterceptor``), the SDK sends at most every 16 s."""
@@ -66,6 +70,16 @@ class StepFailed(Exception):
 
 def _failure(err: ActivityError, during: str) -> StepFailed:
     cause = err.cause
+    if err.retry_state is RetryState.TIMEOUT:  # retried through the whole outage budget (call's schedule-to-close)
+        last = cause.cause if isinstance(cause, TimeoutError) and cause.cause is not None else cause
+        return StepFailed(
+            "arm-outage-budget-exceeded",
+            f"{during}: Azure Resource Manager kept failing for longer than the outage budget "
+            f"({ARM_OUTAGE_BUDGET}); the step was retried all along and nothing after it was done (last error: "
+            f"{getattr(last, 'message', None) or last or 'no answer'}). Fix: restore the worker's access to ARM "
+            "(network, credentials), then run the VM again: "
+            "every step is idempotent and resumes where it stopped.",
+        )
     if isinstance(cause, ApplicationError):
         return StepFailed(cause.type or "activity-failed", cause.message)
     return StepFailed("activity-failed", f"{during} failed: {cause or err}")
@@ -77,7 +91,12 @@ async def call(
     """Run one ARM activity with the standard retry policy; a final failure becomes :class:`StepFailed`."""
     try:
         return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=timeout, heartbeat_timeout=ARM_HEARTBEAT_TIMEOUT, retry_policy=ARM_CALL
+            method,
+            arg,
+            start_to_close_timeout=timeout,
+            schedule_to_close_timeout=timeout + ARM_OUTAGE_BUDGET,
+            heartbeat_timeout=ARM_HEARTBEAT_TIMEOUT,
+            retry_policy=ARM_CALL,
         )
     except ActivityError as err:
         raise _failure(err, during or getattr(method, "__name__", "activity")) from err

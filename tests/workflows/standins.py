@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from adeflow.model import EncryptVmInput
     from adeflow.rollout import VmFinished
+    from workflows.steps import StepFailed, call
 
 
 @workflow.defn(name="EncryptVmWorkflow")
@@ -27,3 +28,21 @@ class StandInVmRun:
         event = VmFinished(request.rollout_index, outcome, reason="stand-in" if outcome == "failed" else "")
         with contextlib.suppress(ApplicationError):  # nobody listens (a run started outside any rollout)
             await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)
+
+
+@workflow.defn
+class OutageProbe:
+    """One ARM step (``workflows.steps.call``) whose activity never reaches ARM: what an operator sees."""
+
+    @workflow.run
+    async def run(self, vm_name: str) -> str:
+        try:
+            await call(unreachable_arm, vm_name, timedelta(minutes=1), during=f"reading VM {vm_name}")
+        except StepFailed as failed:
+            return f"{failed.reason}: {failed.message}"
+        return "reached"
+
+
+@activity.defn
+async def unreachable_arm(vm_name: str) -> None:
+    raise ConnectionRefusedError(f"ARM endpoint refused the connection (reading {vm_name})")
