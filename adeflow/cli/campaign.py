@@ -20,18 +20,11 @@ from temporalio.client import Client, ScheduleAlreadyRunningError, ScheduleDescr
 from adeflow import campaigns
 from adeflow.campaign_file import CampaignError, CampaignFile, load_campaign
 from adeflow.campaign_view import counts_line
+from adeflow.cli.common import settings as load_settings
+from adeflow.cli.common import temporal_client
 from adeflow.config import Settings
-from adeflow.temporal_client import TemporalUnreachable
-from adeflow.temporal_client import connect as connect_temporal
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
 
 
 def _load(path: Path) -> CampaignFile:
@@ -45,11 +38,8 @@ def _load(path: Path) -> CampaignFile:
 
 def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
     async def go() -> T:
-        settings = _settings()
-        try:
-            client = await connect_temporal(settings.temporal)
-        except TemporalUnreachable as exc:
-            raise click.ClickException(str(exc)) from exc
+        settings = load_settings()
+        client = await temporal_client(settings)
         try:
             return await work(client, settings)
         except campaigns.CampaignNotFound as exc:

@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.azure_clients import AzureClients
 from activities.vm_search import find_vms
-from adeflow.codec import CodecKeyError
+from adeflow.cli.common import settings, temporal_client
 from adeflow.config import Settings
 from adeflow.fleet_query import merge_selected
 from adeflow.manifest import Manifest, ManifestError, VmSettings, load_manifest
@@ -23,18 +23,9 @@ from adeflow.model import VmRef
 from adeflow.preflight import evaluate
 from adeflow.rollout import build_rollout_input
 from adeflow.rollout_client import final_progress, rollout_handle, start_rollout, ui_link, watch, write_report
-from adeflow.temporal_client import TemporalUnreachable
-from adeflow.temporal_client import connect as connect_temporal
 from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
 
 
 def _ui_base() -> str:
@@ -53,14 +44,8 @@ def _load(path: Path) -> Manifest:
 
 def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
     async def go() -> T:
-        settings = _settings()
-        try:
-            client = await connect_temporal(settings.temporal)
-        except TemporalUnreachable as exc:
-            raise click.ClickException(str(exc)) from exc
-        except CodecKeyError as exc:
-            raise click.UsageError(str(exc)) from exc
-        return await work(client, settings)
+        config = settings()
+        return await work(await temporal_client(config), config)
 
     try:
         return asyncio.run(go())
@@ -106,7 +91,7 @@ def check(manifest: Path, parallel: int) -> None:
     fleet = _load(manifest)
 
     async def go() -> list[tuple[str, bool, str]]:
-        clients = AzureClients(_settings().azure)
+        clients = AzureClients(settings().azure)
         gate = asyncio.Semaphore(parallel)
 
         async def one(ref: VmRef, settings: VmSettings) -> tuple[str, bool, str]:

@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 
 import click
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from activities.azure_clients import AzureClients
 from activities.inventory import InventoryActivities
 from adeflow import rules, vhd
-from adeflow.codec import CodecKeyError
-from adeflow.config import Settings
+from adeflow.cli.common import settings as load_settings
+from adeflow.cli.common import temporal_client
 from adeflow.model import (
     BackupPolicy,
     BackupWaiver,
@@ -30,8 +30,6 @@ from adeflow.model import (
 )
 from adeflow.preflight import evaluate
 from adeflow.resource_ids import parse_resource_id
-from adeflow.temporal_client import TemporalUnreachable
-from adeflow.temporal_client import connect as connect_temporal
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
 from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
@@ -53,18 +51,11 @@ def parse_vm(value: str) -> VmRef:
     return VmRef(*parts)
 
 
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
 def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
     """Run Azure reads; Azure's refusals become one clean line (exit 1), never a traceback."""
 
     async def run() -> T:
-        clients = AzureClients(_settings().azure)
+        clients = AzureClients(load_settings().azure)
         try:
             return await work(clients)
         finally:
@@ -80,16 +71,6 @@ def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
         ) from exc
     except (HttpResponseError, ApplicationError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
-
-
-async def _client(settings: Settings) -> Client:
-    """Temporal, or a clean error: exit 1 when it cannot be reached, 2 when the codec keys are misconfigured."""
-    try:
-        return await connect_temporal(settings.temporal)
-    except TemporalUnreachable as exc:
-        raise click.ClickException(str(exc)) from exc
-    except CodecKeyError as exc:
-        raise click.UsageError(str(exc)) from exc
 
 
 def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -193,8 +174,8 @@ def encrypt(vm_ref: str, wait: bool, **opts: Any) -> None:
     request = build_request(parse_vm(vm_ref), **opts)
 
     async def start() -> None:
-        settings = _settings()
-        client = await _client(settings)
+        settings = load_settings()
+        client = await temporal_client(settings)
         handle = await client.start_workflow(
             EncryptVmWorkflow.run,
             request,
@@ -240,8 +221,8 @@ def disable(vm_ref: str, keep_extension: bool, backup: str, wait: bool) -> None:
     request = DisableInput(vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup))
 
     async def start() -> None:
-        settings = _settings()
-        client = await _client(settings)
+        settings = load_settings()
+        client = await temporal_client(settings)
         handle = await client.start_workflow(
             DisableEncryptionWorkflow.run,
             request,
@@ -273,8 +254,8 @@ def remove_extension(vm_ref: str, leave_encrypted: bool, wait: bool) -> None:
         )
 
     async def start() -> None:
-        settings = _settings()
-        client = await _client(settings)
+        settings = load_settings()
+        client = await temporal_client(settings)
         handle = await client.start_workflow(
             RemoveExtensionWorkflow.run,
             RemoveExtensionInput(ref, leave_encrypted),
@@ -323,8 +304,8 @@ def create_from_vhd(vm_ref: str, wait: bool, **opts: Any) -> None:
         raise click.UsageError("\n".join(r.render(ref) for r in refusals))
 
     async def start() -> None:
-        settings = _settings()
-        client = await _client(settings)
+        settings = load_settings()
+        client = await temporal_client(settings)
         handle = await client.start_workflow(
             CreateVmFromEncryptedVhdWorkflow.run,
             request,

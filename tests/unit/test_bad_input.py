@@ -192,3 +192,11 @@ def test_fuzzed_vm_arguments_exit_2_without_traceback(value: str) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     if result.exit_code != 1:  # 1: a well-formed id, and Temporal is (deliberately) unreachable
         assert result.exit_code == 2, result.output
+
+
+@pytest.mark.parametrize("argv", [["rollout", "list"], ["campaign", "list"], ["vm", "disable", "s/rg/vm"]])
+def test_misconfigured_codec_keys_exit_2_before_anything_starts(argv: list[str]) -> None:
+    env = {"ADEFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9", "ADEFLOW_CODEC_KEYS": "k1"}
+    result = CliRunner().invoke(cli, argv, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == "Error: ADEFLOW_CODEC_KEYS: expected id:base64[,id:base64...]"
