@@ -6,8 +6,12 @@ against Azure (``DefaultAzureCredential``) or the ARM simulator (static token, s
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 from typing import Any
 
+import aiohttp
+from aiohttp.helpers import BasicAuth, get_env_proxy_for_url
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
@@ -16,11 +20,19 @@ from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
 from azure.mgmt.resource.policy.aio import PolicyClient
 from azure.mgmt.resourcegraph.aio import ResourceGraphClient
 from temporalio.common import MetricMeter
+from yarl import URL
 
 from activities.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
 from activities.arm_metrics import ArmMetricsPolicy
 from adeflow.config import AzureSettings
 from adeflow.credentials import AsyncStaticTokenCredential
+
+
+def arm_proxy(endpoint: str) -> tuple[URL | None, BasicAuth | None]:
+    """The proxy (and its credentials) the environment names for ``endpoint``; (None, None) for a direct line."""
+    with contextlib.suppress(LookupError):
+        return get_env_proxy_for_url(URL(endpoint))
+    return None, None
 
 
 class AzureClients:
@@ -44,6 +56,7 @@ class AzureClients:
         self._backup: dict[str, RecoveryServicesBackupClient] = {}
         self._policy: dict[str, PolicyClient] = {}
         self._graph: ResourceGraphClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         # ARM request budget: one ArmBudget for every client of this worker (DESIGN §5 invariant 8).
         self.arm_budget = ArmBudget(BudgetLimits.from_settings(settings))
 
@@ -51,10 +64,34 @@ class AzureClients:
     def lro_poll_seconds(self) -> float:
         return self._settings.lro_poll_seconds
 
+    def _http_session(self) -> aiohttp.ClientSession:
+        """One HTTP session (connection pool) for every client, with one TLS context built once.
+
+        Why: given a CA file as ``connection_verify``, azure-core builds a new ``SSLContext`` for every request,
+        and aiohttp keys its pool by that context, so every ARM request paid a new TLS handshake; that was the
+        worker's top hot spot (about 25 % of its CPU at 500 VM runs, BENCHMARKS.md). One pool shared by all
+        clients also reuses connections across services. As azure-core's own session: no cookies, no
+        decompression, and the proxy from the environment (HTTPS_PROXY/NO_PROXY), read once for the ARM endpoint
+        (every client talks to that one host) rather than in a thread on every request as aiohttp's
+        ``trust_env`` does (the next hot spot, with its netrc read).
+        """
+        if self._session is None or self._session.closed:
+            context = ssl.create_default_context(cafile=self._settings.ca_file or None)
+            proxy, proxy_auth = arm_proxy(self._settings.arm_endpoint)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=context),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        return self._session
+
     def _client_options(self) -> dict[str, Any]:
         return {
             "base_url": self._settings.arm_endpoint,
-            "connection_verify": self._settings.ca_file or True,
+            "session": self._http_session(),
+            "session_owner": False,
             "polling_interval": self._settings.lro_poll_seconds,
             "credential_scopes": [self._settings.arm_scope],
             # Per retry, so every attempt (also the SDK's retries of a 429, and LRO polls) spends the budget;
@@ -105,3 +142,6 @@ class AzureClients:
                 await client.close()
             cache.clear()
         await self._credential.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -53,6 +53,13 @@ class TemporalSettings:
     """Server name to send (SNI) and verify, when it differs from the host in ``address``."""
     api_key: str = field(default="", repr=False)
     """Temporal Cloud API key (sent as a bearer token); kept out of reprs so it cannot reach a log line."""
+    max_cached_workflows: int = 2000
+    """Worker: workflow runs kept in memory. Keep it above the rollouts' concurrency: a smaller cache than the
+    window replays evicted runs on every task (3x slower in ``../shared/reference/perf-baseline.md``)."""
+    max_concurrent_activities: int = 100
+    """Worker: activity slots (the SDK's default; measured against 200 and 400 in BENCHMARKS.md)."""
+    max_concurrent_workflow_tasks: int = 100
+    """Worker: workflow task slots (the SDK's default; measured in BENCHMARKS.md)."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +207,30 @@ def _temporal_from(source: Mapping[str, str]) -> TemporalSettings:
         tls_ca_file=ca,
         tls_server_name=server_name,
         api_key=api_key,
+        max_cached_workflows=_count(
+            source, "ADEFLOW_WORKER_MAX_CACHED_WORKFLOWS", TemporalSettings.max_cached_workflows
+        ),
+        max_concurrent_activities=_count(
+            source, "ADEFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES", TemporalSettings.max_concurrent_activities
+        ),
+        max_concurrent_workflow_tasks=_count(
+            source, "ADEFLOW_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", TemporalSettings.max_concurrent_workflow_tasks
+        ),
     )
+
+
+def _count(source: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number >= 1 (blank means the default)."""
+    raw = _text(source, name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"{name}={value} must be at least 1")
+    return value
 
 
 def _azure_from(source: Mapping[str, str]) -> AzureSettings:

@@ -319,6 +319,7 @@ class ArmApp:
             sim_time=self.state.clock.now(),
             real_time=datetime.now(UTC),
             detail=str(request.get(DETAIL, "")),
+            connection=_peer(request),
         )
 
     def _fault_response(self, active: ActiveFault, request: web.Request) -> web.Response:
@@ -807,3 +808,8 @@ async def _read_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValueError("expected a JSON object")
     return payload
+
+
+def _peer(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else ""

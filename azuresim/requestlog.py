@@ -21,6 +21,8 @@ class RequestRecord:
     real_time: datetime
     detail: str = ""
     """What a write asked for where it matters for safety checks, e.g. ``EnableEncryption All seq=…``."""
+    connection: str = ""
+    """The client's address and port: requests sharing it came over one (kept-alive) TLS connection."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +35,7 @@ class RequestRecord:
             "sim_time": self.sim_time.isoformat(),
             "real_time": self.real_time.isoformat(),
             "detail": self.detail,
+            "connection": self.connection,
         }
 
 
@@ -54,10 +57,20 @@ class RequestLog:
         sim_time: datetime,
         real_time: datetime,
         detail: str = "",
+        connection: str = "",
     ) -> RequestRecord:
         with self._lock:
             record = RequestRecord(
-                len(self._records) + 1, method, path, operation, status, api_version, sim_time, real_time, detail
+                len(self._records) + 1,
+                method,
+                path,
+                operation,
+                status,
+                api_version,
+                sim_time,
+                real_time,
+                detail,
+                connection,
             )
             self._records.append(record)
             return record

@@ -56,7 +56,8 @@ from azuresim.ideal import ideal_rollout, vm_work
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
 from azuresim.throttling import ThrottlingSpec
-from benchmarks.procstat import cpu_seconds, machine, peak_rss_mb
+from benchmarks import profiler
+from benchmarks.procstat import cpu_seconds, machine, peak_rss_mb, rss_mb
 from benchmarks.skeleton import SkeletonInput, SkeletonParent
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 
@@ -352,7 +353,15 @@ async def bench_rollout(
 # ---------------------------------------------------------------------------------------------- 2. capacity
 
 
-async def bench_capacity_adeflow(work: Path, vms: int, window: int) -> dict[str, Any]:
+async def sample_rss(pid: int, into: list[tuple[float, float]], every_s: float = 2.0) -> None:
+    """Append (seconds since start, RSS MB) of ``pid`` until cancelled: shows growth versus a plateau."""
+    started = time.monotonic()
+    while True:
+        into.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 1)))
+        await asyncio.sleep(every_s)
+
+
+async def bench_capacity_adeflow(work: Path, vms: int, window: int, profile: Path | None = None) -> dict[str, Any]:
     rg = "rg-cap"
     instant = {
         "gb_per_hour": 1e9,
@@ -362,6 +371,7 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int) -> dict[str,
         "throttling": ThrottlingSpec(enabled=False).model_dump(exclude_none=True),
     }
     fleet = fleet_spec(rg, varied_vms(vms), instant)
+    spy: subprocess.Popen[bytes] | None = None
     server = await DevServer.start(work / "temporal-cap-adeflow", ui=False)
     try:
         client = await Client.connect(server.address)
@@ -381,15 +391,24 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int) -> dict[str,
                 settings = VmSettings(key_vault_id=vault_id(rg), volume_type=VolumeType.ALL)
                 names = [v.name for v in fleet.subscriptions[0].resource_groups[0].vms]
                 request = build_rollout_input("capacity", policy, [(VmRef(SUB, rg, n), settings) for n in names])
+                spy = profiler.start(worker.pid, profile / "worker.txt") if profile else None
+                rss: list[tuple[float, float]] = []
+                sampler = asyncio.create_task(sample_rss(worker.pid, rss))
                 meter = Meter(worker, Proc(server.process.pid))
                 handle = await start_rollout(client, request, task_queue)
                 outcome = await handle.result()
                 measured = meter.read()
+                sampler.cancel()
                 results = await vm_results(client, request.rollout_id)
             peak = getattr(worker, "final_peak_rss_mb", 0.0)
             records = sim.requests()
     finally:
         server.stop()
+    hot_spots = None
+    if spy is not None and profile is not None:
+        spy.wait(timeout=60)
+        hot_spots = profiler.summarize(profile / "worker.txt")
+        print(profiler.render(hot_spots), flush=True)
     finished = [r.timings[-1].finished_at for r in results if r.timings]
     encrypted = sum(1 for r in results if r.outcome is Outcome.ENCRYPTED)
     return {
@@ -404,7 +423,11 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int) -> dict[str,
         "server_cpu_s_per_vm_run": measured["server_cpu_s"] / vms,
         "arm_requests_per_vm": len(records) / vms,
         "worker_peak_rss_mb": peak,
+        "worker_rss_mb_series": rss[:: max(1, len(rss) // 40)],
         "cpu": measured,
+        "profile": None
+        if hot_spots is None
+        else {"samples": hot_spots.samples, "self": hot_spots.self_top, "inclusive": hot_spots.inclusive_top},
     }
 
 
@@ -563,6 +586,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+async def rollout_only(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="adeflow-bench-"))
+    started_load = os.getloadavg()[0]
+    try:
+        server = await DevServer.start(work / "temporal-main", ui=False)
+        try:
+            client = await Client.connect(server.address)
+            rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale)
+        finally:
+            server.stop()
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return {"machine": machine(), "load_avg_at_start": started_load, **rollout}
+
+
+async def capacity_only(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="adeflow-bench-"))
+    try:
+        return await bench_capacity_adeflow(work, args.capacity_vms, args.window, args.profile)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def table(r: dict[str, Any]) -> str:
     ro, hi, ad, sk = r["rollout"], r["history"], r["capacity"]["adeflow"], r["capacity"]["skeleton"]
     lat = ro["detect_latency_sim_minutes"]
@@ -635,7 +683,23 @@ def main() -> None:
     parser.add_argument("--history-scale", type=float, default=3600.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
+    parser.add_argument(
+        "--capacity-only", action="store_true", help="only the adeflow capacity run (for profiling and tuning)"
+    )
+    parser.add_argument(
+        "--rollout-only", action="store_true", help="only the rollout-vs-ideal run (e.g. --vms 1000 in the background)"
+    )
+    parser.add_argument("--profile", type=Path, help="sample the capacity worker with py-spy into this directory")
     args = parser.parse_args()
+    if args.capacity_only:
+        capacity = asyncio.run(capacity_only(args))
+        print(json.dumps({k: v for k, v in capacity.items() if k != "profile"}, indent=2))
+        return
+    if args.rollout_only:
+        rollout = asyncio.run(rollout_only(args))
+        args.out.write_text(json.dumps(rollout, indent=2, default=str) + "\n")
+        print(f"measured / ideal {rollout['measured_over_ideal']:.3f}; wrote {args.out}")
+        return
     report = asyncio.run(run(args))
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(table(report))

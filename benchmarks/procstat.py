@@ -36,6 +36,11 @@ def peak_rss_mb(pid: int) -> float:
     return _status_kb(pid, "VmHWM") / 1024
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory now (VmRSS)."""
+    return _status_kb(pid, "VmRSS") / 1024
+
+
 def machine() -> dict[str, Any]:
     model = ""
     try:

@@ -59,7 +59,9 @@ def build_worker(client: Client, settings: Settings, azure: AzureClients) -> Wor
         activities=list(build_activities(azure)),
         workflow_runner=workflow_runner(),
         interceptors=[LogContextInterceptor(), LivenessHeartbeatInterceptor()],
-        max_cached_workflows=2000,
+        max_cached_workflows=settings.temporal.max_cached_workflows,
+        max_concurrent_activities=settings.temporal.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.temporal.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

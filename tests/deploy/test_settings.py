@@ -83,6 +83,8 @@ def test_temporal_cloud_api_key_implies_tls_and_stays_out_of_reprs(tmp_path: Pat
         ({"ADEFLOW_TEMPORAL_TLS": "maybe"}, "is not a boolean"),
         ({"ADEFLOW_AZURE_CLOUD": "AzureGermanCloud"}, "is not one of AzureCloud"),
         ({"ADEFLOW_LOG_FORMAT": "xml"}, "must be json, console or auto"),
+        ({"ADEFLOW_WORKER_MAX_CACHED_WORKFLOWS": "many"}, "ADEFLOW_WORKER_MAX_CACHED_WORKFLOWS='many' is not a whole"),
+        ({"ADEFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES": "0"}, "must be at least 1"),
     ],
 )
 def test_unusable_settings_name_the_variable(env: dict[str, str], message: str, pki: dict[str, str]) -> None:
