@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
+from adeflow.failures import QuietBenignFailureConverter
+
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES256-GCM"
 KEY_ID = "encryption-key-id"
@@ -148,7 +150,8 @@ class EncryptionCodec(PayloadCodec):
 
 
 def data_converter(keys: CodecKeys | None) -> DataConverter:
-    """The SDK's default converter, with the codec when keys are configured."""
+    """The SDK's default converter (benign failures without stack traces), with the codec when keys are set."""
+    converter = dataclasses.replace(DataConverter.default, failure_converter_class=QuietBenignFailureConverter)
     if keys is None:
-        return DataConverter.default
-    return dataclasses.replace(DataConverter.default, payload_codec=EncryptionCodec(keys))
+        return converter
+    return dataclasses.replace(converter, payload_codec=EncryptionCodec(keys))

@@ -24,6 +24,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,7 @@ from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
 from azuresim.throttling import ThrottlingSpec
 from benchmarks import profiler
+from benchmarks.plain_script import PlainTarget, encrypt_fleet
 from benchmarks.procstat import cpu_seconds, machine, peak_rss_mb, rss_mb
 from benchmarks.skeleton import SkeletonInput, SkeletonParent
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
@@ -118,6 +120,8 @@ class Proc:
     """A measured process: CPU seconds and peak RSS by pid."""
 
     pid: int
+    final_peak_rss_mb: float = 0.0
+    """VmHWM read just before the process was stopped (the kernel forgets it with the process)."""
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
@@ -273,16 +277,41 @@ def encryption_finished_at(sim: SimServer, rg: str, name: str) -> datetime | Non
 # ---------------------------------------------------------------------------------------------- 1. rollout
 
 
+ROLLOUT_SIM = {"gb_per_hour": 30.0}
+KILL_AT_SHARE = 0.4
+"""The worker-kill run kills the worker this far into the uninterrupted run's time: mid-wave, VMs in every phase."""
+
+
+@asynccontextmanager
+async def kill_and_replace_worker(
+    client: Client, worker: Proc, env: dict[str, str], task_queue: str, log: Path, after_s: float
+) -> AsyncIterator[Proc]:
+    """SIGKILL ``worker`` ``after_s`` into the run and start a fresh one at once (what a crashed pod gets)."""
+    await asyncio.sleep(after_s)
+    os.kill(worker.pid, signal.SIGKILL)
+    print(f"      worker {worker.pid} killed at {after_s:.0f} s; starting another", flush=True)
+    async with worker_process(client, ["-m", "worker"], env, task_queue, log) as replacement:
+        yield replacement
+
+
 async def bench_rollout(
-    client: Client, server: DevServer, work: Path, vms: int, concurrency: int, scale: float
+    client: Client,
+    server: DevServer,
+    work: Path,
+    vms: int,
+    concurrency: int,
+    scale: float,
+    kill_after_s: float | None = None,
 ) -> dict[str, Any]:
     rg = "rg-bench"
-    fleet = fleet_spec(rg, varied_vms(vms), {"gb_per_hour": 30.0})
+    fleet = fleet_spec(rg, varied_vms(vms), ROLLOUT_SIM)
     task_queue = f"bench-rollout-{uuid.uuid4().hex[:6]}"
     clock = SimClock(scale=scale)
-    with simulator(fleet, clock, work / "sim-rollout") as sim:
+    label = "rollout-killed" if kill_after_s else "rollout"
+    with simulator(fleet, clock, work / f"sim-{label}-{task_queue}") as sim:
         env = worker_env(server.address, task_queue, sim, unlimited=False)
-        async with worker_process(client, ["-m", "worker"], env, task_queue, work / "worker-rollout.log") as worker:
+        log = work / f"worker-{label}.log"
+        async with worker_process(client, ["-m", "worker"], env, task_queue, log) as worker:
             policy = RolloutPolicy(
                 name="bench",
                 concurrency=concurrency,
@@ -298,7 +327,11 @@ async def bench_rollout(
             )
             meter = Meter(worker, Proc(server.process.pid))
             handle = await start_rollout(client, request, task_queue)
-            outcome = await handle.result()
+            if kill_after_s is None:
+                outcome = await handle.result()
+            else:
+                async with kill_and_replace_worker(client, worker, env, task_queue, log, kill_after_s):
+                    outcome = await handle.result()
             measured = meter.read()
             to_sim = sim_time_of(clock)
             results = await vm_results(client, request.rollout_id)
@@ -346,7 +379,29 @@ async def bench_rollout(
             "max": max(latencies) if latencies else None,
         },
         "worker_peak_rss_mb": peak,
+        "extension_puts": by_op.get("VirtualMachineExtensions_CreateOrUpdate", 0),
+        "killed_worker_after_s": kill_after_s,
         "cpu": measured,
+    }
+
+
+async def bench_plain_script(work: Path, vms: int, concurrency: int, scale: float) -> dict[str, Any]:
+    """The plain-script baseline (benchmarks/plain_script.py) on the same fleet, clock and ARM budgets."""
+    rg = "rg-bench"
+    fleet = fleet_spec(rg, varied_vms(vms), ROLLOUT_SIM)
+    with simulator(fleet, SimClock(scale=scale), work / "sim-plain") as sim:
+        target = PlainTarget(sim.base_url, str(sim.ca_path), SUB, rg, vault_id(rg), f"https://{VAULT}.vault.azure.net/")
+        names = [v.name for v in fleet.subscriptions[0].resource_groups[0].vms]
+        result = await encrypt_fleet(target, names, concurrency, POLL_SIM_S / scale)
+        records = sim.requests()
+    kinds = request_kinds(records)
+    return {
+        "vms": vms,
+        "encrypted": result.encrypted,
+        "failed": result.failed[:5],
+        "measured_s": result.wall_s,
+        "arm": kinds,
+        "arm_per_vm": {k: v / vms for k, v in kinds.items()},
     }
 
 
@@ -505,6 +560,7 @@ async def bench_history(client: Client, server: DevServer, work: Path, scale: fl
                     task_queue=task_queue,
                 )
                 history = await client.get_workflow_handle(workflow_id).fetch_history()
+                (work / f"history-{name}.json").write_text(history.to_json())
                 records = sim.requests()[first:]
                 done = encryption_finished_at(sim, rg, name)
                 started = sim.state.vm(SUB, rg, name).ade.run
@@ -537,18 +593,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             client = await Client.connect(server.address)
             print(
-                f"[1/4] rollout of {args.vms} VMs (concurrency {args.concurrency}, clock x{args.scale:.0f})", flush=True
+                f"[1/6] rollout of {args.vms} VMs (concurrency {args.concurrency}, clock x{args.scale:.0f})", flush=True
             )
             rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale)
             print(f"      {rollout['measured_s']:.0f} s measured, {rollout['ideal_s']:.0f} s ideal", flush=True)
-            print("[2/4] history of 1 h, 3 h and 24 h encryptions", flush=True)
+            print(f"[2/6] plain-script baseline, same {args.vms} VMs", flush=True)
+            plain = await bench_plain_script(work, args.vms, args.concurrency, args.scale)
+            print(f"      {plain['measured_s']:.0f} s, {plain['encrypted']} encrypted", flush=True)
+            kill_at = round(rollout["measured_s"] * KILL_AT_SHARE)
+            print(f"[3/6] rollout again, worker SIGKILLed at {kill_at} s", flush=True)
+            killed = await bench_rollout(
+                client, server, work, args.vms, args.concurrency, args.scale, kill_after_s=kill_at
+            )
+            print(f"      {killed['measured_s']:.0f} s, {killed['encrypted']} encrypted", flush=True)
+            print("[4/6] history of 1 h, 3 h and 24 h encryptions", flush=True)
             history = await bench_history(client, server, work, args.history_scale)
         finally:
             server.stop()
-        print(f"[3/4] capacity: adeflow, {args.capacity_vms} VMs, window {args.window}", flush=True)
+        print(f"[5/6] capacity: adeflow, {args.capacity_vms} VMs, window {args.window}", flush=True)
         adeflow = await bench_capacity_adeflow(work, args.capacity_vms, args.window)
         print(f"      {adeflow['vm_runs_per_s_sustained']:.2f} VM runs/s", flush=True)
-        print(f"[4/4] capacity: bare Temporal skeleton, {args.capacity_vms} children", flush=True)
+        print(f"[6/6] capacity: bare Temporal skeleton, {args.capacity_vms} children", flush=True)
         skeleton = await bench_capacity_skeleton(work, args.capacity_vms, args.window)
         print(f"      {skeleton['vm_runs_per_s_sustained']:.2f} children/s", flush=True)
     finally:
@@ -562,7 +627,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         {
             "vms": args.vms,
             "measured_over_ideal": rollout["measured_over_ideal"],
-            "adeflow_over_baseline": capacity / skeleton["vm_runs_per_s_sustained"],
+            "adeflow_over_baseline": rollout["measured_s"] / plain["measured_s"],
+            "killed_worker_over_uninterrupted": killed["measured_s"] / rollout["measured_s"],
+            "capacity_over_skeleton": capacity / skeleton["vm_runs_per_s_sustained"],
             "capacity_vm_runs_per_s": capacity,
             "capacity_over_write_admission": capacity / admission,
             "write_admission_vm_per_s": admission,
@@ -577,6 +644,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "arm_requests_3h_vm": history["h3"]["arm"]["total"],
             "worker_peak_rss_mb": max(rollout["worker_peak_rss_mb"], adeflow["worker_peak_rss_mb"]),
             "rollout": rollout,
+            "plain_script": plain,
+            "rollout_worker_killed": killed,
             "history": history,
             "capacity": {"adeflow": adeflow, "skeleton": skeleton},
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -613,6 +682,7 @@ async def capacity_only(args: argparse.Namespace) -> dict[str, Any]:
 
 def table(r: dict[str, Any]) -> str:
     ro, hi, ad, sk = r["rollout"], r["history"], r["capacity"]["adeflow"], r["capacity"]["skeleton"]
+    kr = r["rollout_worker_killed"]
     lat = ro["detect_latency_sim_minutes"]
     per_vm = ro["arm_per_vm"]
     rows = [
@@ -623,9 +693,20 @@ def table(r: dict[str, Any]) -> str:
             "<= 1.10",
         ),
         (
+            "adeflow / plain script, wall time",
+            f"{r['adeflow_over_baseline']:.3f} ({ro['measured_s']:.0f} s / {r['plain_script']['measured_s']:.0f} s)",
+            "<= 1.15",
+        ),
+        (
+            "worker SIGKILLed mid-run: wall / uninterrupted",
+            f"{r['killed_worker_over_uninterrupted']:.3f} ({kr['encrypted']}/{kr['vms']} encrypted, "
+            f"{kr['extension_puts']} extension PUTs)",
+            "completes, 1 PUT per VM",
+        ),
+        (
             "capacity, VM runs/s (adeflow / skeleton)",
             f"{ad['vm_runs_per_s_sustained']:.2f} / {sk['vm_runs_per_s_sustained']:.2f} = "
-            f"{r['adeflow_over_baseline']:.2f}",
+            f"{r['capacity_over_skeleton']:.2f}",
             "",
         ),
         (
@@ -680,7 +761,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=400.0, help="simulated seconds per real second (rollout)")
     parser.add_argument("--capacity-vms", type=int, default=500, help="VM runs in the capacity measurement")
     parser.add_argument("--window", type=int, default=200, help="children in flight in the capacity measurement")
-    parser.add_argument("--history-scale", type=float, default=3600.0)
+    parser.add_argument(
+        "--history-scale", type=float, default=600.0, help="clock of the history runs: 1 h = 6 s, polls every 1 s"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     parser.add_argument(
