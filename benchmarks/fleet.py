@@ -353,7 +353,7 @@ async def bench_rollout(
         vm_updates_subscription=throttling.vm_updates_subscription,
     )
     kinds = request_kinds(records)
-    encrypted = sum(1 for r in results if r.outcome is Outcome.ENCRYPTED)
+    encrypted = outcome.counts.get(Outcome.ENCRYPTED.value, 0)
     by_op = Counter(r.operation for r in records)
     return {
         "vms": vms,
@@ -408,6 +408,19 @@ async def bench_plain_script(work: Path, vms: int, concurrency: int, scale: floa
 # ---------------------------------------------------------------------------------------------- 2. capacity
 
 
+async def history_lengths(client: Client, fleet_workflow_id: str, rollout_id: str) -> dict[str, Any]:
+    """Events of every fleet-workflow run (continue-as-new keeps each small) and of the VM runs, from visibility."""
+    fleet_runs = [e.history_length async for e in client.list_workflows(f'WorkflowId="{fleet_workflow_id}"')]
+    query = f'AdeRolloutId="{rollout_id}" AND WorkflowType="EncryptVmWorkflow"'
+    vm_runs = [e.history_length async for e in client.list_workflows(query)]
+    return {
+        "fleet_runs": len(fleet_runs),
+        "fleet_run_events_max": max(fleet_runs, default=0),
+        "vm_run_events_mean": statistics.fmean(vm_runs) if vm_runs else 0.0,
+        "vm_run_events_max": max(vm_runs, default=0),
+    }
+
+
 async def sample_rss(pid: int, into: list[tuple[float, float]], every_s: float = 2.0) -> None:
     """Append (seconds since start, RSS MB) of ``pid`` until cancelled: shows growth versus a plateau."""
     started = time.monotonic()
@@ -416,7 +429,10 @@ async def sample_rss(pid: int, into: list[tuple[float, float]], every_s: float =
         await asyncio.sleep(every_s)
 
 
-async def bench_capacity_adeflow(work: Path, vms: int, window: int, profile: Path | None = None) -> dict[str, Any]:
+async def bench_capacity_adeflow(
+    work: Path, vms: int, window: int, profile: Path | None = None, worker_settings: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``worker_settings``: extra ``ADEFLOW_*`` variables for the worker (tuning runs)."""
     rg = "rg-cap"
     instant = {
         "gb_per_hour": 1e9,
@@ -426,13 +442,14 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int, profile: Pat
         "throttling": ThrottlingSpec(enabled=False).model_dump(exclude_none=True),
     }
     fleet = fleet_spec(rg, varied_vms(vms), instant)
+    work.mkdir(parents=True, exist_ok=True)
     spy: subprocess.Popen[bytes] | None = None
     server = await DevServer.start(work / "temporal-cap-adeflow", ui=False)
     try:
         client = await Client.connect(server.address)
         task_queue = "bench-capacity"
         with simulator(fleet, SimClock(scale=1.0), work / "sim-capacity") as sim:
-            env = worker_env(server.address, task_queue, sim, unlimited=True)
+            env = worker_env(server.address, task_queue, sim, unlimited=True) | (worker_settings or {})
             log = work / "worker-capacity.log"
             async with worker_process(client, ["-m", "worker"], env, task_queue, log) as worker:
                 policy = RolloutPolicy(
@@ -455,6 +472,7 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int, profile: Pat
                 measured = meter.read()
                 sampler.cancel()
                 results = await vm_results(client, request.rollout_id)
+                events = await history_lengths(client, handle.id, request.rollout_id)
             peak = getattr(worker, "final_peak_rss_mb", 0.0)
             records = sim.requests()
     finally:
@@ -465,11 +483,14 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int, profile: Pat
         hot_spots = profiler.summarize(profile / "worker.txt")
         print(profiler.render(hot_spots), flush=True)
     finished = [r.timings[-1].finished_at for r in results if r.timings]
-    encrypted = sum(1 for r in results if r.outcome is Outcome.ENCRYPTED)
     return {
         "vms": vms,
         "window": window,
-        "encrypted": encrypted,
+        # from the rollout's own book: visibility (vm_results) can lag a few runs behind right at the end
+        "encrypted": outcome.counts.get(Outcome.ENCRYPTED.value, 0),
+        "outcomes": outcome.counts,
+        "failures": [str(f) for f in outcome.failures[:5]],
+        "vm_results_listed": len(results),
         "rollout_runs": outcome.runs,
         "vm_runs_per_s_overall": vms / measured["wall_s"],
         "vm_runs_per_s_sustained": sustained_rate(finished),
@@ -479,6 +500,7 @@ async def bench_capacity_adeflow(work: Path, vms: int, window: int, profile: Pat
         "arm_requests_per_vm": len(records) / vms,
         "worker_peak_rss_mb": peak,
         "worker_rss_mb_series": rss[:: max(1, len(rss) // 40)],
+        **events,
         "cpu": measured,
         "profile": None
         if hot_spots is None
@@ -518,6 +540,32 @@ async def bench_capacity_skeleton(work: Path, children: int, window: int) -> dic
         "worker_peak_rss_mb": peak,
         "cpu": measured,
     }
+
+
+SCALE_FIELDS = (
+    "encrypted",
+    "vm_runs_per_s_sustained",
+    "cpu_s_per_vm_run",
+    "worker_cpu_s_per_vm_run",
+    "server_cpu_s_per_vm_run",
+    "arm_requests_per_vm",
+    "fleet_runs",
+    "fleet_run_events_max",
+    "vm_run_events_mean",
+    "vm_run_events_max",
+    "worker_peak_rss_mb",
+)
+
+
+async def bench_scale(work: Path, sizes: list[int], window: int) -> dict[str, Any]:
+    """One rollout per size on the capacity set-up: per-VM costs should stay flat as the fleet grows."""
+    rows: dict[str, Any] = {}
+    for size in sizes:
+        print(f"      scale: {size} VMs", flush=True)
+        result = await bench_capacity_adeflow(work / f"scale-{size}", size, window)
+        rows[str(size)] = {k: result[k] for k in SCALE_FIELDS} | {"wall_s": result["cpu"]["wall_s"]}
+        print(f"      {json.dumps(rows[str(size)])}", flush=True)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- 3. history
@@ -593,29 +641,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             client = await Client.connect(server.address)
             print(
-                f"[1/6] rollout of {args.vms} VMs (concurrency {args.concurrency}, clock x{args.scale:.0f})", flush=True
+                f"[1/7] rollout of {args.vms} VMs (concurrency {args.concurrency}, clock x{args.scale:.0f})", flush=True
             )
             rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale)
             print(f"      {rollout['measured_s']:.0f} s measured, {rollout['ideal_s']:.0f} s ideal", flush=True)
-            print(f"[2/6] plain-script baseline, same {args.vms} VMs", flush=True)
+            print(f"[2/7] plain-script baseline, same {args.vms} VMs", flush=True)
             plain = await bench_plain_script(work, args.vms, args.concurrency, args.scale)
             print(f"      {plain['measured_s']:.0f} s, {plain['encrypted']} encrypted", flush=True)
             kill_at = round(rollout["measured_s"] * KILL_AT_SHARE)
-            print(f"[3/6] rollout again, worker SIGKILLed at {kill_at} s", flush=True)
+            print(f"[3/7] rollout again, worker SIGKILLed at {kill_at} s", flush=True)
             killed = await bench_rollout(
                 client, server, work, args.vms, args.concurrency, args.scale, kill_after_s=kill_at
             )
             print(f"      {killed['measured_s']:.0f} s, {killed['encrypted']} encrypted", flush=True)
-            print("[4/6] history of 1 h, 3 h and 24 h encryptions", flush=True)
+            print("[4/7] history of 1 h, 3 h and 24 h encryptions", flush=True)
             history = await bench_history(client, server, work, args.history_scale)
         finally:
             server.stop()
-        print(f"[5/6] capacity: adeflow, {args.capacity_vms} VMs, window {args.window}", flush=True)
+        print(f"[5/7] capacity: adeflow, {args.capacity_vms} VMs, window {args.window}", flush=True)
         adeflow = await bench_capacity_adeflow(work, args.capacity_vms, args.window)
         print(f"      {adeflow['vm_runs_per_s_sustained']:.2f} VM runs/s", flush=True)
-        print(f"[6/6] capacity: bare Temporal skeleton, {args.capacity_vms} children", flush=True)
+        print(f"[6/7] capacity: bare Temporal skeleton, {args.capacity_vms} children", flush=True)
         skeleton = await bench_capacity_skeleton(work, args.capacity_vms, args.window)
         print(f"      {skeleton['vm_runs_per_s_sustained']:.2f} children/s", flush=True)
+        print(f"[7/7] scale: {args.scale_sizes} VMs, window {args.window}", flush=True)
+        scale = await bench_scale(work, args.scale_sizes, args.window)
+        scale[str(args.capacity_vms)] = {k: adeflow[k] for k in SCALE_FIELDS} | {"wall_s": adeflow["cpu"]["wall_s"]}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -642,12 +693,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "history_events_3h": history["h3"]["history_events"],
             "history_events_24h": history["h24"]["history_events"],
             "arm_requests_3h_vm": history["h3"]["arm"]["total"],
-            "worker_peak_rss_mb": max(rollout["worker_peak_rss_mb"], adeflow["worker_peak_rss_mb"]),
+            "worker_peak_rss_mb": max(
+                [rollout["worker_peak_rss_mb"], adeflow["worker_peak_rss_mb"]]
+                + [row["worker_peak_rss_mb"] for row in scale.values()]
+            ),
             "rollout": rollout,
             "plain_script": plain,
             "rollout_worker_killed": killed,
             "history": history,
             "capacity": {"adeflow": adeflow, "skeleton": skeleton},
+            "scale": dict(sorted(scale.items(), key=lambda kv: int(kv[0]))),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
@@ -669,6 +724,16 @@ async def rollout_only(args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return {"machine": machine(), "load_avg_at_start": started_load, **rollout}
+
+
+async def scale_only(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="adeflow-bench-"))
+    try:
+        rows = await bench_scale(work, args.scale_sizes, args.window)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return {"machine": machine(), "window": args.window, "scale": rows}
 
 
 async def capacity_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -743,6 +808,16 @@ def table(r: dict[str, Any]) -> str:
         ),
         ("worker peak RSS MB", f"{r['worker_peak_rss_mb']:.0f}", "<= 1024"),
     ]
+    for size, row in r["scale"].items():
+        rows.append(
+            (
+                f"scale {size} VMs: CPU-s / ARM req / events per VM",
+                f"{row['cpu_s_per_vm_run']:.3f} / {row['arm_requests_per_vm']:.1f} / {row['vm_run_events_mean']:.0f}"
+                f"; fleet runs {row['fleet_runs']} (max {row['fleet_run_events_max']} events); "
+                f"RSS {row['worker_peak_rss_mb']:.0f} MB",
+                "flat; < 10,000 events/run",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -772,11 +847,23 @@ def main() -> None:
     parser.add_argument(
         "--rollout-only", action="store_true", help="only the rollout-vs-ideal run (e.g. --vms 1000 in the background)"
     )
+    parser.add_argument(
+        "--scale-sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[100, 1000],
+        help="fleet sizes of the per-VM cost curve, e.g. 100,1000,10000",
+    )
+    parser.add_argument("--scale-only", action="store_true", help="only the scale curve (10,000 VMs: background)")
     parser.add_argument("--profile", type=Path, help="sample the capacity worker with py-spy into this directory")
     args = parser.parse_args()
     if args.capacity_only:
         capacity = asyncio.run(capacity_only(args))
         print(json.dumps({k: v for k, v in capacity.items() if k != "profile"}, indent=2))
+        return
+    if args.scale_only:
+        rows = asyncio.run(scale_only(args))
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"wrote {args.out}")
         return
     if args.rollout_only:
         rollout = asyncio.run(rollout_only(args))
