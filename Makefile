@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean bench
+.PHONY: install demo test lint typecheck unit clean bench bench-tuning
 
 install: $(STAMP)
 
@@ -31,7 +31,12 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # Fleet-scale benchmarks (issue 9; not part of `make test`): prints a table, writes bench-results.json.
-# VMS sizes the rollout-vs-ideal fleet; see BENCHMARKS.md.
+# VMS sizes the rollout-vs-ideal fleet, SCALE the per-VM cost curve (10,000: add it, run it in the background);
+# see BENCHMARKS.md. `make bench-tuning` measures worker settings.
 VMS ?= 60
+SCALE ?= 100,1000
 bench: install
-	$(BIN)/python -m benchmarks.fleet --vms $(VMS)
+	$(BIN)/python -m benchmarks.fleet --vms $(VMS) --scale-sizes $(SCALE)
+
+bench-tuning: install
+	$(BIN)/python -m benchmarks.tuning
