@@ -335,7 +335,7 @@ async def bench_rollout(
             measured = meter.read()
             to_sim = sim_time_of(clock)
             results = await vm_results(client, request.rollout_id)
-        peak = getattr(worker, "final_peak_rss_mb", 0.0)
+        peak = worker.final_peak_rss_mb
         records = sim.requests()
         latencies: list[float] = []
         for r in results:
@@ -473,7 +473,7 @@ async def bench_capacity_adeflow(
                 sampler.cancel()
                 results = await vm_results(client, request.rollout_id)
                 events = await history_lengths(client, handle.id, request.rollout_id)
-            peak = getattr(worker, "final_peak_rss_mb", 0.0)
+            peak = worker.final_peak_rss_mb
             records = sim.requests()
     finally:
         server.stop()
@@ -525,7 +525,7 @@ async def bench_capacity_skeleton(work: Path, children: int, window: int) -> dic
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
             measured = meter.read()
-        peak = getattr(worker, "final_peak_rss_mb", 0.0)
+        peak = worker.final_peak_rss_mb
     finally:
         server.stop()
     times = [datetime.fromisoformat(t) for t in finished]

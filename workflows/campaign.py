@@ -41,11 +41,10 @@ with workflow.unsafe.imports_passed_through():
         scheduled_time,
         summarise,
     )
-    from adeflow.fleet_query import VmQueryResult
     from adeflow.model import KeyEncryptionKey, VmRef
-    from adeflow.rollout import RolloutInput, RolloutResult, VmNote, build_rollout_input, with_selected
+    from adeflow.rollout import RolloutInput, RolloutResult, VmNote, build_rollout_input
     from workflows.encrypt_vm import encrypt_vm_workflow_id
-    from workflows.fleet_rollout import SELECTOR_TIMEOUT, FleetRolloutWorkflow, rollout_workflow_id
+    from workflows.fleet_rollout import FleetRolloutWorkflow, resolve_selectors, rollout_workflow_id
     from workflows.steps import ARM_CALL
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -208,20 +207,7 @@ async def _resolve_selectors(fleet: RolloutInput) -> tuple[RolloutInput, list[st
     """Ask Azure which VMs the selectors name now: each run sees the fleet as it is (new VMs are drift too)."""
     if not fleet.selectors:
         return fleet, []
-    results = await asyncio.gather(
-        *(
-            workflow.execute_activity(
-                "find_vms",
-                selector.query,
-                result_type=VmQueryResult,
-                start_to_close_timeout=SELECTOR_TIMEOUT,
-                retry_policy=ARM_CALL,
-                summary=f"find VMs: {selector.query.describe()}",
-            )
-            for selector in fleet.selectors
-        )
-    )
-    return with_selected(fleet, list(results))
+    return await resolve_selectors(fleet)
 
 
 async def _leave_busy_vms(plans: list[VmPlan]) -> list[VmPlan]:

@@ -38,6 +38,24 @@ CONTINUE_AS_NEW_EVERY = 2000
 """History events per run before continuing as new, below the server's 4,096 suggestion with headroom."""
 
 
+async def resolve_selectors(request: RolloutInput) -> tuple[RolloutInput, list[str]]:
+    """The request with the VMs its selectors name now (one ``find_vms`` activity per selector, in parallel)."""
+    results = await asyncio.gather(
+        *(
+            workflow.execute_activity(
+                "find_vms",
+                selector.query,
+                result_type=VmQueryResult,
+                start_to_close_timeout=SELECTOR_TIMEOUT,
+                retry_policy=ARM_CALL,
+                summary=f"find VMs: {selector.query.describe()}",
+            )
+            for selector in request.selectors
+        )
+    )
+    return with_selected(request, list(results))
+
+
 def rollout_workflow_id(rollout_id: str) -> str:
     return f"rollout/{rollout_id}"
 
@@ -91,20 +109,7 @@ class FleetRolloutWorkflow:
         """Ask Azure which VMs the selectors name, once: the answer is in history, so the fleet is fixed for the
         rollout's lifetime and a replay sees the same VMs. A selector Azure refuses fails the rollout clearly."""
         workflow.set_current_details(f"finding the VMs of {len(request.selectors)} selector(s)")
-        results = await asyncio.gather(
-            *(
-                workflow.execute_activity(
-                    "find_vms",
-                    selector.query,
-                    result_type=VmQueryResult,
-                    start_to_close_timeout=SELECTOR_TIMEOUT,
-                    retry_policy=ARM_CALL,
-                    summary=f"find VMs: {selector.query.describe()}",
-                )
-                for selector in request.selectors
-            )
-        )
-        return with_selected(request, list(results))
+        return await resolve_selectors(request)
 
     def _history_full(self) -> bool:
         info = workflow.info()
