@@ -12,11 +12,11 @@ from azure.mgmt.recoveryservicesbackup.models import BackupRequestResource, Back
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, arm_error_message, classify_arm_error
-from adeflow import rules
-from adeflow.model import AzureBackupRequest, AzureBackupResult, BackupProtection, ProtectionQuery, VmRef
-from adeflow.resource_ids import parse_resource_id
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_code, arm_error_message, classify_arm_error
+from adeflow.domain import rules
+from adeflow.domain.model import AzureBackupRequest, AzureBackupResult, BackupProtection, ProtectionQuery, VmRef
+from adeflow.domain.resource_ids import parse_resource_id
 
 FABRIC = "Azure"
 _OPERATION_ID = re.compile(r"/operationsStatus/([^/?]+)", re.IGNORECASE)

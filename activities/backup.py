@@ -10,13 +10,13 @@ from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, arm_error_message, classify_arm_error, operation_failed
-from activities.heartbeat import await_with_heartbeat
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_code, arm_error_message, classify_arm_error, operation_failed
+from activities.azure.heartbeat import await_with_heartbeat
 from activities.snapshot_retention import snapshot_tags
-from adeflow import rules
-from adeflow.model import SnapshotInfo, SnapshotRequest
-from adeflow.resource_ids import parse_resource_id
+from adeflow.domain import rules
+from adeflow.domain.model import SnapshotInfo, SnapshotRequest
+from adeflow.domain.resource_ids import parse_resource_id
 
 SNAPSHOT_NAME_MAX = 80
 

@@ -20,10 +20,10 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, arm_error_message, classify_arm_error
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_code, arm_error_message, classify_arm_error
 from activities.inventory import InventoryActivities
-from adeflow.campaign_plan import (
+from adeflow.domain.campaign_plan import (
     CampaignReport,
     FactsBatch,
     KekQuery,
@@ -37,9 +37,9 @@ from adeflow.campaign_plan import (
     normalise_kek,
     parse_kek,
 )
-from adeflow.campaign_view import report_csv, report_json, report_markdown, webhook_body
-from adeflow.model import KeyEncryptionKey, VmRef
-from adeflow.resource_ids import parse_resource_id
+from adeflow.domain.model import KeyEncryptionKey, VmRef
+from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.reports.campaign_report import report_csv, report_json, report_markdown, webhook_body
 
 ROLLOUT_KEY = SearchAttributeKey.for_keyword("AdeRolloutId")
 

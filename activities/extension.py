@@ -11,12 +11,12 @@ from azure.mgmt.compute.models import VirtualMachineExtension
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_message, classify_arm_error
-from activities.heartbeat import await_with_heartbeat
-from adeflow import rules
-from adeflow.arm_parse import parse_extension
-from adeflow.model import (
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_message, classify_arm_error
+from activities.azure.heartbeat import await_with_heartbeat
+from adeflow.domain import rules
+from adeflow.domain.arm_parse import parse_extension
+from adeflow.domain.model import (
     ADE_EXTENSION_NAME,
     ADE_PUBLISHER,
     ADE_TYPE_HANDLER_VERSION,

@@ -8,11 +8,11 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from temporalio import activity
 
-from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
-from adeflow.arm_parse import parse_vm_facts
-from adeflow.model import ADE_EXTENSION_NAME, VmFacts, VmRef
-from adeflow.resource_ids import parse_resource_id
+from activities.azure.clients import AzureClients
+from activities.azure.errors import classify_arm_error
+from adeflow.domain.arm_parse import parse_vm_facts
+from adeflow.domain.model import ADE_EXTENSION_NAME, VmFacts, VmRef
+from adeflow.domain.resource_ids import parse_resource_id
 
 
 class InventoryActivities:

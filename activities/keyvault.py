@@ -5,10 +5,10 @@ from __future__ import annotations
 from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, arm_error_message, classify_arm_error
-from adeflow.model import KeyVaultFacts, KeyVaultLookup
-from adeflow.resource_ids import parse_resource_id
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_code, arm_error_message, classify_arm_error
+from adeflow.domain.model import KeyVaultFacts, KeyVaultLookup
+from adeflow.domain.resource_ids import parse_resource_id
 
 
 class KeyVaultActivities:

@@ -7,10 +7,10 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 
-from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
-from adeflow.model import PolicyFinding
-from adeflow.rules import SECRET_POLICY_DEFINITIONS
+from activities.azure.clients import AzureClients
+from activities.azure.errors import classify_arm_error
+from adeflow.domain.model import PolicyFinding
+from adeflow.domain.rules import SECRET_POLICY_DEFINITIONS
 
 
 class PolicyActivities:

@@ -6,10 +6,10 @@ import structlog
 from azure.core.exceptions import HttpResponseError
 from temporalio import activity
 
-from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
-from activities.heartbeat import await_with_heartbeat
-from adeflow.model import VmRef
+from activities.azure.clients import AzureClients
+from activities.azure.errors import classify_arm_error
+from activities.azure.heartbeat import await_with_heartbeat
+from adeflow.domain.model import VmRef
 
 log = structlog.get_logger(__name__)
 

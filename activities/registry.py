@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from activities.azure.clients import AzureClients
 from activities.azure_backup import AzureBackupActivities
-from activities.azure_clients import AzureClients
 from activities.backup import BackupActivities
 from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities

@@ -16,9 +16,9 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, arm_error_message
-from adeflow.resource_ids import parse_resource_id
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_code, arm_error_message
+from adeflow.domain.resource_ids import parse_resource_id
 
 PURPOSE_TAG = "adeflow-purpose"
 PURPOSE = "pre-ade"

@@ -14,12 +14,12 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
-from adeflow import rules
-from adeflow.arm_parse import parse_extension
-from adeflow.model import ADE_EXTENSION_NAME, EncryptionStatus, ProgressRequest, VolumeState
-from adeflow.rules import ProgressKind, ProgressVerdict, assess_disable_progress, assess_encryption_progress
+from activities.azure.clients import AzureClients
+from activities.azure.errors import classify_arm_error
+from adeflow.domain import rules
+from adeflow.domain.arm_parse import parse_extension
+from adeflow.domain.model import ADE_EXTENSION_NAME, EncryptionStatus, ProgressRequest, VolumeState
+from adeflow.domain.rules import ProgressKind, ProgressVerdict, assess_disable_progress, assess_encryption_progress
 
 STILL_ENCRYPTING = "EncryptionInProgress"
 POWER_CHECK_EVERY = 3

@@ -14,14 +14,14 @@ from azure.mgmt.compute.models import VirtualMachine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
-from activities.errors import arm_error_code, classify_arm_error
-from activities.heartbeat import await_with_heartbeat
+from activities.azure.clients import AzureClients
+from activities.azure.errors import arm_error_code, classify_arm_error
+from activities.azure.heartbeat import await_with_heartbeat
 from activities.keyvault import KeyVaultActivities
-from adeflow import vhd
-from adeflow.model import CreateFromVhdInput, KeyVaultLookup, VmRef
-from adeflow.resource_ids import parse_resource_id
-from adeflow.vhd import (
+from adeflow.domain import vhd
+from adeflow.domain.model import CreateFromVhdInput, KeyVaultLookup, VmRef
+from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.vhd import (
     CreatedVmFacts,
     ImportedDiskFacts,
     KeyFacts,

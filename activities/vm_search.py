@@ -14,10 +14,10 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
-from activities.errors import classify_arm_error
-from adeflow.fleet_query import VM_TYPE, VmQuery, VmQueryResult, tags_match
-from adeflow.model import VmRef
+from activities.azure.clients import AzureClients
+from activities.azure.errors import classify_arm_error
+from adeflow.domain.fleet_query import VM_TYPE, VmQuery, VmQueryResult, tags_match
+from adeflow.domain.model import VmRef
 
 PAGE_SIZE = 1000
 

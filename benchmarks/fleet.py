@@ -45,11 +45,11 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from adeflow.devserver import DevServer
-from adeflow.manifest import RolloutPolicy, VmSettings
-from adeflow.model import EncryptVmResult, Outcome, Phase, VmRef, VolumeType
-from adeflow.rollout import build_rollout_input
-from adeflow.rollout_client import start_rollout, vm_results
+from adeflow.cli.devserver import DevServer
+from adeflow.client.rollouts import start_rollout, vm_results
+from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.model import EncryptVmResult, Outcome, Phase, VmRef, VolumeType
+from adeflow.domain.rollout import build_rollout_input
 from azuresim import encryption as enc
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec

@@ -20,9 +20,9 @@ from typing import Any
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.compute.models import Snapshot, VirtualMachineExtension
 
-from adeflow.arm_parse import parse_extension
-from adeflow.credentials import AsyncStaticTokenCredential
-from adeflow.model import ADE_EXTENSION_NAME, ADE_PUBLISHER, ADE_TYPE_HANDLER_VERSION, VolumeState
+from activities.azure.credentials import AsyncStaticTokenCredential
+from adeflow.domain.arm_parse import parse_extension
+from adeflow.domain.model import ADE_EXTENSION_NAME, ADE_PUBLISHER, ADE_TYPE_HANDLER_VERSION, VolumeState
 
 
 @dataclass(frozen=True)

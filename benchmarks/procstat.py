@@ -55,7 +55,7 @@ def machine() -> dict[str, Any]:
         mem_gb = float(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
     temporal = ""
     try:
-        from adeflow.devserver import temporal_cli
+        from adeflow.cli.devserver import temporal_cli
 
         temporal = subprocess.run(
             [str(temporal_cli()), "--version"], capture_output=True, text=True, timeout=10, check=False

@@ -20,9 +20,9 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from adeflow.devserver import DevServer
-from adeflow.manifest import RolloutPolicy, VmSettings
-from adeflow.rollout import RolloutInput, RolloutTarget
+from adeflow.cli.devserver import DevServer
+from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.rollout import RolloutInput, RolloutTarget
 from tests.workflows.standins import StandInVmRun
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.registry import workflow_runner

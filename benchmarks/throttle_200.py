@@ -17,12 +17,12 @@ from pathlib import Path
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.backup import BackupActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
-from adeflow.config import AzureSettings, Settings
-from adeflow.model import SnapshotRequest, VmRef
+from adeflow.domain.model import SnapshotRequest, VmRef
+from adeflow.inputs.settings import AzureSettings, Settings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

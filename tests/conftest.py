@@ -17,9 +17,9 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.registry import build_activities
-from adeflow.config import SEARCH_ATTRIBUTES, Settings
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES, Settings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

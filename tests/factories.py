@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adeflow.model import (
+from adeflow.domain.model import (
     DiskFacts,
     EncryptionStatus,
     EncryptVmInput,

@@ -19,8 +19,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from adeflow.config import SEARCH_ATTRIBUTES, TemporalSettings
-from adeflow.temporal_client import TemporalUnreachable, connect, describe
+from adeflow.client.connect import TemporalUnreachable, connect, describe
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES, TemporalSettings
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.registry import build_activities
-from adeflow.config import Settings, TelemetrySettings, TemporalSettings
-from adeflow.temporal_client import connect as connect_temporal
+from adeflow.client.connect import connect as connect_temporal
+from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
 from worker.interceptors import LivenessHeartbeatInterceptor, LogContextInterceptor
 from workflows.metrics import BACKUP_DURATION, DURATION_BUCKETS_S, ENCRYPTION_DURATION
 from workflows.registry import WORKFLOWS, workflow_runner

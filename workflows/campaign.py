@@ -1,7 +1,7 @@
 """CampaignWorkflow: one run of a scheduled campaign (DESIGN §1.4, §4): inventory -> plan -> rollout -> report.
 
 Started by a Temporal Schedule (``campaign/<name>``; overlap skip or buffer-one, so never two runs of a campaign at
-once). Thin and deterministic: the decisions are ``adeflow.campaign_plan``'s, the Azure reads and the report are
+once). Thin and deterministic: the decisions are ``adeflow.domain.campaign_plan``'s, the Azure reads and the report are
 activities, and the VMs that need work go to one ``FleetRolloutWorkflow`` child, with its waves, failure budget and
 operator control. The rollout id is the campaign's name plus the schedule's action time, so it is the same on every
 replay and never repeats across runs; a VM that another run is encrypting is left to it and reported.
@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlr
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
-    from adeflow.campaign_plan import (
+    from adeflow.domain.campaign_plan import (
         CampaignInput,
         CampaignKind,
         CampaignProgress,
@@ -41,8 +41,8 @@ with workflow.unsafe.imports_passed_through():
         scheduled_time,
         summarise,
     )
-    from adeflow.model import KeyEncryptionKey, VmRef
-    from adeflow.rollout import RolloutInput, RolloutResult, VmNote, build_rollout_input
+    from adeflow.domain.model import KeyEncryptionKey, VmRef
+    from adeflow.domain.rollout import RolloutInput, RolloutResult, VmNote, build_rollout_input
     from workflows.encrypt_vm import encrypt_vm_workflow_id
     from workflows.fleet_rollout import FleetRolloutWorkflow, resolve_selectors, rollout_workflow_id
     from workflows.steps import ARM_CALL

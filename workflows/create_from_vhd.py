@@ -2,7 +2,7 @@
 
 Check everything the input and ARM can show before the one write (a refused request changes nothing, DESIGN
 §5.5), PUT the VM once (a retried attempt recognises its own VM), then verify the OS disk reports encrypted
-with exactly those references. Decisions and the request body come from ``adeflow.vhd``.
+with exactly those references. Decisions and the request body come from ``adeflow.domain.vhd``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.vm_create import VmCreateActivities
-    from adeflow import vhd
-    from adeflow.model import CreateFromVhdInput, CreateFromVhdResult, Outcome, Phase, Refusal, VmRef
+    from adeflow.domain import vhd
+    from adeflow.domain.model import CreateFromVhdInput, CreateFromVhdResult, Outcome, Phase, Refusal, VmRef
     from workflows.encrypt_vm import VmRunProgress
     from workflows.steps import OUTCOME_KEY, PhaseTracker, StepFailed, call, tag_vm
 

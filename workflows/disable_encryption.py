@@ -16,8 +16,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.extension import ExtensionActivities
     from activities.inventory import InventoryActivities
-    from adeflow import rules
-    from adeflow.model import (
+    from adeflow.domain import rules
+    from adeflow.domain.model import (
         BackupMethod,
         BackupPolicy,
         BackupWaiver,

@@ -1,6 +1,6 @@
 """EncryptVmWorkflow: one VM's ADE run, phase by phase (DESIGN §4).
 
-Thin and deterministic: every decision is a pure function of ``adeflow.rules``, every Azure call an activity.
+Thin and deterministic: every decision is a pure function of ``adeflow.domain.rules``, every Azure call an activity.
 A refusal changes nothing on the VM; enable happens only after the backup gate (R-BAK-2); the sequence
 version is drawn once from the workflow's deterministic RNG and reused by every retry (R-NEW-4).
 """
@@ -19,8 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.keyvault import KeyVaultActivities
     from activities.policy import PolicyActivities
     from activities.power import PowerActivities
-    from adeflow import rules
-    from adeflow.model import (
+    from adeflow.domain import rules
+    from adeflow.domain.model import (
         EncryptionStatus,
         EncryptVmInput,
         EncryptVmResult,
@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         VmRef,
         VolumeType,
     )
-    from adeflow.rollout import VmFinished
+    from adeflow.domain.rollout import VmFinished
     from workflows import metrics
     from workflows.steps import (
         OUTCOME_KEY,

@@ -3,7 +3,7 @@
 A sliding window of children (never near the 2,000 pending-children limit), deterministic child ids
 (``encrypt/<vm>/<rg>/<sub>``, so one VM never runs twice at once, whoever started it), ``ABANDON`` so children
 outlive the parent's continue-as-new, and completion reported by signal to the rollout's workflow id, which
-reaches whichever run is current. Decisions are in ``adeflow.rollout.RolloutBook``.
+reaches whichever run is current. Decisions are in ``adeflow.domain.rollout.RolloutBook``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.fleet_query import VmQueryResult
-    from adeflow.rollout import (
+    from adeflow.domain.fleet_query import VmQueryResult
+    from adeflow.domain.rollout import (
         RolloutBook,
         RolloutInput,
         RolloutProgress,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.model import BackupMethod, Phase, PhaseTiming
+    from adeflow.domain.model import BackupMethod, Phase, PhaseTiming
 
 DURATION_BUCKETS_S = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 16 * 3600, 24 * 3600, 48 * 3600)
 """Seconds; ADE passes take minutes (data) to many hours (a large OS disk), far past the SDK's default buckets."""

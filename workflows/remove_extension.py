@@ -10,8 +10,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.extension import ExtensionActivities
     from activities.inventory import InventoryActivities
-    from adeflow import rules
-    from adeflow.model import Outcome, Phase, VmRef
+    from adeflow.domain import rules
+    from adeflow.domain.model import Outcome, Phase, VmRef
     from workflows import metrics
     from workflows.steps import OUTCOME_KEY, PhaseTracker, StepFailed, call, tag_vm
 

@@ -20,8 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.azure_backup import AzureBackupActivities
     from activities.backup import BackupActivities
     from activities.status import STILL_ENCRYPTING, StatusActivities
-    from adeflow import rules
-    from adeflow.model import (
+    from adeflow.domain import rules
+    from adeflow.domain.model import (
         AzureBackupRequest,
         BackupMethod,
         BackupPolicy,

@@ -17,12 +17,12 @@ from typing import TypeVar
 import click
 from temporalio.client import Client, ScheduleAlreadyRunningError, ScheduleDescription
 
-from adeflow import campaigns
-from adeflow.campaign_file import CampaignError, CampaignFile, load_campaign
-from adeflow.campaign_view import counts_line
 from adeflow.cli.common import settings as load_settings
 from adeflow.cli.common import temporal_client
-from adeflow.config import Settings
+from adeflow.client import campaigns
+from adeflow.inputs.campaign_file import CampaignError, CampaignFile, load_campaign
+from adeflow.inputs.settings import Settings
+from adeflow.reports.campaign_report import counts_line
 
 T = TypeVar("T")
 

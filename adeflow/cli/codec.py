@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from aiohttp import web
 
-from adeflow.codec import CodecKeyError, CodecKeys, EncryptionCodec, new_key_line
+from adeflow.client.codec import CodecKeyError, CodecKeys, EncryptionCodec, new_key_line
 
 
 @click.command("codec-server")
@@ -21,7 +21,7 @@ from adeflow.codec import CodecKeyError, CodecKeys, EncryptionCodec, new_key_lin
 )
 def codec_server(host: str, port: int, origins: tuple[str, ...]) -> None:
     """Decode adeflow's encrypted payloads for the Temporal UI (keys from ADEFLOW_CODEC_KEYS/_KEY_FILE)."""
-    from adeflow.codec_server import build_app
+    from adeflow.client.codec_server import build_app
 
     try:
         keys = CodecKeys.from_env()

@@ -8,10 +8,10 @@ from __future__ import annotations
 import click
 from temporalio.client import Client
 
-from adeflow.codec import CodecKeyError
-from adeflow.config import Settings
-from adeflow.temporal_client import TemporalUnreachable
-from adeflow.temporal_client import connect as connect_temporal
+from adeflow.client.codec import CodecKeyError
+from adeflow.client.connect import TemporalUnreachable
+from adeflow.client.connect import connect as connect_temporal
+from adeflow.inputs.settings import Settings
 
 
 def settings() -> Settings:

@@ -14,11 +14,10 @@ from adeflow.cli.codec import codec_key, codec_server
 from adeflow.cli.rollout import rollout
 from adeflow.cli.snapshots import snapshots
 from adeflow.cli.vm import vm
-from adeflow.config import Settings
-from adeflow.logging import configure_logging
-from adeflow.model import Outcome
-from adeflow.temporal_client import TemporalUnreachable
-from azuresim.cli import serve as sim_serve
+from adeflow.client.logging import configure_logging
+from adeflow.domain.model import Outcome
+from adeflow.inputs.settings import Settings
+from worker.command import worker_command
 
 
 @click.group()
@@ -50,7 +49,7 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 @click.option("--target-seconds", default=30.0, show_default=True, help="Real seconds the slowest VM may take.")
 def demo(emit_json: bool, keep_running: bool, fleet: Path | None, manifest: Path | None, target_seconds: float) -> None:
     """Roll out ADE over a sample fleet: Temporal dev server + ARM simulator + worker, canary first."""
-    from adeflow.demo import DEFAULT_FLEET, DEFAULT_MANIFEST, run_demo
+    from adeflow.cli.demo import DEFAULT_FLEET, DEFAULT_MANIFEST, run_demo
 
     try:
         telemetry = Settings.from_env().telemetry  # the metrics endpoint, if ADEFLOW_METRICS_ADDRESS asks for one
@@ -74,39 +73,26 @@ def demo(emit_json: bool, keep_running: bool, fleet: Path | None, manifest: Path
         sys.exit(1)
 
 
-@cli.command()
-@click.option(
-    "--check",
-    "check_only",
-    is_flag=True,
-    help="Check the Temporal connection, namespace and search attributes; exit 1 with fixes if something is wrong.",
-)
-@click.pass_context
-def worker(ctx: click.Context, check_only: bool) -> None:
-    """Run a worker (settings from ADEFLOW_* environment variables and ADEFLOW_CONFIG_FILE)."""
-    from worker.check import check_temporal
-    from worker.main import run_worker
+class _SimulatorCommands(click.Group):
+    """Loads the simulator only when one of its commands runs: the product never imports it otherwise."""
 
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if check_only:
-        sys.exit(0 if asyncio.run(check_temporal(settings.temporal, click.echo)) else 1)
-    configure_logging((ctx.obj or settings.telemetry.log_level).upper(), settings.telemetry.log_format)
-    try:
-        asyncio.run(run_worker(settings))
-    except (TemporalUnreachable, ValueError) as exc:
-        click.echo(f"adeflow worker: {exc}", err=True)
-        sys.exit(1)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return ["serve"]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name != "serve":
+            return None
+        from azuresim.cli import serve
+
+        return serve
 
 
-@cli.group()
+@cli.group(cls=_SimulatorCommands)
 def sim() -> None:
     """The ARM simulator: rehearse against a copy of your fleet."""
 
 
-sim.add_command(sim_serve, name="serve")
+cli.add_command(worker_command, name="worker")
 cli.add_command(vm)
 cli.add_command(rollout)
 cli.add_command(campaign)

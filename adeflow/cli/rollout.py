@@ -13,16 +13,17 @@ from typing import TypeVar
 import click
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.vm_search import find_vms
 from adeflow.cli.common import settings, temporal_client
-from adeflow.config import Settings
-from adeflow.fleet_query import merge_selected
-from adeflow.manifest import Manifest, ManifestError, VmSettings, load_manifest
-from adeflow.model import VmRef
-from adeflow.preflight import evaluate
-from adeflow.rollout import build_rollout_input
-from adeflow.rollout_client import final_progress, rollout_handle, start_rollout, ui_link, watch, write_report
+from adeflow.client.preflight import evaluate
+from adeflow.client.rollouts import final_progress, rollout_handle, start_rollout, ui_link, watch, write_report
+from adeflow.domain.fleet import Manifest, VmSettings
+from adeflow.domain.fleet_query import merge_selected
+from adeflow.domain.model import VmRef
+from adeflow.domain.rollout import build_rollout_input
+from adeflow.inputs.manifest import ManifestError, load_manifest
+from adeflow.inputs.settings import Settings
 from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
 
 T = TypeVar("T")

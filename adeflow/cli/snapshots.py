@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.snapshot_retention import (
     DeleteOutcome,
     RetainedSnapshot,
@@ -24,7 +24,7 @@ from activities.snapshot_retention import (
     delete_snapshots,
     list_snapshots,
 )
-from adeflow.config import Settings
+from adeflow.inputs.settings import Settings
 
 T = TypeVar("T")
 

@@ -12,12 +12,13 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.inventory import InventoryActivities
-from adeflow import rules, vhd
 from adeflow.cli.common import settings as load_settings
 from adeflow.cli.common import temporal_client
-from adeflow.model import (
+from adeflow.client.preflight import evaluate
+from adeflow.domain import rules, vhd
+from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
     CreateFromVhdInput,
@@ -28,8 +29,7 @@ from adeflow.model import (
     VmRef,
     VolumeType,
 )
-from adeflow.preflight import evaluate
-from adeflow.resource_ids import parse_resource_id
+from adeflow.domain.resource_ids import parse_resource_id
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
 from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id

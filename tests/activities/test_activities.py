@@ -8,14 +8,14 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.backup import BackupActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
 from activities.status import STILL_ENCRYPTING, StatusActivities
-from adeflow import rules
-from adeflow.model import ExtensionRequest, ProgressRequest, SnapshotRequest, VmRef, VolumeType
+from adeflow.domain import rules
+from adeflow.domain.model import ExtensionRequest, ProgressRequest, SnapshotRequest, VmRef, VolumeType
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
 from tests.factories import request as make_request

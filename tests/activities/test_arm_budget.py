@@ -14,7 +14,7 @@ import pytest
 from azure.core.pipeline.policies import AsyncRetryPolicy
 from temporalio.testing import ActivityEnvironment
 
-from activities.arm_budget import (
+from activities.azure.arm_budget import (
     ArmBudget,
     ArmBudgetPolicy,
     ArmTarget,
@@ -24,12 +24,12 @@ from activities.arm_budget import (
     classify,
     retry_after_seconds,
 )
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.backup import BackupActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
-from adeflow.config import AzureSettings, Settings
-from adeflow.model import SnapshotRequest, VmRef
+from adeflow.domain.model import SnapshotRequest, VmRef
+from adeflow.inputs.settings import AzureSettings, Settings
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, sim_settings
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.azure_clients import AzureClients, arm_proxy
+from activities.azure.clients import AzureClients, arm_proxy
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
-from adeflow.model import VmRef
+from adeflow.domain.model import VmRef
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
 

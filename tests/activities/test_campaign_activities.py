@@ -13,10 +13,10 @@ from aiohttp import web
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
-from adeflow.campaign_plan import CampaignKind, CampaignReport, CampaignResult, WebhookRequest
-from adeflow.config import AzureSettings
+from adeflow.domain.campaign_plan import CampaignKind, CampaignReport, CampaignResult, WebhookRequest
+from adeflow.inputs.settings import AzureSettings
 
 pytestmark = pytest.mark.campaign
 

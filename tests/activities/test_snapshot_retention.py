@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from temporalio.testing import ActivityEnvironment
 
 import azuresim.app
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.backup import BackupActivities
 from activities.snapshot_retention import (
     DeleteOutcome,
@@ -31,7 +31,7 @@ from activities.snapshot_retention import (
     retained_snapshot,
 )
 from adeflow.cli.main import cli
-from adeflow.model import SnapshotRequest, VmRef
+from adeflow.domain.model import SnapshotRequest, VmRef
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

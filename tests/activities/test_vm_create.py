@@ -8,10 +8,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.vm_create import VmCreateActivities
-from adeflow import vhd
-from adeflow.model import KeyEncryptionKey
+from adeflow.domain import vhd
+from adeflow.domain.model import KeyEncryptionKey
 from azuresim.server import SimServer
 from tests.conftest import SimFactory
 from tests.workflows.test_create_from_vhd import KEK_URL, SECRET_URL, create_request, fleet

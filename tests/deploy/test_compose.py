@@ -2,7 +2,7 @@
 
 What can be checked statically is: the file parses, images are pinned, the worker's command is a real
 ``adeflow`` command, every ``ADEFLOW_*`` variable it sets is one the settings really read (the set comes from
-``adeflow.config``, not from a list here), the resolved environment parses into the intended settings, the
+``adeflow.inputs.settings``, not from a list here), the resolved environment parses into the intended settings, the
 search attributes created are exactly ``SEARCH_ATTRIBUTES``, and the set-up script really creates them (run with
 the venv's ``temporal`` CLI against a dev server, twice, to prove it is idempotent).
 """
@@ -24,7 +24,7 @@ from azure.identity._constants import EnvironmentVariables
 from temporalio.testing import WorkflowEnvironment
 
 from adeflow.cli.main import cli
-from adeflow.config import SEARCH_ATTRIBUTES, Settings, TemporalSettings, setting_names
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES, Settings, TemporalSettings, setting_names
 from worker.check import check_temporal
 
 ROOT = Path(__file__).resolve().parents[2]

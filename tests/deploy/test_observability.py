@@ -22,10 +22,10 @@ import structlog
 from temporalio import activity, workflow
 from temporalio.client import Client
 
-from adeflow.config import Settings, TelemetrySettings, TemporalSettings
-from adeflow.devserver import DevServer, free_port
-from adeflow.logging import configure_logging
-from adeflow.model import EncryptVmInput, Outcome, VmRef, VolumeType
+from adeflow.cli.devserver import DevServer, free_port
+from adeflow.client.logging import configure_logging
+from adeflow.domain.model import EncryptVmInput, Outcome, VmRef, VolumeType
+from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

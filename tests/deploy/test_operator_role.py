@@ -21,15 +21,15 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.arm_metrics import arm_action
-from activities.azure_clients import AzureClients
+from activities.azure.arm_metrics import arm_action
+from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
 from activities.registry import build_activities
 from activities.vm_search import VmSearchActivities
-from adeflow.campaign_plan import FactsBatch, KekQuery
-from adeflow.config import Settings, TemporalSettings
-from adeflow.fleet_query import VmQuery
-from adeflow.model import EncryptVmInput, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
+from adeflow.domain.campaign_plan import FactsBatch, KekQuery
+from adeflow.domain.fleet_query import VmQuery
+from adeflow.domain.model import EncryptVmInput, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
+from adeflow.inputs.settings import Settings, TemporalSettings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.requestlog import RequestRecord

@@ -8,10 +8,10 @@ import pytest
 import trustme
 from temporalio.service import TLSConfig
 
-from activities.azure_clients import AzureClients
-from adeflow.config import AZURE_CLOUDS, Settings, setting_names
-from adeflow.logging import use_json
-from adeflow.temporal_client import describe, tls_config
+from activities.azure.clients import AzureClients
+from adeflow.client.connect import describe, tls_config
+from adeflow.client.logging import use_json
+from adeflow.inputs.settings import AZURE_CLOUDS, Settings, setting_names
 
 
 @pytest.fixture

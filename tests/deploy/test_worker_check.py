@@ -15,8 +15,8 @@ import pytest
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from adeflow.config import SEARCH_ATTRIBUTES
-from adeflow.devserver import DevServer, free_port
+from adeflow.cli.devserver import DevServer, free_port
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 
 VENV_BIN = Path(sys.executable).parent
 

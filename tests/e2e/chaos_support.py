@@ -17,7 +17,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from adeflow.devserver import dev_server_args, free_port, temporal_cli
+from adeflow.cli.devserver import dev_server_args, free_port, temporal_cli
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
 

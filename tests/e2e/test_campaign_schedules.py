@@ -20,11 +20,11 @@ from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
-from adeflow import campaigns
-from adeflow.campaign_file import load_campaign, parse_campaign_text
+from activities.azure.clients import AzureClients
 from adeflow.cli.main import cli
-from adeflow.config import SEARCH_ATTRIBUTES
+from adeflow.client import campaigns
+from adeflow.inputs.campaign_file import load_campaign, parse_campaign_text
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 from azuresim.server import SimServer
 from tests.conftest import SimFactory, new_worker
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from adeflow.devserver import free_port
-from adeflow.manifest import FailureBudget, RolloutPolicy, VmSettings
-from adeflow.model import EncryptVmInput, Outcome, Phase, VmRef, VolumeType
-from adeflow.rollout import RolloutResult, RolloutStage, build_rollout_input
-from adeflow.rollout_client import start_rollout
+from adeflow.cli.devserver import free_port
+from adeflow.client.rollouts import start_rollout
+from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
+from adeflow.domain.model import EncryptVmInput, Outcome, Phase, VmRef, VolumeType
+from adeflow.domain.rollout import RolloutResult, RolloutStage, build_rollout_input
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.requestlog import RequestRecord

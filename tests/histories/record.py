@@ -19,12 +19,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.registry import build_activities
-from adeflow.config import Settings
-from adeflow.manifest import RolloutPolicy, VmSettings
-from adeflow.model import EncryptVmInput, VmRef, VolumeType
-from adeflow.rollout import RolloutInput, RolloutTarget
+from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.model import EncryptVmInput, VmRef, VolumeType
+from adeflow.domain.rollout import RolloutInput, RolloutTarget
+from adeflow.inputs.settings import Settings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

@@ -15,11 +15,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.registry import build_activities
-from adeflow.codec import CodecKeyError, CodecKeys, EncryptionCodec, data_converter, new_key_line
-from adeflow.codec_server import build_app
-from adeflow.model import EncryptVmInput, Outcome, VmRef
+from adeflow.client.codec import CodecKeyError, CodecKeys, EncryptionCodec, data_converter, new_key_line
+from adeflow.client.codec_server import build_app
+from adeflow.domain.model import EncryptVmInput, Outcome, VmRef
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
 from tests.workflows.test_encrypt_vm import vm

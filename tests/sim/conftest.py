@@ -17,7 +17,7 @@ from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 from azure.mgmt.resource.policy import PolicyClient
 
-from adeflow.credentials import StaticTokenCredential
+from activities.azure.credentials import StaticTokenCredential
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from azure.core.exceptions import ResourceNotFoundError
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.inventory import InventoryActivities
-from adeflow.model import VmRef
+from adeflow.domain.model import VmRef
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
 from tests.conftest import SimFactory

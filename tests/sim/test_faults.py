@@ -21,7 +21,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 
-from adeflow.credentials import StaticTokenCredential
+from activities.azure.credentials import StaticTokenCredential
 from azuresim.faults import Fault, FaultPlan
 from tests.sim.conftest import SUB1, SUB2, Sim, ade_extension, ade_settings
 

@@ -11,9 +11,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 from temporalio.exceptions import ApplicationError
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.vm_search import find_vms
-from adeflow.fleet_query import VmQuery
+from adeflow.domain.fleet_query import VmQuery
 from azuresim.errors import ArmError
 from azuresim.resourcegraph import run_query
 from azuresim.server import SimServer

@@ -11,7 +11,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
 
-from adeflow.credentials import StaticTokenCredential
+from activities.azure.credentials import StaticTokenCredential
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer

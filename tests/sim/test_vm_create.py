@@ -20,7 +20,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.keyvault import KeyVaultManagementClient
 
-from adeflow.credentials import StaticTokenCredential
+from activities.azure.credentials import StaticTokenCredential
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.keyvault import object_version

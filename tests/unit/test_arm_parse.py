@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from adeflow.arm_parse import parse_extension, parse_extension_status, parse_vm_facts
-from adeflow.model import VmRef, VolumeState
+from adeflow.domain.arm_parse import parse_extension, parse_extension_status, parse_vm_facts
+from adeflow.domain.model import VmRef, VolumeState
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "arm-examples"
 

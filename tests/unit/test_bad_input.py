@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adeflow.cli.main import cli
-from adeflow.manifest import ManifestError, parse_manifest_text
-from adeflow.model import VmRef
-from adeflow.resource_ids import parse_resource_id
-from adeflow.vhd import check_kek_input, parse_vault_object_url
+from adeflow.domain.model import VmRef
+from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.vhd import check_kek_input, parse_vault_object_url
+from adeflow.inputs.manifest import ManifestError, parse_manifest_text
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-web"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from adeflow.campaign_file import SCHEMA_PATH, CampaignError, Overlap, load_campaign, parse_campaign_text
-from adeflow.campaign_plan import CampaignKind
-from adeflow.manifest import SCHEMA_PATH as MANIFEST_SCHEMA
+from adeflow.domain.campaign_plan import CampaignKind
+from adeflow.inputs.campaign_file import SCHEMA_PATH, CampaignError, Overlap, load_campaign, parse_campaign_text
+from adeflow.inputs.manifest import SCHEMA_PATH as MANIFEST_SCHEMA
 
 pytestmark = pytest.mark.campaign
 
@@ -178,7 +178,7 @@ def test_the_schema_shares_the_manifest_definitions_and_knows_every_top_key() ->
     ours = schema()
     for name, definition in manifest["$defs"].items():
         assert ours["$defs"][name] == definition, name
-    from adeflow.campaign_file import _TOP_KEYS
+    from adeflow.inputs.campaign_file import _TOP_KEYS
 
     assert tuple(ours["properties"]) == _TOP_KEYS
 

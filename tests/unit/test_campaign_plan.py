@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from adeflow.campaign_plan import (
+from adeflow.domain.campaign_plan import (
     Action,
     AdeState,
     CampaignInput,
@@ -36,10 +36,10 @@ from adeflow.campaign_plan import (
     scheduled_time,
     summarise,
 )
-from adeflow.campaign_view import report_csv, report_json, report_markdown, webhook_body
-from adeflow.manifest import RolloutPolicy, VmSettings
-from adeflow.model import DiskFacts, ExtensionFacts, VmFacts, VmRef, VolumeState, VolumeType
-from adeflow.rollout import build_rollout_input
+from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.model import DiskFacts, ExtensionFacts, VmFacts, VmRef, VolumeState, VolumeType
+from adeflow.domain.rollout import build_rollout_input
+from adeflow.reports.campaign_report import report_csv, report_json, report_markdown, webhook_body
 from tests.factories import RG, SUB, VAULT_ID, ade_extension, status, vm_facts
 
 pytestmark = pytest.mark.campaign
@@ -325,7 +325,7 @@ def test_the_report_says_per_vm_what_and_why_and_counts_the_retirement_paths() -
 
 
 def test_extension_facts_expose_the_kek_settings() -> None:
-    from adeflow.arm_parse import parse_extension
+    from adeflow.domain.arm_parse import parse_extension
 
     ext: ExtensionFacts = parse_extension(
         {

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adeflow.manifest import Manifest, load_manifest
-from adeflow.model import ImageRef, VolumeType
-from adeflow.support import MATRIX
+from adeflow.domain.fleet import Manifest
+from adeflow.domain.model import ImageRef, VolumeType
+from adeflow.domain.support import MATRIX
+from adeflow.inputs.manifest import load_manifest
 from azuresim.fleet import FleetSpec, VmSpec, load_fleet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from adeflow.codec import data_converter
+from adeflow.client.codec import data_converter
 
 
 def _raised(error: ApplicationError) -> ApplicationError:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adeflow import rules
-from adeflow.model import VolumeState, VolumeType
+from adeflow.domain import rules
+from adeflow.domain.model import VolumeState, VolumeType
 from tests.factories import VAULT_ID, status
 
 ARM_WRAPPED = (

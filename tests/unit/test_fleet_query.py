@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from adeflow.fleet_query import VmQuery, VmQueryResult, merge_selected, tags_match
-from adeflow.manifest import RolloutPolicy, VmSettings
-from adeflow.model import RestartPolicy, VmRef
-from adeflow.rollout import build_rollout_input, explicit_vms, with_selected
+from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.fleet_query import VmQuery, VmQueryResult, merge_selected, tags_match
+from adeflow.domain.model import RestartPolicy, VmRef
+from adeflow.domain.rollout import build_rollout_input, explicit_vms, with_selected
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 KV = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from adeflow import rules
-from adeflow.model import (
+from adeflow.domain import rules
+from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
     ImageRef,
@@ -155,7 +155,7 @@ def test_r_dis_3_r_lim_3_r_lim_4b_no_disable_while_the_os_volume_is_encrypted(os
 
 def test_r_ena_1_enable_is_the_azure_disk_encryption_for_linux_extension_with_the_clis_settings() -> None:
     from activities.extension import extension_body
-    from adeflow.model import ExtensionRequest, VmRef
+    from adeflow.domain.model import ExtensionRequest, VmRef
 
     settings = rules.plan_enable_settings(request(), vault(), VolumeType.ALL, "seq-1")
     body = extension_body(ExtensionRequest(VmRef("s", "rg", "web-01"), "eastus", settings)).as_dict()["properties"]

@@ -10,21 +10,18 @@ from typing import Any, Literal
 import pytest
 import yaml
 
-from adeflow.manifest import (
+from adeflow.domain.fleet import FailureBudget, Manifest, RolloutPolicy, VmSettings
+from adeflow.domain.model import BackupPolicy, BackupWaiver, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
+from adeflow.inputs.manifest import (
     DATA_LOSS_ACKNOWLEDGEMENT,
     GUEST_CONFIRMATIONS,
     SCHEMA_PATH,
     SETTING_KEYS,
-    FailureBudget,
-    Manifest,
     ManifestError,
     ManifestProblem,
-    RolloutPolicy,
-    VmSettings,
     load_manifest,
     parse_manifest_text,
 )
-from adeflow.model import BackupPolicy, BackupWaiver, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

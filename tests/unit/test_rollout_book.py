@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from adeflow.manifest import FailureBudget, RolloutPolicy, VmSettings
-from adeflow.rollout import RolloutBook, RolloutInput, RolloutStage, RolloutTarget, VmFinished, VmStatus, wave_bounds
+from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
+from adeflow.domain.rollout import (
+    RolloutBook,
+    RolloutInput,
+    RolloutStage,
+    RolloutTarget,
+    VmFinished,
+    VmStatus,
+    wave_bounds,
+)
 
 SUBS = ("sub-a", "sub-b")
 
@@ -163,8 +171,8 @@ def test_eta_appears_once_vms_finish() -> None:
 
 
 def test_build_rollout_input_compacts_settings_and_groups_in_order() -> None:
-    from adeflow.model import VmRef
-    from adeflow.rollout import build_rollout_input
+    from adeflow.domain.model import VmRef
+    from adeflow.domain.rollout import build_rollout_input
 
     a = VmSettings(key_vault_id="kv-a")
     b = VmSettings(key_vault_id="kv-b")

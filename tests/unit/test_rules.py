@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from adeflow import rules
-from adeflow.model import KeyEncryptionKey, VolumeState, VolumeType
+from adeflow.domain import rules
+from adeflow.domain.model import KeyEncryptionKey, VolumeState, VolumeType
 from tests.factories import ade_extension, disk, request, status, vault, vm_facts
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from adeflow import vhd
-from adeflow.model import CreateFromVhdInput, KeyEncryptionKey, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
-from adeflow.vhd import CreatedVmFacts, ImportedDiskFacts, KeyFacts, SecretFacts, VhdCreateFacts, VhdKeyRefs
+from adeflow.domain import vhd
+from adeflow.domain.model import CreateFromVhdInput, KeyEncryptionKey, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
+from adeflow.domain.vhd import CreatedVmFacts, ImportedDiskFacts, KeyFacts, SecretFacts, VhdCreateFacts, VhdKeyRefs
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-web/providers"

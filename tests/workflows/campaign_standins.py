@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.model import EncryptVmInput
+    from adeflow.domain.model import EncryptVmInput
 
 
 @workflow.defn(name="EncryptVmWorkflow")

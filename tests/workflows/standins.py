@@ -12,8 +12,8 @@ from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.model import EncryptVmInput
-    from adeflow.rollout import VmFinished
+    from adeflow.domain.model import EncryptVmInput
+    from adeflow.domain.rollout import VmFinished
     from workflows.steps import StepFailed, call
 
 

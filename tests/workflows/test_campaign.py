@@ -25,10 +25,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.azure_clients import AzureClients
-from adeflow.campaign_file import load_campaign
-from adeflow.campaign_plan import CampaignInput, CampaignResult
-from adeflow.model import EncryptVmInput, VmRef
+from activities.azure.clients import AzureClients
+from adeflow.domain.campaign_plan import CampaignInput, CampaignResult
+from adeflow.domain.model import EncryptVmInput, VmRef
+from adeflow.inputs.campaign_file import load_campaign
 from azuresim.server import SimServer
 from tests.conftest import SimFactory, new_worker
 from tests.workflows.campaign_standins import BusyVmRun

@@ -9,8 +9,8 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
-from adeflow.model import CreateFromVhdInput, CreateFromVhdResult, KeyEncryptionKey, Outcome, VmRef
+from activities.azure.clients import AzureClients
+from adeflow.domain.model import CreateFromVhdInput, CreateFromVhdResult, KeyEncryptionKey, Outcome, VmRef
 from azuresim.keyvault import object_version
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
-from adeflow.model import BackupPolicy, BackupWaiver, EncryptVmInput, RestartPolicy, VmRef, VolumeType
-from adeflow.rules import FORMAT_ALL_ACKNOWLEDGEMENT
+from activities.azure.clients import AzureClients
+from adeflow.domain.model import BackupPolicy, BackupWaiver, EncryptVmInput, RestartPolicy, VmRef, VolumeType
+from adeflow.domain.rules import FORMAT_ALL_ACKNOWLEDGEMENT
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from tests.safety import Expectations, violations

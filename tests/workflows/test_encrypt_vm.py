@@ -10,8 +10,8 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
-from adeflow.model import (
+from activities.azure.clients import AzureClients
+from adeflow.domain.model import (
     BackupMethod,
     BackupPolicy,
     BackupWaiver,

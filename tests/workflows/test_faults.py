@@ -13,9 +13,9 @@ import pytest
 from azure.mgmt.recoveryservicesbackup.models import BackupRequestResource
 from temporalio.testing import WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.status import POWER_CHECK_EVERY
-from adeflow.model import BackupMethod, EncryptVmResult, Outcome, RestartPolicy, VolumeType
+from adeflow.domain.model import BackupMethod, EncryptVmResult, Outcome, RestartPolicy, VolumeType
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
 from tests.conftest import SUB, SimFactory, fleet_dict

@@ -12,11 +12,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.azure_clients import AzureClients
-from adeflow.fleet_query import VmQuery
-from adeflow.manifest import FailureBudget, RolloutPolicy, VmSettings
-from adeflow.model import EncryptVmInput, VmRef, VolumeType
-from adeflow.rollout import RolloutInput, RolloutResult, RolloutStage, RolloutTarget, build_rollout_input
+from activities.azure.clients import AzureClients
+from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
+from adeflow.domain.fleet_query import VmQuery
+from adeflow.domain.model import EncryptVmInput, VmRef, VolumeType
+from adeflow.domain.rollout import RolloutInput, RolloutResult, RolloutStage, RolloutTarget, build_rollout_input
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from tests.workflows.standins import StandInVmRun

@@ -11,9 +11,9 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
-from adeflow import rules
-from adeflow.model import BackupMethod, Outcome, RestartPolicy, VolumeType
+from activities.azure.clients import AzureClients
+from adeflow.domain import rules
+from adeflow.domain.model import BackupMethod, Outcome, RestartPolicy, VolumeType
 from azuresim.server import SimServer
 from tests.conftest import SUB, SimFactory, fleet_dict, new_worker
 from tests.workflows.test_encrypt_vm import operations, request, run, vm

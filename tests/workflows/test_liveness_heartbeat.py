@@ -51,7 +51,7 @@ async def _run(interceptors: list[LivenessHeartbeatInterceptor]) -> str:
 
 
 def _temporal() -> str:
-    from adeflow.devserver import temporal_cli
+    from adeflow.cli.devserver import temporal_cli
 
     return str(temporal_cli())
 

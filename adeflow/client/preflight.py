@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from activities.azure.clients import AzureClients
 from activities.azure_backup import AzureBackupActivities
-from activities.azure_clients import AzureClients
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
 from activities.policy import PolicyActivities
-from adeflow import rules
-from adeflow.model import BackupProtection, EncryptVmInput, ProtectionQuery, Refusal, VolumeType
+from adeflow.domain import rules
+from adeflow.domain.model import BackupProtection, EncryptVmInput, ProtectionQuery, Refusal, VolumeType
 
 
 @dataclass(frozen=True)

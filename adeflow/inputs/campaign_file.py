@@ -2,7 +2,7 @@
 
 Every problem is reported at once as ``file:line: field: message`` (:class:`CampaignError`, exit code 2), with the
 manifest module's parser and messages, so a selector or a setting reads the same in both files. The JSON Schema in
-``adeflow/schemas/campaign.schema.json`` describes the format for editors; this module is the authority.
+``adeflow/inputs/schemas/campaign.schema.json`` describes the format for editors; this module is the authority.
 
 YAML format::
 
@@ -48,16 +48,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from adeflow.campaign_plan import MAX_NAME, NEW_DISK_CONFIRMATION, CampaignInput, CampaignKind, RotateKek
-from adeflow.manifest import (
+from adeflow.domain.campaign_plan import MAX_NAME, NEW_DISK_CONFIRMATION, CampaignInput, CampaignKind, RotateKek
+from adeflow.domain.fleet import ResolvedVm, RolloutPolicy, Selector, VmSettings
+from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.rollout import build_rollout_input
+from adeflow.inputs.manifest import (
     _INVALID,
     SETTING_KEYS,
     ManifestError,
     ManifestProblem,
-    ResolvedVm,
-    RolloutPolicy,
-    Selector,
-    VmSettings,
     _Given,
     _is_null,
     _Parser,
@@ -66,8 +65,6 @@ from adeflow.manifest import (
     _suggest,
     load_manifest,
 )
-from adeflow.resource_ids import parse_resource_id
-from adeflow.rollout import build_rollout_input
 
 __all__ = [
     "SCHEMA_PATH",

@@ -1,7 +1,7 @@
 """The one way adeflow reaches Temporal: the worker, the CLI and the demo all connect through :func:`connect`.
 
 A dev server, a self-hosted cluster with mTLS and Temporal Cloud (mTLS or API key) differ only in
-:class:`~adeflow.config.TemporalSettings`, so every command works against all three unchanged.
+:class:`~adeflow.inputs.settings.TemporalSettings`, so every command works against all three unchanged.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from adeflow.codec import CodecKeys, data_converter
-from adeflow.config import TemporalSettings
+from adeflow.client.codec import CodecKeys, data_converter
+from adeflow.inputs.settings import TemporalSettings
 
 CONNECT_TIMEOUT = timedelta(seconds=10)
 """Per TCP connection attempt: an address that swallows packets fails in seconds instead of hanging. (A server
@@ -88,7 +88,7 @@ async def connect(settings: TemporalSettings, *, runtime: Runtime | None = None)
     """Connect, or raise :class:`TemporalUnreachable` (at once for a refused or unresolvable address, never a hang).
 
     The payload codec is on when ``ADEFLOW_CODEC_KEYS``/``_KEY_FILE`` is set, so the worker and every CLI
-    command read and write the same encrypted payloads (``adeflow.codec``)."""
+    command read and write the same encrypted payloads (``adeflow.client.codec``)."""
     try:
         return await asyncio.wait_for(
             Client.connect(

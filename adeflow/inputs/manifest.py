@@ -2,7 +2,7 @@
 
 A manifest is a YAML file (or a CSV of plain VM lists). It is validated completely before anything starts:
 every problem is reported at once as ``file:line: field: message`` (:class:`ManifestError`), and the CLI exits
-with code 2 (DESIGN §1, §7). The JSON Schema in ``adeflow/schemas/manifest.schema.json`` describes the same
+with code 2 (DESIGN §1, §7). The JSON Schema in ``adeflow/inputs/schemas/manifest.schema.json`` describes the same
 YAML format for editors; this module is the authority (it also checks rules that span objects).
 
 YAML format (every section except ``vms``/``selectors`` is optional; ``null`` or an omitted key means default)::
@@ -58,7 +58,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -67,18 +67,17 @@ from yaml.constructor import SafeConstructor
 from yaml.error import Mark, MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from adeflow.fleet_query import VmQuery
-from adeflow.model import (
+from adeflow.domain.fleet import FailureBudget, Manifest, ResolvedVm, RolloutPolicy, Selector, VmSettings
+from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
-    EncryptVmInput,
     KeyEncryptionKey,
     RestartPolicy,
     VmRef,
     VolumeType,
 )
-from adeflow.resource_ids import parse_resource_id
-from adeflow.rules import FORMAT_ALL_ACKNOWLEDGEMENT, GUEST_CHECKS, GuestCheck
+from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.rules import FORMAT_ALL_ACKNOWLEDGEMENT, GUEST_CHECKS, GuestCheck
 
 __all__ = [
     "DATA_LOSS_ACKNOWLEDGEMENT",
@@ -86,15 +85,9 @@ __all__ = [
     "KEY_ENCRYPTION_ALGORITHMS",
     "SCHEMA_PATH",
     "BackupPolicy",
-    "FailureBudget",
-    "Manifest",
     "ManifestError",
     "ManifestProblem",
-    "ResolvedVm",
     "RestartPolicy",
-    "RolloutPolicy",
-    "Selector",
-    "VmSettings",
     "load_manifest",
     "parse_manifest_text",
 ]
@@ -192,118 +185,6 @@ class ManifestError(Exception):
     def __init__(self, problems: list[ManifestProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(problem.render() for problem in problems))
-
-
-@dataclass(frozen=True)
-class FailureBudget:
-    """How many failed VMs halt the rollout: a fixed count, or a fraction of the VMs in it."""
-
-    count: int | None = None
-    fraction: float | None = None
-
-    def limit(self, total: int) -> int:
-        """Failures tolerated among ``total`` VMs; one more halts the rollout."""
-        if self.count is not None:
-            return self.count
-        return math.floor((self.fraction or 0.0) * total + 1e-9)
-
-    def exceeded(self, failed: int, total: int) -> bool:
-        return failed > self.limit(total)
-
-    def __str__(self) -> str:
-        if self.count is not None:
-            return str(self.count)
-        return f"{(self.fraction or 0.0) * 100:g}%"
-
-
-@dataclass(frozen=True)
-class RolloutPolicy:
-    name: str = ""
-    concurrency: int = 50
-    per_subscription_concurrency: int = 20
-    canary: int = 1
-    waves: tuple[int, ...] = (5, 25, 100)
-    failure_budget: FailureBudget = field(default_factory=lambda: FailureBudget(fraction=0.05))
-    poll_interval_s: float = 300.0
-    encryption_deadline_s: float = 72 * 3600.0
-
-
-@dataclass(frozen=True)
-class VmSettings:
-    """What to do to one VM: fleet defaults merged with its overrides. Plain data; crosses Temporal boundaries."""
-
-    key_vault_id: str
-    kek: KeyEncryptionKey | None = None
-    key_encryption_algorithm: str = "RSA-OAEP"
-    volume_type: VolumeType | None = None
-    backup: BackupPolicy = BackupPolicy.AUTO
-    backup_waiver: BackupWaiver | None = None
-    """Set only when ``backup`` is ``waive`` (R-BAK-2)."""
-    restart: RestartPolicy = RestartPolicy.ASK
-    encrypt_format_all: bool = False
-    acknowledge_data_loss: str = ""
-    confirmations: tuple[str, ...] = ()
-
-    def to_encrypt_input(self, vm: VmRef, rollout: RolloutPolicy, rollout_id: str = "") -> EncryptVmInput:
-        return EncryptVmInput(
-            vm=vm,
-            key_vault_id=self.key_vault_id,
-            volume_type=self.volume_type,
-            kek=self.kek,
-            key_encryption_algorithm=self.key_encryption_algorithm,
-            backup_waiver=self.backup_waiver,
-            poll_interval_s=rollout.poll_interval_s,
-            encryption_deadline_s=rollout.encryption_deadline_s,
-            rollout_id=rollout_id,
-            backup_policy=self.backup,
-            restart_policy=self.restart,
-            encrypt_format_all=self.encrypt_format_all,
-            acknowledge_data_loss=self.acknowledge_data_loss,
-            confirmations=list(self.confirmations),
-        )
-
-
-@dataclass(frozen=True)
-class ResolvedVm:
-    ref: VmRef
-    settings: VmSettings
-    line: int
-
-
-@dataclass(frozen=True)
-class Selector:
-    """VMs to find at run time: by subscription (+ resource group) and tags, or by a Resource Graph query."""
-
-    settings: VmSettings
-    line: int
-    subscription_id: str = ""
-    resource_group: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
-    resource_graph: str = ""
-    subscriptions: tuple[str, ...] = ()
-
-    @property
-    def kind(self) -> Literal["tags", "resource_graph"]:
-        return "resource_graph" if self.resource_graph else "tags"
-
-    def query(self, source: str) -> VmQuery:
-        """What the rollout asks Azure when it starts; ``source`` is the manifest's path, for reports."""
-        return VmQuery(
-            subscription_id=self.subscription_id,
-            resource_group=self.resource_group,
-            tags=dict(self.tags),
-            resource_graph=self.resource_graph,
-            subscriptions=list(self.subscriptions),
-            source=f"{source}:{self.line}",
-        )
-
-
-@dataclass(frozen=True)
-class Manifest:
-    source: str
-    rollout: RolloutPolicy
-    vms: list[ResolvedVm]
-    selectors: list[Selector]
 
 
 # ---------------------------------------------------------------------------------------------------- entry points

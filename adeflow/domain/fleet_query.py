@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from adeflow.model import VmRef
+from adeflow.domain.model import VmRef
 
 VM_TYPE = "microsoft.compute/virtualmachines"
 

@@ -1,19 +1,18 @@
-"""The R-PRE-1 support matrix (``adeflow/data/ade_support.yaml``): images, sizes and memory.
+"""The R-PRE-1 support matrix (``adeflow/domain/data/ade_support.json``): images, sizes and memory.
 
-Loaded once at import; lookups are pure, so workflows may call them through ``adeflow.rules``.
+Loaded once at import; lookups are pure, so workflows may call them through ``adeflow.domain.rules``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
-from adeflow.model import ImageRef
+from adeflow.domain.model import ImageRef
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,8 @@ def _build(raw: dict[str, Any]) -> SupportMatrix:
 
 @cache
 def support_matrix() -> SupportMatrix:
-    text = resources.files("adeflow").joinpath("data/ade_support.yaml").read_text(encoding="utf-8")
-    return _build(yaml.safe_load(text))
+    text = resources.files("adeflow.domain").joinpath("data/ade_support.json").read_text(encoding="utf-8")
+    return _build(json.loads(text))
 
 
 MATRIX = support_matrix()

@@ -115,7 +115,7 @@ class VmRef:
 
     @staticmethod
     def from_resource_id(resource_id: str) -> VmRef:
-        from adeflow.resource_ids import parse_resource_id
+        from adeflow.domain.resource_ids import parse_resource_id
 
         parsed = parse_resource_id(resource_id)
         if parsed.provider_type.lower() != "microsoft.compute/virtualmachines":

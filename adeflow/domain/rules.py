@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from adeflow.model import (
+from adeflow.domain.model import (
     AdeSettings,
     BackupPolicy,
     DiskFacts,
@@ -23,7 +23,7 @@ from adeflow.model import (
     VolumeState,
     VolumeType,
 )
-from adeflow.support import MATRIX
+from adeflow.domain.support import MATRIX
 
 FORMAT_ALL_ACKNOWLEDGEMENT = "I understand data on qualifying data disks will be erased"
 """The exact words an operator must give for EncryptFormatAll (R-EFA-1/2): it formats data disks."""
@@ -180,7 +180,7 @@ def check_ever_encrypted_now_sse(facts: VmFacts) -> list[Refusal]:
 
 
 def check_support_matrix(facts: VmFacts, volume_type: VolumeType | None, allow_unlisted: bool) -> list[Refusal]:
-    """R-PRE-1: supported sizes and OS images (``adeflow/data/ade_support.yaml``), and enough memory.
+    """R-PRE-1: supported sizes and OS images (``adeflow/domain/data/ade_support.json``), and enough memory.
 
     Images or sizes missing from the matrix are refused unless the operator overrides with ``allow_unlisted``:
     the extension itself would otherwise fail hours in, mid-OS-pass.
@@ -240,7 +240,7 @@ def check_support_matrix(facts: VmFacts, volume_type: VolumeType | None, allow_u
                 "R-PRE-1",
                 "unknown-size",
                 f"size {facts.size} is not in the support matrix, so its memory is unknown.",
-                "Add it to adeflow/data/ade_support.yaml, or override after checking it has enough memory.",
+                "Add it to adeflow/domain/data/ade_support.json, or override after checking it has enough memory.",
             )
         )
     elif memory is not None and memory < minimum:

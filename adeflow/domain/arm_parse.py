@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from adeflow.model import (
+from adeflow.domain.model import (
     DiskFacts,
     EncryptionStatus,
     ExtensionFacts,

@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from adeflow.model import EncryptVmResult
-from adeflow.rollout import RolloutProgress
+from adeflow.domain.model import EncryptVmResult
+from adeflow.domain.rollout import RolloutProgress
 
 PHASES = ("preflight", "backup", "plan", "enable", "encrypting", "verify")
 BAR = 30

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from adeflow.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
-from adeflow.resource_ids import ResourceId, parse_resource_id
+from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
+from adeflow.domain.resource_ids import ResourceId, parse_resource_id
 
 VAULT_DNS_SUFFIXES = ("vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net", "vault.microsoftazure.de")
 _OBJECT_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")

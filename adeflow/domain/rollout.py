@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from adeflow.fleet_query import VmQuery, VmQueryResult, merge_selected
-from adeflow.manifest import RolloutPolicy, VmSettings
-from adeflow.model import VmRef
+from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.fleet_query import VmQuery, VmQueryResult, merge_selected
+from adeflow.domain.model import VmRef
 
 
 class VmStatus(StrEnum):

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from adeflow.campaign_plan import (
+from adeflow.domain.campaign_plan import (
     ADE_RETIREMENT,
     RETIREMENT_ADVICE,
     WORK,

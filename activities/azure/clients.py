@@ -1,6 +1,6 @@
 """One place that builds the async Azure SDK clients from settings.
 
-The credential and endpoint come from :class:`adeflow.config.AzureSettings`, so the very same activities run
+The credential and endpoint come from :class:`adeflow.inputs.settings.AzureSettings`, so the very same activities run
 against Azure (``DefaultAzureCredential``) or the ARM simulator (static token, simulator URL and CA).
 """
 
@@ -22,10 +22,10 @@ from azure.mgmt.resourcegraph.aio import ResourceGraphClient
 from temporalio.common import MetricMeter
 from yarl import URL
 
-from activities.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
-from activities.arm_metrics import ArmMetricsPolicy
-from adeflow.config import AzureSettings
-from adeflow.credentials import AsyncStaticTokenCredential
+from activities.azure.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
+from activities.azure.arm_metrics import ArmMetricsPolicy
+from activities.azure.credentials import AsyncStaticTokenCredential
+from adeflow.inputs.settings import AzureSettings
 
 
 def arm_proxy(endpoint: str) -> tuple[URL | None, BasicAuth | None]:
@@ -38,7 +38,7 @@ def arm_proxy(endpoint: str) -> tuple[URL | None, BasicAuth | None]:
 class AzureClients:
     """Caches one client per (service, subscription) for the life of the worker.
 
-    All clients share one :class:`~activities.arm_budget.ArmBudget` (``arm_budget``), so the worker as a
+    All clients share one :class:`~activities.azure.arm_budget.ArmBudget` (``arm_budget``), so the worker as a
     whole stays under the subscription's ARM budgets.
     """
 

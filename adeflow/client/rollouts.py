@@ -11,9 +11,9 @@ from urllib.parse import quote
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
-from adeflow.model import EncryptVmResult
-from adeflow.rollout import RolloutInput, RolloutProgress, RolloutResult, RolloutStage
-from adeflow.rollout_view import PHASES, ReportRow, render_progress, report_csv, report_json, report_markdown
+from adeflow.domain.model import EncryptVmResult
+from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult, RolloutStage
+from adeflow.reports.rollout_report import PHASES, ReportRow, render_progress, report_csv, report_json, report_markdown
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
 

@@ -1,8 +1,8 @@
 """Campaigns on Temporal Schedules, client side: create, update, steer and read them (the CLI and tests use this).
 
 One schedule per campaign, ``campaign/<name>``; its action starts :class:`~workflows.campaign.CampaignWorkflow` with
-the campaign file resolved into a :class:`~adeflow.campaign_plan.CampaignInput`, so the file is read once, when the
-schedule is created or updated, and every run works from what was validated then. The overlap policy is SKIP or
+the campaign file resolved into a :class:`~adeflow.domain.campaign_plan.CampaignInput`, so the file is read once, when
+the schedule is created or updated, and every run works from what was validated then. The overlap policy is SKIP or
 BUFFER_ONE, never ALLOW_ALL: two runs of one campaign must never plan over the same VMs at once.
 """
 
@@ -34,7 +34,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from adeflow.campaign_file import CampaignFile, Overlap, schedule_id
+from adeflow.inputs.campaign_file import CampaignFile, Overlap, schedule_id
 from workflows.campaign import CampaignWorkflow
 
 DEFAULT_CATCHUP = timedelta(hours=1)

@@ -35,7 +35,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 
-from adeflow.config import AzureSettings
+from adeflow.inputs.settings import AzureSettings
 
 log = logging.getLogger(__name__)
 

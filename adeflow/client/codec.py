@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
-from adeflow.failures import QuietBenignFailureConverter
+from adeflow.client.failures import QuietBenignFailureConverter
 
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES256-GCM"

@@ -15,7 +15,7 @@ from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from adeflow.codec import CodecKeyError, EncryptionCodec
+from adeflow.client.codec import CodecKeyError, EncryptionCodec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -2,7 +2,7 @@
 
 A campaign runs on a Temporal Schedule (DESIGN §1.4): it reads the fleet, decides per VM, hands the VMs that need
 work to a fleet rollout and reports. Every decision is here, free of I/O, so it is unit-tested without Temporal or
-Azure, and the workflow only carries it out. The decisions reuse :mod:`adeflow.rules` (volume types per R-NEW-2,
+Azure, and the workflow only carries it out. The decisions reuse :mod:`adeflow.domain.rules` (volume types per R-NEW-2,
 eligibility per R-LIM-*/R-PRE-1) so that a campaign never sends a VM that the VM run would refuse.
 
 - ``rotate-kek``: re-enable with the target KEK and a new sequence version (R-NEW-4) on ADE VMs whose KEK is
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from adeflow import rules
-from adeflow.manifest import VmSettings
-from adeflow.model import KeyEncryptionKey, Refusal, VmFacts, VmRef, VolumeState, VolumeType
-from adeflow.rollout import RolloutInput, RolloutResult, VmNote
+from adeflow.domain import rules
+from adeflow.domain.fleet import VmSettings
+from adeflow.domain.model import KeyEncryptionKey, Refusal, VmFacts, VmRef, VolumeState, VolumeType
+from adeflow.domain.rollout import RolloutInput, RolloutResult, VmNote
 
 ADE_RETIREMENT = date(2028, 9, 15)
 """ADE's retirement: afterwards ADE-encrypted disks fail to unlock on the next reboot (operator-pains §0.1)."""

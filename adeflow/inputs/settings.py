@@ -111,7 +111,7 @@ class AzureSettings:
     """Entra ID authority host of ``cloud`` for DefaultAzureCredential."""
     lro_poll_seconds: float = 30.0
     """Poll interval of Azure long-running operations when ARM sends no Retry-After."""
-    # --- ARM request budget (activities/arm_budget.py, DESIGN §5 invariant 8) --------------------------------
+    # --- ARM request budget (activities/azure/arm_budget.py, DESIGN §5 invariant 8) --------------------------------
     # ARM allows per subscription reads 250 (refill 25/s), writes and deletes 200 (refill 10/s) and, per VM,
     # 12 "Update VM" calls (refill 4/min) (arm-reference §e). The worker waits for its own, smaller, buckets
     # instead of bouncing off ARM's; the headroom is left to the portal, pipelines and other tools.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from adeflow.config import SEARCH_ATTRIBUTES
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 
 
 def temporal_cli() -> Path:
