@@ -32,7 +32,7 @@ log = structlog.get_logger(__name__)
 
 
 def extension_body(request: ExtensionRequest) -> VirtualMachineExtension:
-    """The resource ``az vm encryption enable`` PUTs (arm-reference §a.4), settings keyed exactly as it does."""
+    """The resource ``az vm encryption enable`` PUTs (docs/arm-reference.md §a.4), settings keyed exactly as it does."""
     body: dict[str, Any] = {
         "location": request.location,
         "properties": {
@@ -55,7 +55,7 @@ class ExtensionActivities:
         """Idempotent under retry: when the extension already carries our sequence version, wait, don't PUT.
 
         The sequence version is fixed by the workflow, so even a re-sent PUT has identical settings and the
-        extension would not act on it (arm-reference §a.3); skipping it also spares an ARM write.
+        extension would not act on it (docs/arm-reference.md §a.3); skipping it also spares an ARM write.
         """
         vm = request.vm
         seq = request.settings.sequence_version

@@ -21,7 +21,7 @@ class InventoryActivities:
 
     @activity.defn(name="read_vm_facts")
     async def read_vm_facts(self, ref: VmRef) -> VmFacts:
-        """Only GETs: preflight must change nothing on a VM it may refuse (DESIGN §5.5)."""
+        """Only GETs: preflight must change nothing on a VM it may refuse (docs/original-design.md §5.5)."""
         compute = self._clients.compute(ref.subscription_id)
         try:
             vm = (await compute.virtual_machines.get(ref.resource_group, ref.name, expand="instanceView")).as_dict()

@@ -1,4 +1,4 @@
-"""Encryption progress, read as a poll whose loop is the activity's retry policy (DESIGN §4).
+"""Encryption progress, read as a poll whose loop is the activity's retry policy (docs/original-design.md §4).
 
 "Still encrypting" is raised as a benign, retryable error, so hours of polling add no history events and
 hold no worker slot between checks; a terminal extension error is raised non-retryable with its message. So is a

@@ -1,6 +1,6 @@
 """Microsoft.RecoveryServices (Azure Backup) state: vaults, protected VMs, on-demand backups, jobs, recovery points.
 
-Shapes follow the official examples (arm-reference §d.3): protected items are
+Shapes follow the official examples (docs/arm-reference.md §d.3): protected items are
 ``VM;iaasvmcontainerv2;<rg>;<vm>`` in container ``IaasVMContainer;iaasvmcontainerv2;<rg>;<vm>`` of fabric
 ``Azure``. An on-demand backup (Backups_Trigger) starts a job at once; its operation (operationsStatus /
 operationResults) ends after :data:`TRIGGER_SECONDS` with the job id, and the job runs for ``backup_seconds``

@@ -28,7 +28,7 @@ class SimClock:
         self.status_read_tick = status_read_tick
         """Simulated seconds added by each encryption-status read. Under Temporal's time-skipping test server
         the workflow's poll interval passes in no real time, so the simulator cannot see it otherwise: with the
-        tick set to the poll interval, simulated time follows the workflow's clock (DESIGN §4)."""
+        tick set to the poll interval, simulated time follows the workflow's clock (docs/original-design.md §4)."""
 
     def _now_locked(self) -> datetime:
         elapsed = time.monotonic() - self._anchor_real

@@ -434,7 +434,7 @@ class AdeState:
         vault_problem: str | None,
         force_update_tag: str | None = None,
     ) -> PutOutcome:
-        """Apply a PUT of the extension with public ``settings`` (see arm-reference §a.3)."""
+        """Apply a PUT of the extension with public ``settings`` (see docs/arm-reference.md §a.3)."""
         fingerprint = {"settings": settings, "forceUpdateTag": force_update_tag}
         if not fresh and not self.last_failed and self.last_settings == fingerprint:
             return PutOutcome(False)
@@ -725,7 +725,7 @@ def data_disk_name(vm_name: str, lun: int) -> str:
 
 
 def uses_stripdown(spec: VmSpec) -> bool:
-    """Ubuntu 20.04/22.04 encrypt the OS offline from a stripped-down root (arm-reference §c, [L10])."""
+    """Ubuntu 20.04/22.04 encrypt the OS offline from a stripped-down root (docs/arm-reference.md §c, [L10])."""
     sku = spec.image.sku.lower()
     return spec.image.publisher.lower() == "canonical" and (sku.startswith("20_04") or sku.startswith("22_04"))
 

@@ -5,7 +5,7 @@ guest has done by ``now``: per-volume state, whether the settings are stamped on
 what the extension reports (``statuses[0]`` and the ``{"data", "os"}`` substatus). Nothing runs in the
 background: every read recomputes from the clock, so advancing the clock is all a test needs.
 
-Modelled on the real extension (arm-reference §b): stamping first (the PUT's LRO ends there), then data
+Modelled on the real extension (docs/arm-reference.md §b): stamping first (the PUT's LRO ends there), then data
 volumes one after another, then the OS volume; the extension's "encryption marker" makes the substatus
 say ``EncryptionInProgress`` for every requested volume class until the whole operation has finished.
 """

@@ -1,4 +1,4 @@
-"""ARM and Compute throttling as token buckets (arm-reference §e).
+"""ARM and Compute throttling as token buckets (docs/arm-reference.md §e).
 
 ARM keeps one bucket per subscription and operation class (reads = GET, writes = PUT/PATCH/POST,
 deletes = DELETE); Compute adds its "Update VM" policy (extension create/update/delete, restart) per VM and

@@ -2,7 +2,7 @@
 
 A parent starts N children through a sliding window; each child runs 12 no-op activities and one retry-as-poll
 activity that fails 4 times before it succeeds (5 polls), then returns its finish time. No Azure, no
-simulator: what Temporal itself costs on this machine (perf-baseline.md's skeleton). The worker runs in its own
+simulator: what Temporal itself costs on this machine (docs/perf-baseline.md's skeleton). The worker runs in its own
 process so its CPU and memory can be measured::
 
     .venv/bin/python -m benchmarks.skeleton --address 127.0.0.1:7233 --task-queue skeleton

@@ -1,4 +1,5 @@
-"""The data-safety invariants of DESIGN §5, checked on the simulator's request log (what Azure was asked).
+"""The data-safety invariants of docs/original-design.md §5, checked on the simulator's request log (what Azure was
+asked).
 
 Shared by the property test and the chaos tests: whatever happened to workers, servers or the network, the
 log must never show a dangerous write.

@@ -141,7 +141,8 @@ class LivenessHeartbeatInterceptor(Interceptor):
 
     A SIGKILLed worker sends nothing more, so Temporal retries its in-flight activities on another worker after
     the heartbeat timeout the workflow set (seconds) instead of after the start-to-close timeout (up to hours for
-    a snapshot or an extension PUT). A retried attempt is safe: every ARM activity is idempotent (DESIGN §5.6).
+    a snapshot or an extension PUT). A retried attempt is safe: every ARM activity is idempotent
+    (docs/original-design.md §5.6).
     """
 
     def __init__(self, every_s: float = LIVENESS_EVERY_S) -> None:

@@ -1,7 +1,7 @@
 """The adeflow worker: connects to Temporal, registers workflows and activities, shuts down gracefully.
 
 SIGINT/SIGTERM trigger a graceful shutdown rather than a bare exit (a killed worker crashed the interpreter
-in 3 of 45 runs here, DESIGN §4); in-flight activities are retried elsewhere, nothing is lost.
+in 3 of 45 runs here, docs/original-design.md §4); in-flight activities are retried elsewhere, nothing is lost.
 """
 
 from __future__ import annotations

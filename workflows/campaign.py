@@ -1,4 +1,4 @@
-"""CampaignWorkflow: one run of a scheduled campaign (DESIGN §1.4, §4): inventory -> plan -> rollout -> report.
+"""CampaignWorkflow: one scheduled campaign run (docs/original-design.md §1.4, §4): inventory, plan, rollout, report.
 
 Started by a Temporal Schedule (``campaign/<name>``; overlap skip or buffer-one, so never two runs of a campaign at
 once). Thin and deterministic: the decisions are ``adeflow.domain.campaign_plan``'s, the Azure reads and the report are

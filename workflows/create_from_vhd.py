@@ -1,8 +1,8 @@
 """CreateVmFromEncryptedVhdWorkflow: a new VM around a customer-encrypted OS disk and its key references (R-VHD-1).
 
-Check everything the input and ARM can show before the one write (a refused request changes nothing, DESIGN
-§5.5), PUT the VM once (a retried attempt recognises its own VM), then verify the OS disk reports encrypted
-with exactly those references. Decisions and the request body come from ``adeflow.domain.vhd``.
+Check everything the input and ARM can show before the one write (a refused request changes nothing,
+docs/original-design.md §5.5), PUT the VM once (a retried attempt recognises its own VM), then verify the OS disk
+reports encrypted with exactly those references. Decisions and the request body come from ``adeflow.domain.vhd``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""EncryptVmWorkflow: one VM's ADE run, phase by phase (DESIGN §4).
+"""EncryptVmWorkflow: one VM's ADE run, phase by phase (docs/original-design.md §4).
 
 Thin and deterministic: every decision is a pure function of ``adeflow.domain.rules``, every Azure call an activity.
 A refusal changes nothing on the VM; enable happens only after the backup gate (R-BAK-2); the sequence

@@ -1,4 +1,4 @@
-"""FleetRolloutWorkflow: encrypt a fleet in waves, as child EncryptVmWorkflows (DESIGN §4, "Fan-out").
+"""FleetRolloutWorkflow: encrypt a fleet in waves, as child EncryptVmWorkflows (docs/original-design.md §4, "Fan-out").
 
 A sliding window of children (never near the 2,000 pending-children limit), deterministic child ids
 (``encrypt/<vm>/<rg>/<sub>``, so one VM never runs twice at once, whoever started it), ``ABANDON`` so children

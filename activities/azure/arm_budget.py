@@ -1,4 +1,4 @@
-"""Client-side ARM request budget (DESIGN §5 invariant 8, arm-reference §e).
+"""Client-side ARM request budget (docs/original-design.md §5 invariant 8, docs/arm-reference.md §e).
 
 ARM throttles per subscription (and region) with token buckets: reads 250 refill 25/s, writes and deletes
 200 refill 10/s; Compute adds an "Update VM" bucket per VM (extension create/update/delete, restart: 12,

@@ -57,7 +57,7 @@ class AzureClients:
         self._policy: dict[str, PolicyClient] = {}
         self._graph: ResourceGraphClient | None = None
         self._session: aiohttp.ClientSession | None = None
-        # ARM request budget: one ArmBudget for every client of this worker (DESIGN §5 invariant 8).
+        # ARM request budget: one ArmBudget for every client of this worker (docs/original-design.md §5 invariant 8).
         self.arm_budget = ArmBudget(BudgetLimits.from_settings(settings))
 
     @property

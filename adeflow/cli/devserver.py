@@ -34,7 +34,10 @@ def free_port() -> int:
 
 
 def dev_server_args(db_file: Path, port: int, ui_port: int | None) -> list[str]:
-    """WAL and synchronous=normal double the dev server's throughput here (perf-baseline, DESIGN §4)."""
+    """WAL and synchronous=normal double the dev server's throughput here.
+
+    Measured in docs/perf-baseline.md; docs/original-design.md §4 asks for both pragmas.
+    """
     args = [
         "server",
         "start-dev",

@@ -43,7 +43,7 @@ def _volume_state(value: object) -> VolumeState:
 def parse_extension_status(instance_view: Json | None, sequence_version: str = "") -> EncryptionStatus:
     """``substatuses[0].message`` JSON gives os/data; ``statuses[0]`` gives level and the readable message.
 
-    Clients fall back to ``Unknown`` when the JSON is absent or malformed (arm-reference §0.1); so do we.
+    Clients fall back to ``Unknown`` when the JSON is absent or malformed (docs/arm-reference.md §0.1); so do we.
     """
     statuses = _get(instance_view, "statuses") or []
     substatuses = _get(instance_view, "substatuses") or []

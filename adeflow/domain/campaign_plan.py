@@ -1,9 +1,9 @@
 """Campaign planning as pure functions: from each VM's facts, what a campaign does to it and why.
 
-A campaign runs on a Temporal Schedule (DESIGN §1.4): it reads the fleet, decides per VM, hands the VMs that need
-work to a fleet rollout and reports. Every decision is here, free of I/O, so it is unit-tested without Temporal or
-Azure, and the workflow only carries it out. The decisions reuse :mod:`adeflow.domain.rules` (volume types per R-NEW-2,
-eligibility per R-LIM-*/R-PRE-1) so that a campaign never sends a VM that the VM run would refuse.
+A campaign runs on a Temporal Schedule (docs/original-design.md §1.4): it reads the fleet, decides per VM, hands the VMs
+that need work to a fleet rollout and reports. Every decision is here, free of I/O, so it is unit-tested without
+Temporal or Azure, and the workflow only carries it out. The decisions reuse :mod:`adeflow.domain.rules` (volume
+types per R-NEW-2, eligibility per R-LIM-*/R-PRE-1) so that a campaign never sends a VM that the VM run would refuse.
 
 - ``rotate-kek``: re-enable with the target KEK and a new sequence version (R-NEW-4) on ADE VMs whose KEK is
   another key, no KEK at all, or an older version of the target key than ``max_age_days`` allows.
@@ -28,7 +28,7 @@ from adeflow.domain.model import KeyEncryptionKey, Refusal, VmFacts, VmRef, Volu
 from adeflow.domain.rollout import RolloutInput, RolloutResult, VmNote
 
 ADE_RETIREMENT = date(2028, 9, 15)
-"""ADE's retirement: afterwards ADE-encrypted disks fail to unlock on the next reboot (operator-pains §0.1)."""
+"""ADE's retirement: afterwards ADE-encrypted disks fail to unlock on the next reboot (docs/operator-pains.md §0.1)."""
 NEW_DISK_CONFIRMATION = "data-disks-mounted-in-fstab"
 """R-NEW-1: the operator's word that new data disks are formatted, mounted and in /etc/fstab."""
 MAX_NAME = 46
@@ -81,7 +81,7 @@ WORK = frozenset({Action.ROTATE_KEK, Action.ENCRYPT, Action.REENABLE, Action.REI
 
 
 class RetirementPath(StrEnum):
-    """What a VM needs before ADE retires (reference/operator-pains.md: there is no in-place conversion)."""
+    """What a VM needs before ADE retires (docs/operator-pains.md: there is no in-place conversion)."""
 
     NO_ADE = "no-ade"
     DISABLE_THEN_HOST = "disable-then-encryption-at-host"

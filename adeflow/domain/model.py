@@ -1,7 +1,7 @@
 """Typed payloads that cross workflow/activity boundaries.
 
 Everything here is a plain dataclass or str enum so that Temporal's default data converter round-trips it
-and workflow histories stay readable in the UI. No secrets ever live in these types (DESIGN §5.7): Key
+and workflow histories stay readable in the UI. No secrets ever live in these types (docs/original-design.md §5.7): Key
 Vault references are resource ids and URLs, never key material.
 """
 
@@ -33,7 +33,7 @@ class VolumeType(StrEnum):
 
 
 class Phase(StrEnum):
-    """Where a VM's run stands; published as the ``AdePhase`` search attribute (DESIGN §4)."""
+    """Where a VM's run stands; published as the ``AdePhase`` search attribute (docs/original-design.md §4)."""
 
     PREFLIGHT = "preflight"
     BACKUP = "backup"
@@ -82,7 +82,7 @@ class RestartPolicy(StrEnum):
 
 
 class VolumeState(StrEnum):
-    """Values of ``os`` / ``data`` in the extension's substatus JSON (arm-reference §0.1)."""
+    """Values of ``os`` / ``data`` in the extension's substatus JSON (docs/arm-reference.md §0.1)."""
 
     NOT_ENCRYPTED = "NotEncrypted"
     NOT_MOUNTED = "NotMounted"
@@ -282,7 +282,7 @@ class EncryptVmInput:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a VM is not encrypted: the rule it breaks, in words an operator can act on (DESIGN §5.5)."""
+    """Why a VM is not encrypted: the rule it breaks, in words an operator can act on (docs/original-design.md §5.5)."""
 
     rule: str
     reason: str
@@ -308,7 +308,7 @@ class AdeSettings:
 
     def public_settings(self) -> dict[str, str | None]:
         if self.encryption_operation == "DisableEncryption":
-            # az vm encryption disable sends only these three (arm-reference §a.4).
+            # az vm encryption disable sends only these three (docs/arm-reference.md §a.4).
             return {
                 "VolumeType": self.volume_type.value,
                 "EncryptionOperation": self.encryption_operation,
@@ -458,7 +458,7 @@ class CreateFromVhdInput:
     """R-VHD-1: a new VM around a customer-encrypted OS disk, with the references that unlock it at boot.
 
     ``os_disk_id`` is the managed disk imported from the encrypted VHD (``az disk create --source <vhd-uri>``):
-    unmanaged VHD-blob disks are retired since 31 March 2026 (arm-reference §d.1), so a blob is not attached.
+    unmanaged VHD-blob disks are retired since 31 March 2026 (docs/arm-reference.md §d.1), so a blob is not attached.
     """
 
     vm: VmRef

@@ -1,4 +1,4 @@
-"""The ADE rules as pure functions (ids from ``reference/ade-linux-rules.md``).
+"""The ADE rules as pure functions (ids from ``docs/ade-linux-rules.md``).
 
 Workflows call these to decide; activities only fetch and apply. Keeping every decision here means each rule
 is unit-tested without Temporal or Azure, and an operator-facing refusal always names its rule.
@@ -71,7 +71,7 @@ ULTRA_SKU = "UltraSSD_LRS"
 PREMIUM_V2_SKU = "PremiumV2_LRS"
 PLATFORM_KEY = "EncryptionAtRestWithPlatformKey"
 
-# Mid-run error statuses that the Linux extension recovers from by itself (arm-reference §c): failing the
+# Mid-run error statuses that the Linux extension recovers from by itself (docs/arm-reference.md §c): failing the
 # workflow on them would abandon a VM in the middle of its OS pass.
 _TRANSIENT_EXTENSION_ERRORS = (
     re.compile(r"Restarted extension from stripped down OS", re.IGNORECASE),
@@ -575,10 +575,10 @@ def plan_format_all(facts: VmFacts) -> FormatAllPlan:
 def plan_enable_settings(
     request: EncryptVmInput, vault: KeyVaultFacts, volume_type: VolumeType, sequence_version: str
 ) -> AdeSettings:
-    """The settings ``az vm encryption enable`` would send (arm-reference §a.4), with our sequence version.
+    """The settings ``az vm encryption enable`` would send (docs/arm-reference.md §a.4), with our sequence version.
 
     The sequence version is chosen once by the workflow and reused by every retry of the PUT (R-NEW-4,
-    DESIGN invariant 2): a retry then re-sends identical settings, which the extension ignores.
+    docs/original-design.md §5 invariant 2): a retry then re-sends identical settings, which the extension ignores.
     """
     kek = request.kek
     return AdeSettings(
@@ -769,7 +769,7 @@ def verify_encryption(facts: VmFacts, volume_type: VolumeType) -> VerificationVe
     """R-ENA-4: after the extension says done, the disks themselves must carry ADE encryption settings.
 
     Both are checked: the extension status alone is not proof, and neither is a disk's
-    ``EncryptionState/encrypted``, since stamping precedes encryption (arm-reference §b.4).
+    ``EncryptionState/encrypted``, since stamping precedes encryption (docs/arm-reference.md §b.4).
     """
     status = facts.ade_extension.status if facts.ade_extension else None
     in_scope = disks_in_scope(facts, volume_type)
@@ -792,7 +792,7 @@ def verify_encryption(facts: VmFacts, volume_type: VolumeType) -> VerificationVe
 
 # ---------------------------------------------------------------------------------------------- faults mid-run
 # How a run ends when Azure or the guest fails it. Each message names what happened, the rule, and what to do
-# (DESIGN §5.5); the activities prefix the VM's name.
+# (docs/original-design.md §5.5); the activities prefix the VM's name.
 
 _ARM_EXTENSION_WRAPPER = re.compile(r'Error message:\s*"(?P<own>.*)"\s*\.?\s*$', re.DOTALL)
 _RECOVERY = "The snapshots or backup taken before the run are the way back if a volume was left half-done (R-BAK-1)."
@@ -841,14 +841,14 @@ def _sentence(text: str) -> str:
 
 
 def extension_own_message(arm_message: str) -> str:
-    """The extension's own words inside ARM's ``VMExtensionProvisioningError`` wrapper (arm-reference §c)."""
+    """The extension's own words inside ARM's ``VMExtensionProvisioningError`` wrapper (docs/arm-reference.md §c)."""
     text = " ".join(arm_message.split())
     found = _ARM_EXTENSION_WRAPPER.search(text)
     return found["own"].strip() if found else text
 
 
 def extension_failure_fix(message: str) -> str:
-    """What to do about an extension failure, from its message (arm-reference §c), always with the way back."""
+    """What to do about an extension failure, from its message (docs/arm-reference.md §c), always with the way back."""
     for pattern, fix in _EXTENSION_FIXES:
         if pattern.search(message):
             return f"{fix} {_RECOVERY}"

@@ -6,7 +6,7 @@ writes: the versioned secret URL and its vault, plus the KEK and its vault when 
 platform reads that secret at every boot, so a bad reference yields a VM that never starts: everything ARM can
 confirm is checked before the PUT. No backup gate (R-BAK-*): nothing existing is changed, the disk is only
 attached. Note that ``az vm encryption`` treats a VM with VM-model encryption settings as the earlier ADE
-release (arm-reference §a.1), so ``adeflow vm encrypt`` later refuses such a VM by R-LIM-1.
+release (docs/arm-reference.md §a.1), so ``adeflow vm encrypt`` later refuses such a VM by R-LIM-1.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class Verdict:
 def parse_vault_object_url(url: str, kind: str) -> VaultObjectUrl:
     """Split a versioned secret (``kind="secrets"``) or key URL; ``ValueError`` says what is wrong.
 
-    Versioned and without a port, as ADE requires (arm-reference §d.4, [D15]).
+    Versioned and without a port, as ADE requires (docs/arm-reference.md §d.4, [D15]).
     """
     try:
         parts = urlsplit(url.strip())
@@ -614,7 +614,7 @@ def encryption_settings(request: CreateFromVhdInput) -> dict[str, Any]:
 
 
 def build_vm_body(request: CreateFromVhdInput, location: str) -> dict[str, Any]:
-    """The VirtualMachines_CreateOrUpdate body: attach the disk, no image and no OS profile (arm-reference §d.1)."""
+    """The VirtualMachines_CreateOrUpdate body: attach the disk, no image or OS profile (docs/arm-reference.md §d.1)."""
     disk_name = request.os_disk_id.rstrip("/").rsplit("/", 1)[-1]
     return {
         "location": location,

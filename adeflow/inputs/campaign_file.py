@@ -31,8 +31,8 @@ YAML format::
       webhook: https://hooks.example.com/adeflow      # optional POST of the summary (no secrets in the URL)
       webhook_env: ADEFLOW_CAMPAIGN_WEBHOOK           # or: the worker reads the URL from this variable
 
-Why ``webhook_env``: campaign inputs live in workflow history, where no secret may go (DESIGN §5.7); a webhook URL
-that carries a token belongs in the worker's environment.
+Why ``webhook_env``: campaign inputs live in workflow history, where no secret may go (docs/original-design.md
+§5.7); a webhook URL that carries a token belongs in the worker's environment.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A manifest is a YAML file (or a CSV of plain VM lists). It is validated completely before anything starts:
 every problem is reported at once as ``file:line: field: message`` (:class:`ManifestError`), and the CLI exits
-with code 2 (DESIGN §1, §7). The JSON Schema in ``adeflow/inputs/schemas/manifest.schema.json`` describes the same
-YAML format for editors; this module is the authority (it also checks rules that span objects).
+with code 2 (docs/original-design.md §1, §7). The JSON Schema in ``adeflow/inputs/schemas/manifest.schema.json``
+describes the same YAML format for editors; this module is the authority (it also checks rules that span objects).
 
 YAML format (every section except ``vms``/``selectors`` is optional; ``null`` or an omitted key means default)::
 
@@ -103,7 +103,7 @@ KEY_ENCRYPTION_ALGORITHMS: Final = ("RSA-OAEP", "RSA-OAEP-256", "RSA1_5")
 SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "manifest.schema.json"
 
 MAX_CONCURRENCY: Final = 1000
-"""Running children per fleet workflow; Temporal caps pending children at 2,000 (DESIGN §4 fan-out)."""
+"""Running children per fleet workflow; Temporal caps pending children at 2,000 (docs/original-design.md §4 fan-out)."""
 
 _VM_TYPE = "microsoft.compute/virtualmachines"
 _VAULT_TYPE = "microsoft.keyvault/vaults"

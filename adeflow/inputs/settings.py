@@ -55,7 +55,7 @@ class TemporalSettings:
     """Temporal Cloud API key (sent as a bearer token); kept out of reprs so it cannot reach a log line."""
     max_cached_workflows: int = 2000
     """Worker: workflow runs kept in memory. Keep it above the rollouts' concurrency: a smaller cache than the
-    window replays evicted runs on every task (3x slower in ``../shared/reference/perf-baseline.md``)."""
+    window replays evicted runs on every task (3x slower in ``docs/perf-baseline.md``)."""
     max_concurrent_activities: int = 100
     """Worker: activity slots (the SDK's default; measured against 200 and 400 in BENCHMARKS.md)."""
     max_concurrent_workflow_tasks: int = 100
@@ -111,9 +111,9 @@ class AzureSettings:
     """Entra ID authority host of ``cloud`` for DefaultAzureCredential."""
     lro_poll_seconds: float = 30.0
     """Poll interval of Azure long-running operations when ARM sends no Retry-After."""
-    # --- ARM request budget (activities/azure/arm_budget.py, DESIGN §5 invariant 8) --------------------------------
+    # --- ARM request budget (activities/azure/arm_budget.py, docs/original-design.md §5 invariant 8) ----------------
     # ARM allows per subscription reads 250 (refill 25/s), writes and deletes 200 (refill 10/s) and, per VM,
-    # 12 "Update VM" calls (refill 4/min) (arm-reference §e). The worker waits for its own, smaller, buckets
+    # 12 "Update VM" calls (refill 4/min) (docs/arm-reference.md §e). The worker waits for its own, smaller, buckets
     # instead of bouncing off ARM's; the headroom is left to the portal, pipelines and other tools.
     # A refill of 0 means unlimited.
     arm_reads_per_s: float = 20.0

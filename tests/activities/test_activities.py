@@ -76,7 +76,7 @@ async def test_r_bak_2_snapshots_are_incremental_tagged_and_idempotent(
 async def test_retried_extension_put_reuses_its_sequence_version_and_sends_no_second_put(
     make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
 ) -> None:
-    """DESIGN invariant 2 / R-NEW-4: a retry of the PUT never starts a second encryption pass."""
+    """docs/original-design.md §5 invariant 2 / R-NEW-4: a retry of the PUT never starts a second encryption pass."""
     sim = make_sim(FLEET)
     clients = azure_for(sim)
     facts = await ActivityEnvironment().run(InventoryActivities(clients).read_vm_facts, REF)

@@ -1,5 +1,5 @@
-"""The client-side ARM request budget (DESIGN §5 invariant 8): bucket math, classification, and the real SDK
-against the simulator's throttling."""
+"""The client-side ARM request budget (docs/original-design.md §5 invariant 8): bucket math, classification, and the
+real SDK against the simulator's throttling."""
 
 from __future__ import annotations
 
@@ -278,7 +278,7 @@ async def _fleet_start(
 async def test_200_vms_start_at_once_and_the_budget_keeps_them_under_the_subscription_limits(
     make_sim: SimFactory,
 ) -> None:
-    """DESIGN §5 invariant 8: the fleet stays under the budgets instead of bouncing off them."""
+    """docs/original-design.md §5 invariant 8: the fleet stays under the budgets instead of bouncing off them."""
     sim = make_sim(FLEET_200)
     base = sim_settings(sim).azure
     unbudgeted = replace(base, arm_reads_per_s=0, arm_writes_per_s=0, arm_deletes_per_s=0, arm_vm_updates_per_min=0)

@@ -1,5 +1,5 @@
-"""Chaos, end to end (DESIGN §5.6, issue 8): a real dev server, ``adeflow worker`` subprocesses and the ARM
-simulator. Workers are SIGKILLed mid-phase, the dev server is stopped and restarted on its database file, the
+"""Chaos, end to end (docs/original-design.md §5.6, issue 8): a real dev server, ``adeflow worker`` subprocesses and
+the ARM simulator. Workers are SIGKILLed mid-phase, the dev server is stopped and restarted on its database file, the
 simulator goes away (connection refused) and comes back on its port, and ARM answers 429 to everything for a while.
 Every run must complete, and the simulator's request log must show no repeated side effect and no dangerous write
 (``tests/safety.py``). Each case prints its figures (``pytest -s``): runs and side-effect counts."""

@@ -1,4 +1,4 @@
-"""Conformance with the official example payloads (/work/shared/reference/arm-examples) over raw HTTPS.
+"""Conformance with the official example payloads (tests/fixtures/arm-examples) over raw HTTPS.
 
 For each served operation with an example: same status code; every key in our body exists in the example at the
 same path with the same JSON type (apart from the listed, SDK-documented extras); the keys that matter are there;
@@ -9,7 +9,6 @@ resources.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,7 @@ import azuresim.app
 from tests.sim.conftest import SUB1, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.conformance
-EXAMPLES = Path(os.environ.get("ARM_EXAMPLES", "/work/shared/reference/arm-examples"))
-if not EXAMPLES.is_dir():  # pragma: no cover
-    pytest.skip("ARM example payloads not available", allow_module_level=True)
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "arm-examples"
 
 RG = f"/subscriptions/{SUB1}/resourceGroups/rg-web"
 VM = f"{RG}/providers/Microsoft.Compute/virtualMachines"
@@ -516,7 +513,7 @@ def test_unauthenticated(raw: Raw) -> None:
 def test_snapshot_lists_page_like_arm(raw: Raw, operation: str, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """``{"value": [...], "nextLink"}`` pages whose items are shaped like the Snapshots_Get examples.
 
-    arm-examples/ holds no list example (upstream has Snapshot_ListByResourceGroup.json and
+    The fixtures hold no list example (upstream has Snapshot_ListByResourceGroup.json and
     Snapshot_ListBySubscription.json, not copied), so each item is held to the Get examples instead.
     """
     monkeypatch.setattr(azuresim.app, "SNAPSHOT_PAGE", 1)

@@ -1,4 +1,4 @@
-"""ARM JSON to facts, on the official example payloads (reference/arm-examples)."""
+"""ARM JSON to facts, on the official example payloads (tests/fixtures/arm-examples)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from adeflow.domain.arm_parse import parse_extension, parse_extension_status, parse_vm_facts
 from adeflow.domain.model import VmRef, VolumeState
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "arm-examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "arm-examples"
 
 
 def example(name: str, status: str = "200") -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -184,7 +185,6 @@ def test_the_schema_shares_the_manifest_definitions_and_knows_every_top_key() ->
 
 
 def test_the_examples_validate_against_the_schema_and_bad_files_do_not() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(schema())
     validator = jsonschema.Draft202012Validator(schema())
     for kind in ("rotate-kek", "drift", "audit"):

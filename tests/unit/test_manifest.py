@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+import jsonschema
 import pytest
 import yaml
 
@@ -449,7 +450,6 @@ def test_schema_loads_and_matches_the_module() -> None:
 
 
 def test_examples_validate_against_the_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(schema())
     jsonschema.Draft202012Validator.check_schema(schema())
     assert list(validator.iter_errors(yaml.safe_load((EXAMPLES / "manifest-demo.yaml").read_text()))) == []
@@ -459,6 +459,5 @@ def test_examples_validate_against_the_schema() -> None:
     "name", ["unknown-keys.yaml", "wrong-types.yaml", "bad-enums.yaml", "bad-kek.yaml", "no-vms.yaml"]
 )
 def test_structurally_bad_manifests_fail_the_schema_too(name: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(schema())
     assert list(validator.iter_errors(yaml.safe_load((BAD / name).read_text())))

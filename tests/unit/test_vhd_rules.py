@@ -1,6 +1,6 @@
 """R-VHD-1 (a VM from a customer-encrypted VHD): input checks, ARM-fact checks, the PUT body, verification.
 
-Each test names the rule it guards; the rule ids come from reference/ade-linux-rules.md.
+Each test names the rule it guards; the rule ids come from docs/ade-linux-rules.md.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_r_vhd_1_body_attaches_the_disk_with_its_secret_url_and_vault() -> None:
         "enabled": True,
         "diskEncryptionKey": {"secretUrl": SECRET_URL, "sourceVault": {"id": VAULT_ID}},
     }
-    # Attach: the disk brings its OS, so no image and no OS profile (arm-reference §d.1).
+    # Attach: the disk brings its OS, so no image and no OS profile (docs/arm-reference.md §d.1).
     assert "osProfile" not in body["properties"] and "imageReference" not in body["properties"]["storageProfile"]
     assert body["properties"]["networkProfile"]["networkInterfaces"][0]["id"] == NIC_ID
 

@@ -75,7 +75,7 @@ async def test_multi_hour_encryption_finishes_in_seconds(
 async def test_history_stays_flat_however_long_encryption_polls(
     time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
 ) -> None:
-    """A 3-hour and a 12-hour OS pass produce histories of the same length (retry-as-poll, DESIGN §4)."""
+    """A 3-hour and a 12-hour OS pass give histories of the same length (retry-as-poll, docs/original-design.md §4)."""
     sizes = {"short-01": 30, "long-01": 120}
     sim = make_sim(fleet_dict([vm(name, os_disk={"size_gb": gb}) for name, gb in sizes.items()]), 60, 300)
     lengths = {}

@@ -171,7 +171,7 @@ async def test_key_vault_access_denied_refuses_naming_the_vault_and_the_permissi
     assert (result.outcome, result.rule, result.reason) == (Outcome.REFUSED, "R-PRE-2", "vault-access-denied")
     assert_surfaced(result, "Key Vault 'kv-ade-eastus'", "403 AuthorizationFailed", "Microsoft.KeyVault/vaults/read")
     assert [r.status for r in sim.requests() if r.operation == "Vaults_Get"] == [403]
-    assert all(r.method == "GET" for r in sim.requests())  # refused: nothing changed (DESIGN §5.5)
+    assert all(r.method == "GET" for r in sim.requests())  # refused: nothing changed (docs/original-design.md §5.5)
 
 
 async def test_snapshot_failure_fails_before_enable_and_leaves_the_vm_as_it_was(
