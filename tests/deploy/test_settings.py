@@ -77,7 +77,7 @@ def test_temporal_cloud_api_key_implies_tls_and_stays_out_of_reprs(tmp_path: Pat
         ({"ADEFLOW_TEMPORAL_TLS_CERT": "__CERT__"}, "go together"),
         (
             {"ADEFLOW_TEMPORAL_TLS_CA": "/nonexistent/ca.pem"},
-            "ADEFLOW_TEMPORAL_TLS_CA=/nonexistent/ca.pem does not exist",
+            "ADEFLOW_TEMPORAL_TLS_CA='/nonexistent/ca.pem' does not exist",
         ),
         ({"ADEFLOW_TEMPORAL_API_KEY": "k", "ADEFLOW_TEMPORAL_TLS": "false"}, "contradicts"),
         ({"ADEFLOW_TEMPORAL_TLS": "maybe"}, "is not a boolean"),
