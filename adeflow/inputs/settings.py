@@ -283,6 +283,7 @@ _EXPECTED = {
     "less_than_equal": "must be at most {le:g}",
     "path_not_file": "does not exist or is not a file",
     "literal_error": "must be {expected}",
+    "string_type": "must be a string",
 }
 """pydantic's error types in the words of the README's table; any other error keeps pydantic's message."""
 
