@@ -157,6 +157,7 @@ unthrottled mid-rollout."""
 Share = Annotated[float, Field(gt=0, le=1)]
 """This worker's fraction of the ARM budgets: 1/N when N workers share the subscriptions."""
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""An interval: more than 0, which would poll ARM in a tight loop."""
 
 
 def _case(convert: Callable[[str], str]) -> BeforeValidator:
@@ -166,7 +167,8 @@ def _case(convert: Callable[[str], str]) -> BeforeValidator:
 class EnvSettings(BaseSettings):
     """One field per ``ADEFLOW_*`` variable (and key of the config file), ``None`` when not set.
 
-    The dataclasses above hold the defaults; ``from_env`` derives them from this.
+    ``Settings.from_env`` reads this, then builds the dataclasses above: they hold the defaults and the values
+    derived from several variables.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, coerce_numbers_to_str=True)
@@ -302,6 +304,7 @@ def _explain_field(error: ErrorDetails, env: _EnvironSource, config_file: str) -
     value = "<hidden>" if EnvSettings.model_fields[name].annotation == SecretStr | None else repr(error["input"])
     origin = "" if env.env_vars.get(ENV_PREFIX.lower() + name) is not None else f" (in {CONFIG_FILE_ENV}={config_file})"
     expected = _EXPECTED.get(error["type"])
+    # literal_error's choices come quoted ("'json', 'console' or 'auto'"); the README's table does not quote them
     reason = expected.format(**error.get("ctx", {})).replace("'", "") if expected else error["msg"].lower()
     return f"{ENV_PREFIX}{name.upper()}={value}{origin} {reason}"
 
