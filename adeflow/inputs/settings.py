@@ -8,18 +8,28 @@ Temporal Cloud (mTLS or API key).
 ``ADEFLOW_CONFIG_FILE`` may name a TOML or YAML file with the same settings: keys are the variable names
 without ``ADEFLOW_``, lower case, and tables are joined with ``_`` (``[temporal] address`` is
 ``ADEFLOW_TEMPORAL_ADDRESS``). The environment wins over the file, so one file can serve many workers.
+
+Reading and checking is pydantic-settings': :class:`EnvSettings` has one field per variable, named like it
+(field ``temporal_address`` is ``ADEFLOW_TEMPORAL_ADDRESS`` and the file's ``[temporal] address``), with its type
+and bounds. The frozen dataclasses are what the rest of adeflow reads: they hold the defaults and the values
+derived from several variables (a cloud's endpoints, TLS implied by a certificate or an API key).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BeforeValidator, Field, FilePath, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 SEARCH_ATTRIBUTES = {
     "AdeRolloutId": "Keyword",
@@ -137,108 +147,222 @@ class AzureSettings:
     # --- end ARM request budget -------------------------------------------------------------------------------
 
 
-def _arm_budget_value(source: Mapping[str, str], name: str) -> float:
-    """ARM budget field ``name`` from ``ADEFLOW_<NAME>``: a finite number >= 0 (the share in (0, 1]).
+# ------------------------------------------------------------------------------------- the variables, as set
 
-    A bad value stops the worker at start instead of letting it run unthrottled mid-rollout.
+Count = Annotated[int, Field(ge=1)]
+"""A whole number >= 1 (worker slots and cache)."""
+Budget = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""An ARM budget rate or burst: finite and >= 0, so a typo stops the worker at start instead of letting it run
+unthrottled mid-rollout."""
+Share = Annotated[float, Field(gt=0, le=1)]
+"""This worker's fraction of the ARM budgets: 1/N when N workers share the subscriptions."""
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""An interval: more than 0, which would poll ARM in a tight loop."""
+
+
+def _case(convert: Callable[[str], str]) -> BeforeValidator:
+    return BeforeValidator(lambda value: convert(value) if isinstance(value, str) else value)
+
+
+class EnvSettings(BaseSettings):
+    """One field per ``ADEFLOW_*`` variable (and key of the config file), ``None`` when not set.
+
+    ``Settings.from_env`` reads this, then builds the dataclasses above: they hold the defaults and the values
+    derived from several variables.
     """
-    env = f"ADEFLOW_{name.upper()}"
-    default: float = getattr(AzureSettings, name)
-    raw = source.get(env)
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+    temporal_address: str | None = None
+    temporal_namespace: str | None = None
+    task_queue: str | None = None
+    worker_max_cached_workflows: Count | None = None
+    worker_max_concurrent_activities: Count | None = None
+    worker_max_concurrent_workflow_tasks: Count | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_cert: FilePath | None = None
+    temporal_tls_key: FilePath | None = None
+    temporal_tls_ca: FilePath | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_api_key_file: FilePath | None = None
+    """The API key from a file (a mounted secret) instead of the environment."""
+
+    azure_cloud: str | None = None
+    arm_endpoint: str | None = None
+    arm_scope: str | None = None
+    azure_authority: str | None = None
+    arm_ca_file: FilePath | None = None
+    arm_static_token: SecretStr | None = None
+    lro_poll_seconds: Seconds | None = None
+    arm_reads_per_s: Budget | None = None
+    arm_reads_capacity: Budget | None = None
+    arm_writes_per_s: Budget | None = None
+    arm_writes_capacity: Budget | None = None
+    arm_deletes_per_s: Budget | None = None
+    arm_deletes_capacity: Budget | None = None
+    arm_vm_updates_per_min: Budget | None = None
+    arm_vm_updates_capacity: Budget | None = None
+    arm_budget_share: Share | None = None
+
+    metrics_address: str | None = None
+    log_level: Annotated[str | None, _case(str.upper)] = None
+    log_format: Annotated[Literal["json", "console", "auto"] | None, _case(str.lower)] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """Blank means unset, so compose files can pass ``${VAR:-}`` through and a file can say ``""``."""
+        return (value.strip() or None) if isinstance(value, str) else value
+
+
+_ARM_BUDGET = (
+    "arm_reads_per_s",
+    "arm_reads_capacity",
+    "arm_writes_per_s",
+    "arm_writes_capacity",
+    "arm_deletes_per_s",
+    "arm_deletes_capacity",
+    "arm_vm_updates_per_min",
+    "arm_vm_updates_capacity",
+    "arm_budget_share",
+)
+"""The ARM budget fields: the same names on :class:`EnvSettings` and :class:`AzureSettings`."""
+
+
+class _EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (the process environment, or a test's)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        given = {name: value for name, value in self._environ.items() if value.strip()}  # blank: the file's value
+        return parse_env_vars(given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}".lower()
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """A TOML or YAML settings file, its tables joined with ``_``: ``{"temporal_address": ...}``."""
     try:
-        value = default if raw is None or raw.strip() == "" else float(raw)
-    except ValueError:
-        raise ValueError(f"{env}={raw!r} is not a number") from None
-    if name == "arm_budget_share" and not 0 < value <= 1:
-        raise ValueError(f"{env}={value} must be in (0, 1]")
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{env}={value} must be a finite number >= 0")
-    return value
+        text = path.read_text()
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{CONFIG_FILE_ENV}={path}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{CONFIG_FILE_ENV}={path}: expected a table of settings")
+    return _flatten(data)
 
 
-def _text(source: Mapping[str, str], name: str, default: str) -> str:
-    """A setting where blank means unset, so compose files can pass ``${VAR:-}`` through."""
-    value = source.get(name)
-    return default if value is None or not value.strip() else value.strip()
+def setting_names() -> frozenset[str]:
+    """Every variable the settings are read from: the file's vocabulary, and the README's table."""
+    return frozenset({CONFIG_FILE_ENV, *(ENV_PREFIX + name.upper() for name in EnvSettings.model_fields)})
 
 
-def _flag(source: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = _text(source, name, "")
-    if not raw:
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name}={raw!r} is not a boolean (true or false)")
+# ------------------------------------------------------------------------------------ errors that name the variable
+
+_EXPECTED = {
+    "bool_parsing": "is not a boolean (true or false)",
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "float_parsing": "is not a number",
+    "finite_number": "is not a finite number",
+    "greater_than_equal": "must be at least {ge:g}",
+    "greater_than": "must be more than {gt:g}",
+    "less_than_equal": "must be at most {le:g}",
+    "path_not_file": "does not exist or is not a file",
+    "literal_error": "must be {expected}",
+    "string_type": "must be a string",
+}
+"""pydantic's error types in the words of the README's table; any other error keeps pydantic's message."""
 
 
-def _existing_file(source: Mapping[str, str], name: str) -> str:
-    path = _text(source, name, "")
-    if path and not Path(path).is_file():
-        raise ValueError(f"{name}={path} does not exist")
-    return path
+def _explain(exc: ValidationError, env: _EnvironSource, config_file: str) -> ValueError:
+    """One ValueError naming each unusable variable, its value, where it came from and what it must be."""
+    unknown = [str(error["loc"][0]) for error in exc.errors() if error["type"] == "extra_forbidden"]
+    lines = [_explain_field(error, env, config_file) for error in exc.errors() if error["type"] != "extra_forbidden"]
+    if unknown:
+        lines.append(f"{CONFIG_FILE_ENV}={config_file}: unknown setting(s) {', '.join(map(_did_you_mean, unknown))}")
+    return ValueError("; ".join(lines))
 
 
-def _temporal_from(source: Mapping[str, str]) -> TemporalSettings:
-    cert = _existing_file(source, "ADEFLOW_TEMPORAL_TLS_CERT")
-    key = _existing_file(source, "ADEFLOW_TEMPORAL_TLS_KEY")
-    ca = _existing_file(source, "ADEFLOW_TEMPORAL_TLS_CA")
-    server_name = _text(source, "ADEFLOW_TEMPORAL_TLS_SERVER_NAME", "")
-    api_key = _text(source, "ADEFLOW_TEMPORAL_API_KEY", "")
-    api_key_file = _existing_file(source, "ADEFLOW_TEMPORAL_API_KEY_FILE")
-    if bool(cert) != bool(key):
+def _explain_field(error: ErrorDetails, env: _EnvironSource, config_file: str) -> str:
+    name = str(error["loc"][0])
+    value = "<hidden>" if EnvSettings.model_fields[name].annotation == SecretStr | None else repr(error["input"])
+    origin = "" if env.env_vars.get(ENV_PREFIX.lower() + name) is not None else f" (in {CONFIG_FILE_ENV}={config_file})"
+    expected = _EXPECTED.get(error["type"])
+    # literal_error's choices come quoted ("'json', 'console' or 'auto'"); the README's table does not quote them
+    reason = expected.format(**error.get("ctx", {})).replace("'", "") if expected else error["msg"].lower()
+    return f"{ENV_PREFIX}{name.upper()}={value}{origin} {reason}"
+
+
+def _did_you_mean(key: str) -> str:
+    close = difflib.get_close_matches(key, EnvSettings.model_fields, n=1)
+    return f"{key} (did you mean {close[0]}?)" if close else key
+
+
+# ---------------------------------------------------------------------------- the variables, as adeflow uses them
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The values that were set; the dataclass defaults stand for the others."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _path(value: Path | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _temporal(env: EnvSettings) -> TemporalSettings:
+    cert, key, ca = env.temporal_tls_cert, env.temporal_tls_key, env.temporal_tls_ca
+    if (cert is None) != (key is None):
         raise ValueError("ADEFLOW_TEMPORAL_TLS_CERT and ADEFLOW_TEMPORAL_TLS_KEY go together (mTLS needs both)")
-    if api_key and api_key_file:
-        raise ValueError("set ADEFLOW_TEMPORAL_API_KEY or ADEFLOW_TEMPORAL_API_KEY_FILE, not both")
-    if api_key_file:
-        api_key = Path(api_key_file).read_text().strip()
-    implied = bool(cert or ca or server_name or api_key)
-    tls = _flag(source, "ADEFLOW_TEMPORAL_TLS", implied)
-    if implied and not tls:
+    api_key = env.temporal_api_key.get_secret_value() if env.temporal_api_key else None
+    if env.temporal_api_key_file is not None:
+        if api_key is not None:
+            raise ValueError("set ADEFLOW_TEMPORAL_API_KEY or ADEFLOW_TEMPORAL_API_KEY_FILE, not both")
+        try:
+            api_key = env.temporal_api_key_file.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"ADEFLOW_TEMPORAL_API_KEY_FILE={env.temporal_api_key_file}: {exc.strerror}") from None
+    implied = bool(cert or ca or env.temporal_tls_server_name or api_key)
+    if implied and env.temporal_tls is False:
         raise ValueError("ADEFLOW_TEMPORAL_TLS=false contradicts the TLS files or API key that are set")
     return TemporalSettings(
-        address=_text(source, "ADEFLOW_TEMPORAL_ADDRESS", TemporalSettings.address),
-        namespace=_text(source, "ADEFLOW_TEMPORAL_NAMESPACE", TemporalSettings.namespace),
-        task_queue=_text(source, "ADEFLOW_TASK_QUEUE", TemporalSettings.task_queue),
-        tls=tls,
-        tls_cert_file=cert,
-        tls_key_file=key,
-        tls_ca_file=ca,
-        tls_server_name=server_name,
-        api_key=api_key,
-        max_cached_workflows=_count(
-            source, "ADEFLOW_WORKER_MAX_CACHED_WORKFLOWS", TemporalSettings.max_cached_workflows
-        ),
-        max_concurrent_activities=_count(
-            source, "ADEFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES", TemporalSettings.max_concurrent_activities
-        ),
-        max_concurrent_workflow_tasks=_count(
-            source, "ADEFLOW_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", TemporalSettings.max_concurrent_workflow_tasks
-        ),
+        **_given(
+            address=env.temporal_address,
+            namespace=env.temporal_namespace,
+            task_queue=env.task_queue,
+            tls=implied if env.temporal_tls is None else env.temporal_tls,
+            tls_cert_file=_path(cert),
+            tls_key_file=_path(key),
+            tls_ca_file=_path(ca),
+            tls_server_name=env.temporal_tls_server_name,
+            api_key=api_key,
+            max_cached_workflows=env.worker_max_cached_workflows,
+            max_concurrent_activities=env.worker_max_concurrent_activities,
+            max_concurrent_workflow_tasks=env.worker_max_concurrent_workflow_tasks,
+        )
     )
 
 
-def _count(source: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number >= 1 (blank means the default)."""
-    raw = _text(source, name, "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1")
-    return value
-
-
-def _azure_from(source: Mapping[str, str]) -> AzureSettings:
-    cloud_name = _text(source, "ADEFLOW_AZURE_CLOUD", AzureSettings.cloud)
+def _azure(env: EnvSettings) -> AzureSettings:
+    cloud_name = env.azure_cloud or AzureSettings.cloud
     known = {name.lower(): name for name in AZURE_CLOUDS}
-    endpoint = _text(source, "ADEFLOW_ARM_ENDPOINT", "")
-    scope = _text(source, "ADEFLOW_ARM_SCOPE", "")
-    authority = _text(source, "ADEFLOW_AZURE_AUTHORITY", "")
+    endpoint, scope, authority = env.arm_endpoint, env.arm_scope, env.azure_authority
     if cloud_name.lower() in known:
         cloud_name = known[cloud_name.lower()]
         cloud = AZURE_CLOUDS[cloud_name]
@@ -250,91 +374,23 @@ def _azure_from(source: Mapping[str, str]) -> AzureSettings:
             "ADEFLOW_ARM_ENDPOINT, ADEFLOW_ARM_SCOPE and ADEFLOW_AZURE_AUTHORITY"
         )
     return AzureSettings(
-        cloud=cloud_name,
-        arm_endpoint=(endpoint or cloud.arm_endpoint).rstrip("/"),
-        ca_file=_existing_file(source, "ADEFLOW_ARM_CA_FILE"),
-        static_token=_text(source, "ADEFLOW_ARM_STATIC_TOKEN", ""),
-        arm_scope=scope or cloud.arm_scope,
-        authority=authority or cloud.authority,
-        lro_poll_seconds=float(_text(source, "ADEFLOW_LRO_POLL_SECONDS", str(AzureSettings.lro_poll_seconds))),
-        # ARM request budget: ADEFLOW_<FIELD NAME>, e.g. ADEFLOW_ARM_READS_PER_S.
-        arm_reads_per_s=_arm_budget_value(source, "arm_reads_per_s"),
-        arm_reads_capacity=_arm_budget_value(source, "arm_reads_capacity"),
-        arm_writes_per_s=_arm_budget_value(source, "arm_writes_per_s"),
-        arm_writes_capacity=_arm_budget_value(source, "arm_writes_capacity"),
-        arm_deletes_per_s=_arm_budget_value(source, "arm_deletes_per_s"),
-        arm_deletes_capacity=_arm_budget_value(source, "arm_deletes_capacity"),
-        arm_vm_updates_per_min=_arm_budget_value(source, "arm_vm_updates_per_min"),
-        arm_vm_updates_capacity=_arm_budget_value(source, "arm_vm_updates_capacity"),
-        arm_budget_share=_arm_budget_value(source, "arm_budget_share"),
+        **_given(
+            cloud=cloud_name,
+            arm_endpoint=(endpoint or cloud.arm_endpoint).rstrip("/"),
+            ca_file=_path(env.arm_ca_file),
+            static_token=env.arm_static_token.get_secret_value() if env.arm_static_token else None,
+            arm_scope=scope or cloud.arm_scope,
+            authority=authority or cloud.authority,
+            lro_poll_seconds=env.lro_poll_seconds,
+            **{name: getattr(env, name) for name in _ARM_BUDGET},
+        )
     )
 
 
-def _telemetry_from(source: Mapping[str, str]) -> TelemetrySettings:
-    log_format = _text(source, "ADEFLOW_LOG_FORMAT", TelemetrySettings.log_format).lower()
-    if log_format not in ("auto", "json", "console"):
-        raise ValueError(f"ADEFLOW_LOG_FORMAT={log_format!r} must be json, console or auto")
+def _telemetry(env: EnvSettings) -> TelemetrySettings:
     return TelemetrySettings(
-        metrics_address=_text(source, "ADEFLOW_METRICS_ADDRESS", ""),
-        log_level=_text(source, "ADEFLOW_LOG_LEVEL", TelemetrySettings.log_level).upper(),
-        log_format=log_format,
+        **_given(metrics_address=env.metrics_address, log_level=env.log_level, log_format=env.log_format)
     )
-
-
-class _ReadTracker(Mapping[str, str]):
-    """A settings source that remembers which names were looked up."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = values
-        self.read: set[str] = set()
-
-    def __getitem__(self, key: str) -> str:
-        self.read.add(key)
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
-def _parse(source: Mapping[str, str]) -> Settings:
-    return Settings(temporal=_temporal_from(source), azure=_azure_from(source), telemetry=_telemetry_from(source))
-
-
-def setting_names() -> frozenset[str]:
-    """Every variable the settings are read from (each is looked up unconditionally): the file's vocabulary."""
-    tracker = _ReadTracker({})
-    _parse(tracker)
-    return frozenset(tracker.read | {CONFIG_FILE_ENV})
-
-
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}_"))
-        elif isinstance(value, bool):
-            flat[name] = "true" if value else "false"
-        else:
-            flat[name] = str(value)
-    return flat
-
-
-def load_config_file(path: Path) -> dict[str, str]:
-    """A TOML or YAML settings file as ``ADEFLOW_*`` variables."""
-    try:
-        text = path.read_text()
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ValueError(f"{CONFIG_FILE_ENV}={path}: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{CONFIG_FILE_ENV}={path}: expected a table of settings")
-    return {ENV_PREFIX + key.upper(): value for key, value in _flatten(data).items()}
 
 
 @dataclass(frozen=True)
@@ -351,13 +407,16 @@ class Settings:
         than mid-rollout.
         """
         environ = os.environ if env is None else env
-        config_file = _text(environ, CONFIG_FILE_ENV, "")
+        config_file = environ.get(CONFIG_FILE_ENV, "").strip()
         from_file = load_config_file(Path(config_file)) if config_file else {}
-        unknown = sorted(set(from_file) - setting_names())
-        if unknown:
-            names = ", ".join(n.removeprefix(ENV_PREFIX).lower() for n in unknown)
-            raise ValueError(f"{CONFIG_FILE_ENV}={config_file}: unknown setting(s) {names}")
-        return _parse({**from_file, **environ})
+        env_source = _EnvironSource(EnvSettings, environ)
+        sources = (env_source, InitSettingsSource(EnvSettings, from_file))  # the first wins
+        try:
+            # mypy sees pydantic's __init__ from the fields; BaseSettings' own takes _build_sources (2.13+).
+            variables = EnvSettings(_build_sources=(sources, {}))  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise _explain(exc, env_source, config_file) from None
+        return Settings(temporal=_temporal(variables), azure=_azure(variables), telemetry=_telemetry(variables))
 
     def with_simulator(self, base_url: str, ca_file: Path) -> Settings:
         """Point the Azure side at an ARM simulator (demo, rehearsal)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def test_temporal_cloud_api_key_implies_tls_and_stays_out_of_reprs(tmp_path: Pat
         ({"ADEFLOW_TEMPORAL_TLS_CERT": "__CERT__"}, "go together"),
         (
             {"ADEFLOW_TEMPORAL_TLS_CA": "/nonexistent/ca.pem"},
-            "ADEFLOW_TEMPORAL_TLS_CA=/nonexistent/ca.pem does not exist",
+            "ADEFLOW_TEMPORAL_TLS_CA='/nonexistent/ca.pem' does not exist",
         ),
         ({"ADEFLOW_TEMPORAL_API_KEY": "k", "ADEFLOW_TEMPORAL_TLS": "false"}, "contradicts"),
         ({"ADEFLOW_TEMPORAL_TLS": "maybe"}, "is not a boolean"),
@@ -150,6 +151,64 @@ def test_config_file_rejects_unknown_settings(tmp_path: Path) -> None:
     path.write_text('[temporal]\nadress = "typo:7233"\n')
     with pytest.raises(ValueError, match=r"unknown setting.*temporal_adress"):
         Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ADEFLOW_LRO_POLL_SECONDS": "soon"}, "ADEFLOW_LRO_POLL_SECONDS='soon' is not a number"),
+        ({"ADEFLOW_LRO_POLL_SECONDS": "0"}, "ADEFLOW_LRO_POLL_SECONDS='0' must be more than 0"),
+        ({"ADEFLOW_ARM_READS_PER_S": "inf"}, "ADEFLOW_ARM_READS_PER_S='inf' is not a finite number"),
+        ({"ADEFLOW_ARM_BUDGET_SHARE": "1.5"}, "ADEFLOW_ARM_BUDGET_SHARE='1.5' must be at most 1"),
+        ({"ADEFLOW_TEMPORAL_API_KEY_FILE": "/"}, "ADEFLOW_TEMPORAL_API_KEY_FILE='/' does not exist or is not a file"),
+    ],
+)
+def test_numbers_and_files_are_checked_with_the_variable_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings.from_env(env)
+
+
+def test_every_unusable_value_is_reported_at_once() -> None:
+    with pytest.raises(ValueError) as raised:
+        Settings.from_env({"ADEFLOW_TEMPORAL_TLS": "maybe", "ADEFLOW_WORKER_MAX_CACHED_WORKFLOWS": "0"})
+    assert str(raised.value) == (
+        "ADEFLOW_WORKER_MAX_CACHED_WORKFLOWS='0' must be at least 1; "
+        "ADEFLOW_TEMPORAL_TLS='maybe' is not a boolean (true or false)"
+    )
+
+
+def test_a_bad_value_from_the_config_file_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "adeflow.toml"
+    path.write_text("[arm]\nbudget_share = 4\n")
+    with pytest.raises(ValueError, match=re.escape(f"ADEFLOW_ARM_BUDGET_SHARE=4 (in ADEFLOW_CONFIG_FILE={path})")):
+        Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)})
+
+
+def test_an_unknown_key_in_the_config_file_names_the_closest_setting(tmp_path: Path) -> None:
+    path = tmp_path / "adeflow.yaml"
+    path.write_text("temporal:\n  adress: typo:7233\n")
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) temporal_adress \(did you mean temporal_address\?\)"):
+        Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)})
+
+
+def test_a_blank_variable_leaves_the_config_files_value(tmp_path: Path) -> None:
+    """Compose passes ``${VAR:-}`` through as an empty string: that is unset, not "back to the default"."""
+    path = tmp_path / "adeflow.toml"
+    path.write_text('task_queue = "ade-eu"\n[temporal]\nnamespace = "ade"\n')
+    env = {"ADEFLOW_CONFIG_FILE": str(path), "ADEFLOW_TASK_QUEUE": "", "ADEFLOW_TEMPORAL_NAMESPACE": "  "}
+    settings = Settings.from_env(env).temporal
+    assert (settings.task_queue, settings.namespace) == ("ade-eu", "ade")
+    assert Settings.from_env({"ADEFLOW_TEMPORAL_ADDRESS": " "}).temporal.address == "localhost:7233"
+
+
+def test_a_secret_never_reaches_an_error_message(tmp_path: Path) -> None:
+    path = tmp_path / "adeflow.toml"
+    path.write_text('[temporal]\napi_key = ["tcld-secret-key"]\n[arm]\nstatic_token = ["sim-secret"]\n')
+    with pytest.raises(ValueError) as raised:
+        Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)})
+    assert "ADEFLOW_TEMPORAL_API_KEY=<hidden>" in str(raised.value) and "must be a string" in str(raised.value)
+    assert "ADEFLOW_ARM_STATIC_TOKEN=<hidden>" in str(raised.value)
+    assert "tcld-secret-key" not in str(raised.value) and "sim-secret" not in str(raised.value)
 
 
 def test_every_setting_name_is_documented_in_the_readme() -> None:
