@@ -27,6 +27,10 @@ typecheck: install
 test: install lint typecheck
 	$(BIN)/pytest -q
 
+# The pure tests only (no servers): seconds. `make test` runs every tier (see README, "Tests").
+unit: install
+	$(BIN)/pytest -q -m unit
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

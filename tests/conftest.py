@@ -26,6 +26,30 @@ from azuresim.server import SimServer
 from workflows.registry import WORKFLOWS, workflow_runner
 
 VENV_BIN = Path(sys.executable).parent
+TESTS = Path(__file__).parent
+
+TIERS = ("unit", "sim", "workflow", "e2e", "chaos")
+"""What a test needs to run: nothing (unit), the ARM simulator (sim), a Temporal test server and a worker in the
+test (workflow), real processes (e2e), or kills and outages of them (chaos). ``make unit`` runs the first."""
+TIER_BY_FOLDER = {"unit": "unit", "sim": "sim", "activities": "sim", "workflows": "workflow", "e2e": "e2e"}
+SLOW_TIMEOUT_S = 420
+"""Tests marked ``slow`` (and the chaos tier) get this instead of the default per-test timeout (pyproject.toml)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test gets exactly one tier: from its folder, or declared by the module (tests/deploy, tests/security)."""
+    for item in items:
+        declared = [m.name for m in item.iter_markers() if m.name in TIERS]
+        folder = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        if not declared and folder in TIER_BY_FOLDER:
+            item.add_marker(TIER_BY_FOLDER[folder])
+            declared = [TIER_BY_FOLDER[folder]]
+        if len(declared) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: declare exactly one tier marker of {TIERS} (found {declared})")
+        if declared[0] == "chaos" or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 
 

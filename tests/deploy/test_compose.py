@@ -27,6 +27,8 @@ from adeflow.cli.main import cli
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES, Settings, TemporalSettings, setting_names
 from worker.check import check_temporal
 
+pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"

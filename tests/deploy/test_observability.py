@@ -33,6 +33,8 @@ from tests.conftest import SUB, VAULT_ID, fleet_dict
 from worker.main import run_worker
 from workflows.encrypt_vm import EncryptVmWorkflow
 
+pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
+
 ROLLOUT_ID = "obs-rollout-1"
 ACTIVITY_KEYS = {"workflow_id", "run_id", "activity", "vm", "subscription", "resource_group", "rollout_id"}
 

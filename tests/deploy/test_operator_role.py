@@ -43,6 +43,8 @@ from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow
 
+pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
+
 ROLE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "adeflow-operator-role.json"
 THIS_FILE = "tests/deploy/test_operator_role.py"
 

@@ -14,6 +14,8 @@ from adeflow.client.connect import describe, tls_config
 from adeflow.client.logging import use_json
 from adeflow.inputs.settings import AZURE_CLOUDS, Settings, setting_names
 
+pytestmark = [pytest.mark.unit, pytest.mark.deploy]
+
 
 @pytest.fixture
 def pki(tmp_path: Path) -> dict[str, str]:

@@ -18,6 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from adeflow.cli.devserver import DevServer, free_port
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 
+pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
+
 VENV_BIN = Path(sys.executable).parent
 
 

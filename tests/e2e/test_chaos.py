@@ -32,7 +32,7 @@ from tests.safety import Expectations, violations
 from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, DisableResult, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 UBUNTU_2204 = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2"}
 RG = "rg-web"

@@ -7,12 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ADEFLOW = Path(sys.executable).parent / "adeflow"
 
 
-@pytest.mark.e2e
 def test_demo_rolls_out_the_sample_fleet_and_refuses_ineligible_vms_with_rule_ids() -> None:
     done = subprocess.run(
         [str(ADEFLOW), "demo", "--json"], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL

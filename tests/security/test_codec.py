@@ -26,6 +26,8 @@ from tests.workflows.test_encrypt_vm import vm
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.registry import WORKFLOWS, workflow_runner
 
+pytestmark = [pytest.mark.workflow, pytest.mark.security]
+
 OLD = new_key_line("k2025")
 NEW = new_key_line("k2026")
 
