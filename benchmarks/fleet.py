@@ -50,12 +50,12 @@ from adeflow.manifest import RolloutPolicy, VmSettings
 from adeflow.model import EncryptVmResult, Outcome, Phase, VmRef, VolumeType
 from adeflow.rollout import build_rollout_input
 from adeflow.rollout_client import start_rollout, vm_results
-from azuresim import encryption as enc
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.ideal import ideal_rollout, vm_work
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
+from azuresim.state import encryption as enc
 from azuresim.throttling import ThrottlingSpec
 from benchmarks import profiler
 from benchmarks.plain_script import PlainTarget, encrypt_fleet
