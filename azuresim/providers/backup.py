@@ -158,6 +158,7 @@ def list_jobs(state: SimState, call: Call) -> web.Response:
 
 
 def _iso(ts: datetime) -> str:
+    """A timestamp as Azure Backup writes it, UTC with a ``Z``."""
     return ts.isoformat().replace("+00:00", "Z")
 
 

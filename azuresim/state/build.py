@@ -51,7 +51,7 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
                 )
                 add_vault_objects(rg.vaults[kv.name.lower()], kv, created, now)
             for disk_spec in rg_spec.disks:
-                rg.disks[disk_spec.name.lower()] = standalone_disk(sub.id, rg, disk_spec, created)
+                rg.disks[disk_spec.name.lower()] = _standalone_disk(sub.id, rg, disk_spec, created)
     for sub_spec in fleet.subscriptions:
         sub = subscriptions[sub_spec.id.lower()]
         for rg_spec in sub_spec.resource_groups:
@@ -75,10 +75,10 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
 def _add_vm(sub: Subscription, rg: ResourceGroup, spec: VmSpec, rates: Rates, created: datetime) -> None:
     location = spec.location or rg.location
     ade = AdeState(
-        volumes=build_volumes(spec),
+        volumes=_build_volumes(spec),
         rates=rates,
-        stripdown=uses_stripdown(spec),
-        base=initial_volume_states(spec),
+        stripdown=_uses_stripdown(spec),
+        base=_initial_volume_states(spec),
     )
     os_disk = None
     if not spec.os_disk.ephemeral:
@@ -203,7 +203,7 @@ def _preencrypt_kek(vm: VirtualMachine, vault: KeyVault | None) -> str | None:
     return f"https://{vault.name}.vault.azure.net/keys/{key.name}/{version}"
 
 
-def standalone_disk(
+def _standalone_disk(
     subscription_id: str, rg: ResourceGroup, spec: StandaloneDiskSpec, created: datetime
 ) -> ImportedDisk:
     return ImportedDisk(
@@ -221,13 +221,13 @@ def standalone_disk(
     )
 
 
-def uses_stripdown(spec: VmSpec) -> bool:
+def _uses_stripdown(spec: VmSpec) -> bool:
     """Ubuntu 20.04/22.04 encrypt the OS offline from a stripped-down root (arm-reference §c, [L10])."""
     sku = spec.image.sku.lower()
     return spec.image.publisher.lower() == "canonical" and (sku.startswith("20_04") or sku.startswith("22_04"))
 
 
-def build_volumes(spec: VmSpec) -> tuple[Volume, ...]:
+def _build_volumes(spec: VmSpec) -> tuple[Volume, ...]:
     vols = [Volume(f"{spec.name}-osdisk", VolumeKind.OS, spec.os_disk.size_gb)]
     vols += [
         Volume(data_disk_name(spec.name, d.lun), VolumeKind.DATA, d.size_gb, mounted=d.mounted) for d in spec.data_disks
@@ -235,7 +235,7 @@ def build_volumes(spec: VmSpec) -> tuple[Volume, ...]:
     return tuple(vols)
 
 
-def initial_volume_states(spec: VmSpec) -> dict[str, VolumeState]:
+def _initial_volume_states(spec: VmSpec) -> dict[str, VolumeState]:
     states = {f"{spec.name}-osdisk": VolumeState.ENCRYPTED if spec.encrypted.os else VolumeState.NOT_ENCRYPTED}
     for d in spec.data_disks:
         encrypted = spec.encrypted.data and d.mounted and not d.added_after_encryption
