@@ -2,7 +2,7 @@
 
 A :class:`FaultPlan` holds the active faults. Request-level kinds (``throttle``, ``server_error``,
 ``drop_connection``, ``keyvault_denied``) replace the answer to matching requests; the other kinds change
-the simulated world (:meth:`azuresim.state.SimState.apply_fault`) or are consumed by the operation they
+the simulated world (:meth:`azuresim.state.world.SimState.inject`) or are consumed by the operation they
 break (``extension_failure``, ``snapshot_failure``, ``backup_job_failure``). ``probability`` draws come
 from one ``random.Random(seed)`` in request order, so a run with the same requests fails the same way.
 """

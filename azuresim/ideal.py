@@ -5,7 +5,7 @@ waves allow, each ARM write is sent the instant the simulator's write budgets ha
 on 429s), every long-running operation is seen the instant it ends (no poll delay), and reads cost nothing.
 The per-VM work is the simulator's: one snapshot per managed disk (``snapshot_seconds``), then the extension
 PUT, whose encryption timeline (stamping, data volumes one after another, then the OS volume) is
-:func:`azuresim.encryption.plan`. Simulated durations become real seconds through the clock's ``scale``; the
+:func:`azuresim.state.encryption.plan`. Simulated durations become real seconds through the clock's ``scale``; the
 ARM budgets refill in real time, as in :mod:`azuresim.throttling`.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from azuresim import encryption as enc
 from azuresim.fleet import SimSettings, VmSpec
+from azuresim.state import encryption as enc
 from azuresim.throttling import BucketSpec
 
 

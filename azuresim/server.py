@@ -23,7 +23,7 @@ from azuresim.clock import SimClock
 from azuresim.faults import ActiveFault, Fault, FaultPlan
 from azuresim.fleet import FleetSpec
 from azuresim.requestlog import RequestLog, RequestRecord
-from azuresim.state import SimState
+from azuresim.state.world import SimState
 from azuresim.throttling import BucketSpec, Throttler, ThrottlingSpec
 
 log = structlog.get_logger()

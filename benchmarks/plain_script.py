@@ -6,7 +6,8 @@ extension's instance view, a final instance-view read), at the same concurrency 
 else: no preflight, no ARM budget, no durability, no record of where each VM stands if the script dies. Like a
 careful operator (and like the rollout's canary), it runs one VM first, then the rest.
 
-Not product code: it exists so that ``benchmarks.fleet`` can report adeflow's wall time over this one's.
+Not product code: it exists so that ``benchmarks.fleet`` can report adeflow's wall time over this one's
+(:func:`bench_plain_script`: the same fleet, clock and ARM budgets as the rollout of :mod:`benchmarks.rollout`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from azure.mgmt.compute.aio import ComputeManagementClient
@@ -23,6 +25,10 @@ from azure.mgmt.compute.models import Snapshot, VirtualMachineExtension
 from activities.azure.credentials import AsyncStaticTokenCredential
 from adeflow.domain.arm_parse import parse_extension
 from adeflow.domain.model import ADE_EXTENSION_NAME, ADE_PUBLISHER, ADE_TYPE_HANDLER_VERSION, VolumeState
+from azuresim.clock import SimClock
+from benchmarks.metrics import request_kinds
+from benchmarks.processes import simulator
+from benchmarks.workload import POLL_SIM_S, ROLLOUT_SIM, SUB, VAULT, fleet_spec, varied_vms, vault_id
 
 
 @dataclass(frozen=True)
@@ -119,3 +125,23 @@ async def encrypt_fleet(target: PlainTarget, names: list[str], concurrency: int,
         await compute.close()
         await credential.close()
     return PlainResult(wall_s=time.monotonic() - started, encrypted=len(names) - len(failed), failed=failed)
+
+
+async def bench_plain_script(work: Path, vms: int, concurrency: int, scale: float) -> dict[str, Any]:
+    """The plain-script baseline on the same fleet, clock and ARM budgets as the rollout."""
+    rg = "rg-bench"
+    fleet = fleet_spec(rg, varied_vms(vms), ROLLOUT_SIM)
+    with simulator(fleet, SimClock(scale=scale), work / "sim-plain") as sim:
+        target = PlainTarget(sim.base_url, str(sim.ca_path), SUB, rg, vault_id(rg), f"https://{VAULT}.vault.azure.net/")
+        names = [v.name for v in fleet.subscriptions[0].resource_groups[0].vms]
+        result = await encrypt_fleet(target, names, concurrency, POLL_SIM_S / scale)
+        records = sim.requests()
+    kinds = request_kinds(records)
+    return {
+        "vms": vms,
+        "encrypted": result.encrypted,
+        "failed": result.failed[:5],
+        "measured_s": result.wall_s,
+        "arm": kinds,
+        "arm_per_vm": {k: v / vms for k, v in kinds.items()},
+    }

@@ -1,6 +1,6 @@
 """Worker tuning, measured (issue 9, item 7): the capacity run once per worker configuration.
 
-Each configuration gets a fresh dev server, simulator and worker (``benchmarks.fleet.bench_capacity_adeflow``:
+Each configuration gets a fresh dev server, simulator and worker (``benchmarks.capacity.bench_capacity_adeflow``:
 ARM unthrottled, encryption instant), so the rows differ only in the worker's settings::
 
     .venv/bin/python -m benchmarks.tuning [--vms 500] [--window 200]
@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fleet import ROOT, bench_capacity_adeflow
+from benchmarks.capacity import bench_capacity_adeflow
+from benchmarks.processes import ROOT
 
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "defaults (cache 2000, 100 activity / 100 workflow-task slots)": {},

@@ -20,7 +20,7 @@ from azure.mgmt.compute.models import Snapshot
 from click.testing import CliRunner, Result
 from temporalio.testing import ActivityEnvironment
 
-import azuresim.app
+import azuresim.providers.disks
 from activities.azure.clients import AzureClients
 from activities.backup import BackupActivities
 from activities.snapshot_retention import (
@@ -101,7 +101,8 @@ async def _populate(sim: SimServer) -> None:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """Snapshots 20 and 5 days old (simulated clock started 20 days back) and two not taken by adeflow."""
-    monkeypatch.setattr(azuresim.app, "SNAPSHOT_PAGE", 2)  # several nextLink pages for a handful of snapshots
+    # several nextLink pages for a handful of snapshots
+    monkeypatch.setattr(azuresim.providers.disks, "SNAPSHOT_PAGE", 2)
     clock = SimClock(scale=1.0, start=datetime.now(UTC) - timedelta(days=20))
     sim = SimServer(FleetSpec.model_validate(_fleet()), clock=clock, state_dir=tmp_path / "sim")
     sim.start_in_thread()

@@ -69,7 +69,7 @@ def test_a_kek_must_be_a_key_of_the_vault() -> None:
     vm = data["subscriptions"][0]["resource_groups"][0]["vms"][0]
     vm["encrypted"]["kek"] = "no-such-key"
     from azuresim.clock import SimClock
-    from azuresim.state import SimState
+    from azuresim.state.world import SimState
 
     with pytest.raises(ValueError, match="not a key of its disk-encryption vault"):
         SimState(FleetSpec.model_validate(data), SimClock())

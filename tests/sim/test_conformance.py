@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-import azuresim.app
+import azuresim.providers.disks
 from tests.sim.conftest import SUB1, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.conformance
@@ -368,7 +368,7 @@ def raw(sim: Sim) -> Iterator[Raw]:
     r = Raw(sim)
     # A legacy extension to delete, an incremental snapshot to read.
     sim.server.state.vm(SUB1, "rg-web", "web-04").extensions["legacy"] = __import__(
-        "azuresim.compute", fromlist=["Extension"]
+        "azuresim.state.compute", fromlist=["Extension"]
     ).Extension("Legacy", "eastus", "Contoso", "Legacy", "1.0")
     inc = {
         "location": "eastus",
@@ -516,7 +516,7 @@ def test_snapshot_lists_page_like_arm(raw: Raw, operation: str, path: str, monke
     The fixtures hold no list example (upstream has Snapshot_ListByResourceGroup.json and
     Snapshot_ListBySubscription.json, not copied), so each item is held to the Get examples instead.
     """
-    monkeypatch.setattr(azuresim.app, "SNAPSHOT_PAGE", 1)
+    monkeypatch.setattr(azuresim.providers.disks, "SNAPSHOT_PAGE", 1)
     disk = f"{RG}/providers/Microsoft.Compute/disks/web-01-osdisk"
     body = {"location": "eastus", "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": disk}}}
     created = raw.call("PUT", f"{RG}/providers/Microsoft.Compute/snapshots/conf-list", DISK_API, body)

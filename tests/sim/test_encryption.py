@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from azuresim.encryption import (
+from azuresim.state.encryption import (
     DISABLE_REFUSED_MESSAGE,
     STRIPDOWN_MESSAGE,
     Operation,

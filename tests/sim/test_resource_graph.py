@@ -15,7 +15,7 @@ from activities.azure.clients import AzureClients
 from activities.vm_search import find_vms
 from adeflow.domain.fleet_query import VmQuery
 from azuresim.errors import ArmError
-from azuresim.resourcegraph import run_query
+from azuresim.kql import run_query
 from azuresim.server import SimServer
 from tests.conftest import SUB, SimFactory, fleet_dict
 

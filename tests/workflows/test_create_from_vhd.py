@@ -11,8 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
 from adeflow.domain.model import CreateFromVhdInput, CreateFromVhdResult, KeyEncryptionKey, Outcome, VmRef
-from azuresim.keyvault import object_version
 from azuresim.server import SimServer
+from azuresim.state.keyvault import object_version
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 

@@ -1,7 +1,8 @@
 """Microsoft.KeyVault management-plane state: just enough of a vault for ADE prechecks.
 
-Secrets and keys are served through ARM's ``vaults/{vault}/secrets|keys`` resources (metadata only, never a
-value), which is how adeflow checks a pre-encrypted VHD's key references (R-VHD-1) without the data plane.
+Secrets and keys are metadata only (never a value): ARM serves them as ``vaults/{vault}/secrets|keys``
+resources (:mod:`azuresim.providers.keyvault`), which is how adeflow checks a pre-encrypted VHD's key references
+(R-VHD-1) without the data plane.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from azuresim.errors import ArmError
 from azuresim.fleet import KeyVaultSpec
@@ -62,34 +62,6 @@ class KeyVault:
         return f"https://{self.name}.vault.azure.net/"
 
 
-def render_vault(vault: KeyVault) -> dict[str, Any]:
-    """Shaped like the official getVault.json example."""
-    props: dict[str, Any] = {
-        "accessPolicies": [],
-        "enabledForDeployment": False,
-        "enabledForDiskEncryption": vault.enabled_for_disk_encryption,
-        "enabledForTemplateDeployment": False,
-        "enableSoftDelete": vault.enable_soft_delete,
-        "softDeleteRetentionInDays": 90,
-        "enableRbacAuthorization": vault.enable_rbac_authorization,
-        "provisioningState": "Succeeded",
-        "publicNetworkAccess": "Enabled",
-        "sku": {"name": "standard", "family": "A"},
-        "tenantId": vault.tenant_id,
-        "vaultUri": vault.vault_uri,
-    }
-    if vault.enable_purge_protection:
-        props["enablePurgeProtection"] = True
-    return {
-        "id": vault.id,
-        "name": vault.name,
-        "type": "Microsoft.KeyVault/vaults",
-        "location": vault.location,
-        "tags": {},
-        "properties": props,
-    }
-
-
 def object_version(vault: str, kind: str, name: str) -> str:
     """The default current version of a fleet secret or key: stable, so tests can build versioned URLs."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"https://{vault.lower()}.vault.azure.net/{kind}/{name}").hex
@@ -127,58 +99,3 @@ def vault_key(vault: KeyVault, name: str, version: str | None = None) -> VaultKe
         shown = f"{name}/{version}" if version else name
         raise ArmError(404, "ResourceNotFound", f"The key '{shown}' was not found in vault '{vault.name}'.")
     return found
-
-
-def _ts(when: datetime) -> int:
-    return int(when.timestamp())
-
-
-def render_secret(vault: KeyVault, secret: VaultSecret) -> dict[str, Any]:
-    """Secrets_Get, shaped like the official getSecret.json example (ARM never returns the value)."""
-    uri = f"{vault.vault_uri}secrets/{secret.name}"
-    body: dict[str, Any] = {
-        "id": f"{vault.id}/secrets/{secret.name}",
-        "name": secret.name,
-        "type": "Microsoft.KeyVault/vaults/secrets",
-        "location": vault.location,
-        "properties": {
-            "attributes": {"enabled": secret.enabled, "created": _ts(secret.created), "updated": _ts(secret.created)},
-            "secretUri": uri,
-            "secretUriWithVersion": f"{uri}/{secret.version}",
-        },
-    }
-    if secret.tags:
-        body["tags"] = dict(secret.tags)
-    return body
-
-
-def render_key(vault: KeyVault, key: VaultKey) -> dict[str, Any]:
-    """Keys_Get: the key with its current version, shaped like Keys_GetVersion but addressed by name."""
-    body = render_key_version(vault, key)
-    body.update({"id": f"{vault.id}/keys/{key.name}", "name": key.name, "type": "Microsoft.KeyVault/vaults/keys"})
-    return body
-
-
-def render_key_version(vault: KeyVault, key: VaultKey) -> dict[str, Any]:
-    """Keys_GetVersion, shaped like the official getKeyVersion.json example (``keyUri`` carries ``:443``)."""
-    uri = f"https://{vault.name.lower()}.vault.azure.net:443/keys/{key.name}"
-    rsa = key.kty.startswith("RSA")
-    return {
-        "id": f"{vault.id}/keys/{key.name}/versions/{key.version}",
-        "name": key.version,
-        "type": "Microsoft.KeyVault/vaults/keys/versions",
-        "location": vault.location,
-        "properties": {
-            "attributes": {
-                "created": _ts(key.created),
-                "enabled": key.enabled,
-                "recoveryLevel": "Recoverable" if vault.enable_soft_delete else "Purgeable",
-                "updated": _ts(key.created),
-            },
-            "keyOps": ["encrypt", "decrypt", "wrapKey", "unwrapKey"] if rsa else ["sign", "verify"],
-            "keySize": key.key_size,
-            "keyUri": uri,
-            "keyUriWithVersion": f"{uri}/{key.version}",
-            "kty": key.kty,
-        },
-    }

@@ -1,30 +1,23 @@
-"""Azure Resource Graph for the simulator: the ``Resources`` table and the KQL subset fleet selectors use.
+"""The KQL subset of Azure Resource Graph queries that fleet selectors use, evaluated over rows of dicts.
 
 Supported: ``Resources | where … | project … | order by … | take N``; in ``where``: ``and``/``or``/``not(…)``,
 parentheses, ``== != =~ !~ contains !contains startswith endswith has in in~ !in !in~``, ``isempty()`` and
 ``isnotempty()``, fields such as ``name``, ``resourceGroup``, ``tags['env']``, ``tags.env`` or
 ``properties.hardwareProfile.vmSize``. Anything else is answered like Resource Graph answers a query it cannot
 parse (400 ``BadRequest`` with ``InvalidQuery``/``ParserFailure`` details), never silently with wrong rows.
-Rows are rendered from the same state as the ARM resources, so a query sees what a GET would.
+The ``Resources`` table itself is built by :mod:`azuresim.providers.resourcegraph`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from azuresim.compute import render_disk, render_vm
 from azuresim.errors import ArmError
-from azuresim.state import SimState
 
-RESOURCE_GRAPH_API = ("2021-03-01", "2022-10-01")
-DEFAULT_TOP = 100
-MAX_TOP = 1000
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|(?P<num>\d+)|(?P<op>==|!=|=~|!~|!in~|!in|in~|[|(),.\[\]])"
     r"|(?P<word>!?[A-Za-z_][A-Za-z0-9_]*))"
@@ -265,67 +258,3 @@ def run_query(query: str, rows: list[Row]) -> list[Row]:
     if not query.strip():
         raise _invalid("the query is empty")
     return _Parser(query).pipeline(rows)
-
-
-def _arg_row(body: dict[str, Any], subscription_id: str, resource_group: str) -> Row:
-    """An ARM body as Resource Graph shows it: lower-case type, resource group and subscription columns."""
-    return {
-        "id": body["id"],
-        "name": body["name"],
-        "type": str(body["type"]).lower(),
-        "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-        "kind": "",
-        "location": body.get("location", ""),
-        "resourceGroup": resource_group.lower(),
-        "subscriptionId": subscription_id,
-        "managedBy": body.get("managedBy", ""),
-        "sku": body.get("sku"),
-        "plan": None,
-        "properties": body.get("properties", {}),
-        "tags": body.get("tags") or {},
-        "identity": None,
-        "zones": body.get("zones"),
-        "extendedLocation": None,
-    }
-
-
-def resource_rows(state: SimState, subscriptions: Iterable[str], now: datetime) -> list[Row]:
-    """Every VM and managed disk of the named subscriptions (unknown ones contribute nothing, as in ARG)."""
-    wanted = {s.lower() for s in subscriptions}
-    rows: list[Row] = []
-    for sub in state.subscriptions.values():
-        if wanted and sub.id.lower() not in wanted:
-            continue
-        for rg in sub.resource_groups.values():
-            for vm in rg.vms.values():
-                if not vm.deleted(now):
-                    rows.append(_arg_row(render_vm(vm, now, instance_view=False), sub.id, rg.name))
-            for disk in rg.disks.values():
-                if disk.vm is None or not disk.vm.deleted(now):
-                    rows.append(_arg_row(render_disk(disk, now), sub.id, rg.name))
-    return rows
-
-
-def page(rows: list[Row], options: dict[str, Any]) -> dict[str, Any]:
-    """One page of results with ``$skipToken`` paging, like ``QueryResponse`` in objectArray format."""
-    if str(options.get("resultFormat", "objectArray")).lower() != "objectarray":
-        raise ArmError(400, "BadRequest", "The simulator serves resultFormat 'objectArray' only.")
-    top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP)
-    start = int(options.get("$skip") or 0)
-    token = options.get("$skipToken")
-    if token:
-        try:
-            start = int(json.loads(base64.b64decode(str(token)))["offset"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ArmError(400, "BadRequest", "The $skipToken is invalid.") from exc
-    data = rows[start : start + top]
-    body: dict[str, Any] = {
-        "totalRecords": len(rows),
-        "count": len(data),
-        "resultTruncated": "false",
-        "data": data,
-        "facets": [],
-    }
-    if start + top < len(rows):
-        body["$skipToken"] = base64.b64encode(json.dumps({"offset": start + top}).encode()).decode()
-    return body

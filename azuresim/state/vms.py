@@ -1,4 +1,5 @@
-"""VirtualMachines_CreateOrUpdate for one case: a new VM around an existing, customer-encrypted OS disk (R-VHD-1).
+"""VM writes: VirtualMachines_Restart, and VirtualMachines_CreateOrUpdate for one case: a new VM around an
+existing, customer-encrypted OS disk (R-VHD-1).
 
 The PUT carries ``storageProfile.osDisk`` with ``createOption: Attach``, the managed disk imported from the
 VHD and ``encryptionSettings`` naming the disk-encryption key (a Key Vault secret URL + vault id) and
@@ -13,25 +14,31 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from azuresim.compute import VM_CREATE_SECONDS, AdeState, AttachedOsDisk, DiskStamp, ManagedDisk, VirtualMachine
-from azuresim.encryption import Volume, VolumeKind, VolumeState
 from azuresim.errors import ArmError
-from azuresim.fleet import ImageSpec, StandaloneDiskSpec, VmSpec
-from azuresim.keyvault import KeyVault
+from azuresim.fleet import VmSpec
+from azuresim.state.ade import AdeState, DiskStamp
+from azuresim.state.compute import (
+    DISK_ID,
+    RESTART_SECONDS,
+    VM_CREATE_SECONDS,
+    AttachedOsDisk,
+    ImportedDisk,
+    ManagedDisk,
+    VirtualMachine,
+)
+from azuresim.state.encryption import Volume, VolumeKind, VolumeState
+from azuresim.state.keyvault import KeyVault
+from azuresim.state.operations import WriteResult
+from azuresim.state.tree import normalize_location
 
 if TYPE_CHECKING:
-    from azuresim.state import ResourceGroup, SimState, WriteResult
+    from azuresim.state.world import SimState
 
-_DISK_ID = re.compile(
-    r"^/?subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$",
-    re.IGNORECASE,
-)
 _NIC_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/networkInterfaces/[^/]+$", re.IGNORECASE
 )
@@ -39,31 +46,6 @@ _OBJECT_URL = re.compile(
     r"^https://(?P<vault>[a-zA-Z0-9-]+)\.vault\.azure\.net/(?P<kind>secrets|keys)/(?P<name>[^/]+)/(?P<version>[^/]+)/?$",
     re.IGNORECASE,
 )
-
-
-@dataclass
-class ImportedDisk(ManagedDisk):
-    """A managed disk from the fleet's ``disks`` list: attached to nothing until a VM is created around it."""
-
-    image: ImageSpec | None = None
-
-
-def standalone_disk(
-    subscription_id: str, rg: ResourceGroup, spec: StandaloneDiskSpec, created: datetime
-) -> ImportedDisk:
-    return ImportedDisk(
-        subscription_id=subscription_id,
-        resource_group=rg.name,
-        name=spec.name,
-        location=spec.location or rg.location,
-        size_gb=spec.size_gb,
-        sku=spec.sku,
-        time_created=created,
-        os_type=spec.os_type,
-        disk_encryption_set_id=spec.disk_encryption_set_id,
-        source_uri=spec.source_uri,
-        image=spec.image,
-    )
 
 
 def _bad(message: str) -> ArmError:
@@ -81,10 +63,6 @@ def _text(node: dict[str, Any], key: str, path: str) -> str:
     if not isinstance(value, str) or not value:
         raise _bad(f"Required parameter '{path}' is missing (null).")
     return value
-
-
-def _same_location(a: str, b: str) -> bool:
-    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
 
 
 def _vault_for(state: SimState, url: str, vault_id: str, kind: str, path: str) -> tuple[KeyVault, str, str]:
@@ -149,13 +127,13 @@ def _attached_disk(state: SimState, os_disk: dict[str, Any], location: str, now:
             "and attach it with osDisk.managedDisk.id.",
         )
     disk_id = _text(_required(os_disk.get("managedDisk"), "osDisk.managedDisk"), "id", "osDisk.managedDisk.id")
-    m = _DISK_ID.match(disk_id)
+    m = DISK_ID.match(disk_id)
     if m is None:
         raise _bad(f"The value '{disk_id}' of parameter 'osDisk.managedDisk.id' is invalid.")
     disk = state.disk(m["sub"], m["rg"], m["name"])
     if disk.vm is not None and not disk.vm.deleted(now):
         raise ArmError(409, "OperationNotAllowed", f"Disk '{disk.name}' is already attached to VM '{disk.vm.id}'.")
-    if not _same_location(disk.location, location):
+    if normalize_location(disk.location) != normalize_location(location):
         raise _bad(f"Disk '{disk.id}' is in location '{disk.location}', the VM in '{location}'.")
     return disk
 
@@ -164,8 +142,6 @@ def create_vm(
     state: SimState, sub: str, rg_name: str, name: str, body: dict[str, Any], now: datetime
 ) -> tuple[WriteResult, VirtualMachine]:
     """201 and a new VM for a valid attach PUT; 200 for the identical PUT again (a retry); 4xx otherwise."""
-    from azuresim.state import WriteResult
-
     rg = state.resource_group(sub, rg_name)
     existing = rg.vms.get(name.lower())
     if existing is not None and not existing.deleted(now):
@@ -252,3 +228,17 @@ def create_vm(
     disk.vm = vm
     rg.vms[name.lower()] = vm
     return WriteResult(201, op), vm
+
+
+def restart_vm(state: SimState, sub: str, rg: str, vm_name: str, now: datetime) -> WriteResult:
+    """VirtualMachines_Restart: 202 LRO; completes a reboot-pending OS volume."""
+    vm = state.vm(sub, rg, vm_name)
+    if vm.deallocated(now):
+        raise ArmError(
+            409,
+            "OperationNotAllowed",
+            f"Operation 'restart' is not allowed on VM '{vm.name}' since the VM is deallocated.",
+        )
+    op = state.new_operation(vm.subscription_id, vm.location, now, RESTART_SECONDS)
+    vm.ade.restarts.append(op.done_at)
+    return WriteResult(202, op)

@@ -1,6 +1,7 @@
 """Microsoft.Authorization policy assignments and the two built-in Key Vault secret definitions ADE cares about.
 
-An assignment's effect is carried, as in real assignments of these built-ins, by ``parameters.effect.value``.
+An assignment's effect is carried, as in real assignments of these built-ins, by ``parameters.effect.value``;
+:mod:`azuresim.providers.policy` renders assignments and definitions.
 """
 
 from __future__ import annotations
@@ -108,51 +109,3 @@ class PolicyAssignment:
         """Assigned at ``scope`` or below it."""
         mine, target = self.scope.lower(), scope.rstrip("/").lower()
         return mine == target or mine.startswith(target + "/")
-
-
-def render_assignment(a: PolicyAssignment) -> dict[str, Any]:
-    spec = a.spec
-    definition = definition_id(spec.policy_definition_id)
-    builtin = BUILT_INS.get(definition.rsplit("/", 1)[-1].lower())
-    parameters: dict[str, Any] = {"effect": {"value": spec.effect}}
-    for key, value in spec.parameters.items():
-        parameters[key] = {"value": value}
-    if builtin and "maximumValidityInDays" in builtin["parameters"]:
-        parameters.setdefault("maximumValidityInDays", {"value": 90})
-    return {
-        "id": a.id,
-        "name": spec.name,
-        "type": "Microsoft.Authorization/policyAssignments",
-        "properties": {
-            "displayName": spec.display_name or (builtin["displayName"] if builtin else spec.name),
-            "policyDefinitionId": definition,
-            "definitionVersion": "1.*.*",
-            "scope": a.scope,
-            "notScopes": [],
-            "parameters": parameters,
-            "enforcementMode": "Default",
-            "assignmentType": "Custom",
-            "metadata": {"assignedBy": "azuresim"},
-        },
-    }
-
-
-def render_definition(name: str) -> dict[str, Any] | None:
-    builtin = BUILT_INS.get(name.lower())
-    if builtin is None:
-        return None
-    return {
-        "id": DEFINITIONS_PREFIX + name.lower(),
-        "name": name.lower(),
-        "type": "Microsoft.Authorization/policyDefinitions",
-        "properties": {
-            "displayName": builtin["displayName"],
-            "policyType": "BuiltIn",
-            "mode": builtin["mode"],
-            "description": builtin["description"],
-            "metadata": {"version": builtin["version"], "category": "Key Vault"},
-            "version": builtin["version"],
-            "parameters": builtin["parameters"],
-            "policyRule": builtin["policyRule"],
-        },
-    }

@@ -1,0 +1,153 @@
+"""Managed disks and snapshots over HTTP (Disks_Get, Snapshots_*), shaped like the official examples."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from azuresim.http import COMPUTE, SUB, Call, iso, json_response, lro_headers, offset_page, route
+from azuresim.state import snapshots
+from azuresim.state.ade import DiskStamp
+from azuresim.state.compute import ManagedDisk, Snapshot
+from azuresim.state.world import SimState
+
+DISK_API = ("2026-03-02",)
+SNAPSHOT_PAGE = 100
+GIB = 1024**3
+
+
+def get_disk(state: SimState, call: Call) -> web.Response:
+    return json_response(render_disk(state.disk(call["sub"], call["rg"], call["disk"]), call.now))
+
+
+def get_snapshot(state: SimState, call: Call) -> web.Response:
+    return json_response(render_snapshot(state.snapshot(call["sub"], call["rg"], call["snap"]), call.now))
+
+
+def put_snapshot(state: SimState, call: Call) -> web.Response:
+    result, snap = snapshots.put_snapshot(state, call["sub"], call["rg"], call["snap"], call.body, call.now)
+    headers = lro_headers(call, result.operation, state.clock.scale, location=True) if result.operation else {}
+    return json_response(render_snapshot(snap, call.now), result.status, headers)
+
+
+def delete_snapshot(state: SimState, call: Call) -> web.Response:
+    result = snapshots.delete_snapshot(state, call["sub"], call["rg"], call["snap"])
+    return web.Response(status=result.status)
+
+
+def list_snapshots(state: SimState, call: Call) -> web.Response:
+    """Snapshots_ListByResourceGroup / Snapshots_List: ``{"value", "nextLink"}`` pages (``$skiptoken`` = offset)."""
+    if "rg" in call.match.re.groupindex:
+        groups = [state.resource_group(call["sub"], call["rg"])]
+    else:
+        groups = list(state.subscription(call["sub"]).resource_groups.values())
+    snaps = sorted((snap for rg in groups for snap in rg.snapshots.values()), key=lambda snap: snap.id.lower())
+    return json_response(offset_page(call, snaps, SNAPSHOT_PAGE, lambda s: render_snapshot(s, call.now), strict=True))
+
+
+# --------------------------------------------------------------------------------------------- rendering
+
+
+def render_disk(disk: ManagedDisk, now: datetime) -> dict[str, Any]:
+    encryption: dict[str, Any] = {"type": "EncryptionAtRestWithPlatformKey"}
+    if disk.disk_encryption_set_id:
+        encryption = {
+            "type": "EncryptionAtRestWithCustomerKey",
+            "diskEncryptionSetId": disk.disk_encryption_set_id,
+        }
+    props: dict[str, Any] = {}
+    if disk.os_type:
+        props["osType"] = disk.os_type
+        props["hyperVGeneration"] = "V2"
+        props["creationData"] = {"createOption": "FromImage"}
+    else:
+        props["creationData"] = {"createOption": "Empty"}
+    if disk.source_uri:
+        props["creationData"] = {"createOption": "Import", "sourceUri": disk.source_uri}
+    if disk.security_type and disk.os_type:
+        props["securityProfile"] = {"securityType": disk.security_type}
+    props.update(
+        {
+            "diskSizeGB": disk.size_gb,
+            "diskSizeBytes": disk.size_gb * GIB,
+            "uniqueId": disk.unique_id,
+            "encryption": encryption,
+            "networkAccessPolicy": "AllowAll",
+            "publicNetworkAccess": "Disabled",
+            "timeCreated": iso(disk.time_created),
+            "provisioningState": "Succeeded",
+            "diskState": "Attached" if disk.vm else "Unattached",
+        }
+    )
+    stamp = disk.vm.ade.stamps_at(now).get(disk.name) if disk.vm else None
+    if stamp:
+        props["encryptionSettingsCollection"] = DiskStamp.collection(stamp)
+    body: dict[str, Any] = {
+        "id": disk.id,
+        "name": disk.name,
+        "type": "Microsoft.Compute/disks",
+        "location": disk.location,
+        "tags": {},
+        "sku": {"name": disk.sku, "tier": "Premium" if disk.sku.startswith("Premium") else "Standard"},
+        "properties": props,
+    }
+    if disk.vm:
+        body["managedBy"] = disk.vm.id
+    if disk.zones:
+        body["zones"] = list(disk.zones)
+    return body
+
+
+def render_snapshot(snap: Snapshot, now: datetime) -> dict[str, Any]:
+    op = snap.operation
+    total = max((op.done_at - op.started_at).total_seconds(), 1e-9)
+    pct = 100.0 if op.finished(now) else round(min(99.0, (now - op.started_at).total_seconds() / total * 100), 1)
+    props: dict[str, Any] = {}
+    if snap.source.os_type:
+        props["osType"] = snap.source.os_type
+        props["hyperVGeneration"] = "V2"
+    props.update(
+        {
+            "creationData": {
+                "createOption": "Copy",
+                "sourceResourceId": snap.source.id,
+                "sourceUniqueId": snap.source.unique_id,
+            },
+            "diskSizeGB": snap.source.size_gb,
+            "diskSizeBytes": snap.source.size_gb * GIB,
+            "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+            "incremental": snap.incremental,
+            "uniqueId": snap.unique_id,
+            "networkAccessPolicy": "AllowAll",
+            "completionPercent": pct,
+            "timeCreated": iso(op.started_at),
+            "provisioningState": snap.provisioning_state(now),
+        }
+    )
+    if snap.incremental:
+        props["incrementalSnapshotFamilyId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, snap.source.unique_id))
+    if snap.stamp:
+        props["encryptionSettingsCollection"] = DiskStamp.collection(snap.stamp)
+    return {
+        "id": snap.id,
+        "name": snap.name,
+        "type": "Microsoft.Compute/snapshots",
+        "location": snap.location,
+        "tags": dict(snap.tags),
+        "sku": {"name": snap.sku, "tier": "Premium" if snap.sku.startswith("Premium") else "Standard"},
+        "properties": props,
+    }
+
+
+_SNAPSHOT = COMPUTE + "/snapshots/(?P<snap>[^/]+)"
+ROUTES = (
+    route("GET", COMPUTE + "/disks/(?P<disk>[^/]+)", "Disks_Get", DISK_API, get_disk),
+    route("GET", _SNAPSHOT, "Snapshots_Get", DISK_API, get_snapshot),
+    route("PUT", _SNAPSHOT, "Snapshots_CreateOrUpdate", DISK_API, put_snapshot),
+    route("DELETE", _SNAPSHOT, "Snapshots_Delete", DISK_API, delete_snapshot),
+    route("GET", COMPUTE + "/snapshots", "Snapshots_ListByResourceGroup", DISK_API, list_snapshots),
+    route("GET", SUB + r"/providers/Microsoft\.Compute/snapshots", "Snapshots_List", DISK_API, list_snapshots),
+)

@@ -1,0 +1,205 @@
+"""Microsoft.Compute state: VMs, managed disks, snapshots and VM extensions.
+
+Plain dataclasses; anything time-dependent (LROs, encryption progress) is evaluated against ``now`` at read
+time. The ARM bodies are rendered by :mod:`azuresim.providers.compute` and :mod:`azuresim.providers.disks`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from azuresim.fleet import ExtensionSpec, ImageSpec, VmSpec
+from azuresim.state.ade import AdeState, DiskStamp
+from azuresim.state.operations import AsyncOperation
+
+ADE_PUBLISHER = "Microsoft.Azure.Security"
+ADE_TYPE = "AzureDiskEncryptionForLinux"
+EXTENSION_DELETE_SECONDS = 30.0
+RESTART_SECONDS = 60.0
+VM_CREATE_SECONDS = 90.0
+DISK_ID = re.compile(
+    r"^/?subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
+
+
+def compute_id(subscription: str, resource_group: str, kind: str, name: str) -> str:
+    prefix = f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+    return f"{prefix}/providers/Microsoft.Compute/{kind}/{name}"
+
+
+@dataclass
+class ManagedDisk:
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    size_gb: int
+    sku: str
+    time_created: datetime
+    os_type: str | None = None
+    disk_encryption_set_id: str | None = None
+    security_type: str | None = None
+    zones: list[str] = field(default_factory=list)
+    vm: VirtualMachine | None = None
+    unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    source_uri: str | None = None
+    """Set for a disk imported from a VHD blob (``createOption: Import``)."""
+
+    @property
+    def id(self) -> str:
+        return compute_id(self.subscription_id, self.resource_group, "disks", self.name)
+
+
+@dataclass
+class ImportedDisk(ManagedDisk):
+    """A managed disk from the fleet's ``disks`` list: attached to nothing until a VM is created around it."""
+
+    image: ImageSpec | None = None
+
+
+@dataclass
+class Snapshot:
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    sku: str
+    incremental: bool
+    source: ManagedDisk
+    tags: dict[str, str]
+    operation: AsyncOperation
+    stamp: DiskStamp | None
+    unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def id(self) -> str:
+        return compute_id(self.subscription_id, self.resource_group, "snapshots", self.name)
+
+    def provisioning_state(self, now: datetime) -> str:
+        if not self.operation.finished(now):
+            return "Updating"
+        return "Failed" if self.operation.error else "Succeeded"
+
+
+@dataclass
+class Extension:
+    name: str
+    location: str
+    publisher: str
+    type: str
+    type_handler_version: str
+    auto_upgrade_minor_version: bool = True
+    settings: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] | None = None
+    force_update_tag: str | None = None
+    enable_automatic_upgrade: bool | None = None
+    suppress_failures: bool | None = None
+    operation: AsyncOperation | None = None
+    creating: bool = False
+    delete_operation: AsyncOperation | None = None
+
+    @property
+    def is_ade(self) -> bool:
+        return self.publisher.lower() == ADE_PUBLISHER.lower() and self.type.lower() == ADE_TYPE.lower()
+
+    def provisioning_state(self, now: datetime) -> str:
+        if self.delete_operation is not None:
+            return "Deleting"
+        if self.operation is None:
+            return "Succeeded"
+        status = self.operation.status(now)
+        if status == "InProgress":
+            return "Creating" if self.creating else "Updating"
+        return status
+
+    @classmethod
+    def from_spec(cls, spec: ExtensionSpec, location: str) -> Extension:
+        return cls(
+            name=spec.name,
+            location=location,
+            publisher=spec.publisher,
+            type=spec.type,
+            type_handler_version=spec.type_handler_version,
+            auto_upgrade_minor_version=spec.auto_upgrade_minor_version,
+            settings=copy.deepcopy(spec.settings),
+        )
+
+
+@dataclass
+class AttachedOsDisk:
+    """The existing OS disk a VM was created around (``createOption: Attach``) and what its PUT said.
+
+    ``encryption_settings`` is the VM-model ``osDisk.encryptionSettings`` of a customer-encrypted VHD (R-VHD-1);
+    the instance view reports the disk encrypted with those settings, the disk resource is left unstamped.
+    """
+
+    disk: ManagedDisk
+    os_type: str
+    caching: str
+    encryption_settings: dict[str, Any] | None
+    encryption: DiskStamp | None
+    nic_ids: list[str]
+    body: dict[str, Any]
+    """The PUT body as received: an identical PUT is a retry, anything else a change."""
+    operation: AsyncOperation
+
+    def provisioning_state(self, now: datetime) -> str:
+        status = self.operation.status(now)
+        return "Creating" if status == "InProgress" else status
+
+
+@dataclass
+class VirtualMachine:
+    subscription_id: str
+    resource_group: str
+    spec: VmSpec
+    location: str
+    time_created: datetime
+    ade: AdeState
+    os_disk: ManagedDisk | None
+    data_disks: list[ManagedDisk]
+    extensions: dict[str, Extension] = field(default_factory=dict)
+    vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    deallocated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    attached: AttachedOsDisk | None = None
+    """Set for a VM created by PUT around an existing OS disk (``createOption: Attach``, R-VHD-1)."""
+
+    def deallocated(self, now: datetime) -> bool:
+        return self.deallocated_at is not None and now >= self.deallocated_at
+
+    def deleted(self, now: datetime) -> bool:
+        return self.deleted_at is not None and now >= self.deleted_at
+
+    @property
+    def disk_names(self) -> list[str]:
+        return [d.name for d in ([self.os_disk] if self.os_disk else []) + self.data_disks]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def id(self) -> str:
+        return compute_id(self.subscription_id, self.resource_group, "virtualMachines", self.name)
+
+    @property
+    def os_disk_name(self) -> str:
+        return self.os_disk.name if self.os_disk else f"{self.name}-osdisk"
+
+    def live_extensions(self, now: datetime) -> list[Extension]:
+        """Extensions in creation order, dropping those whose delete LRO has completed."""
+        gone = [k for k, e in self.extensions.items() if e.delete_operation and e.delete_operation.finished(now)]
+        for key in gone:
+            del self.extensions[key]
+        return list(self.extensions.values())
+
+
+def data_disk_name(vm_name: str, lun: int) -> str:
+    return f"{vm_name}-datadisk-{lun}"
