@@ -31,7 +31,7 @@ VM_ID_FORMAT = "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Com
 VAULT_ID_FORMAT = "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>"
 KEK_URL_FORMAT = "https://<vault>.vault.azure.net/keys/<name>/<version>"
 KEY_URL_FORMAT = "https://<vault>.vault.azure.net/keys/<name>[/<version>]"
-DURATION_FORMAT = "a duration like 30s, 5m, 2h, 1d, 1h30m (or seconds as a number)"
+DURATION_FORMAT = "a duration like 30s, 5m, 2h, 1d (or seconds as a number)"
 VAULT_DNS_SUFFIXES = ("vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net", "vault.microsoftazure.de")
 """Key Vault hosts in the public and sovereign clouds (az cloud show: suffixes.keyvaultDns)."""
 KEY_ENCRYPTION_ALGORITHMS = ("RSA-OAEP", "RSA-OAEP-256", "RSA1_5")
@@ -260,6 +260,8 @@ class VaultObjectUrl:
 def _split_vault_url(url: str, kind: str, *, versioned: bool) -> VaultObjectUrl:
     """The one Key Vault URL grammar (arm-reference §d.4, [D15]): https, a Key Vault host of a known cloud, no
     port, user, query or fragment, ``/<kind>/<name>/<version>`` with a 32-hex version. ``ValueError`` says why."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("it contains spaces or control characters")  # urlsplit would quietly drop some
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -274,7 +276,7 @@ def _split_vault_url(url: str, kind: str, *, versioned: bool) -> VaultObjectUrl:
     if not _is_vault_name(vault):
         raise ValueError(f"{vault!r} is not a Key Vault name (3-24 letters, digits and single hyphens)")
     if port is not None:
-        raise ValueError("it has a port; ADE needs the URL without one")
+        raise ValueError("it has a port")
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ValueError("it has a query or fragment")
     path = parts.path.removesuffix("/")
@@ -283,7 +285,7 @@ def _split_vault_url(url: str, kind: str, *, versioned: bool) -> VaultObjectUrl:
         shape = f".../{kind}/<name>/<version>" if versioned else f".../{kind}/<name>[/<version>]"
         raise ValueError(f"not a {kind[:-1]} URL ({shape})")
     if versioned and len(segments) == 2:
-        raise ValueError(f"no version (.../{kind}/<name>/<version>)")
+        raise ValueError("no version")
     name, version = segments[1], (segments[2] if len(segments) == 3 else "")
     if not _OBJECT_NAME.match(name):
         raise ValueError(f"{name!r} is not a Key Vault object name")
@@ -327,7 +329,7 @@ def parse_reported_key_url(url: str) -> VaultObjectUrl:
     Only difference to operator input: Key Vault's management plane writes the default port (``...net:443/keys``),
     so ``:443`` is dropped first. Versioned or not.
     """
-    parts = url.strip().split("/", 3)
+    parts = url.split("/", 3)
     if len(parts) == 4 and (match := _PORT_443.match(parts[2])):
         parts[2] = match[1]
     try:

@@ -44,7 +44,7 @@ CLI_CORPUS: list[tuple[list[str], str]] = [
     (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-url", f"http://kv-ade.vault.azure.net/keys/k/{VERSION}"],
      "not an https URL; expected a versioned key URL"),
     (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-url", f"https://kv-ade.vault.azure.net:443/keys/k/{VERSION}"],
-     "it has a port; ADE needs the URL without one"),
+     "it has a port; expected a versioned key URL"),
     (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-vault-id", KV], "--kek-vault-id needs --kek-url"),
     (["vm", "encrypt", VM, "--key-vault-id", KV, "--volume-type", "everything"],
      "Invalid value for '--volume-type': must be one of OS, Data, All; got 'everything'"),
