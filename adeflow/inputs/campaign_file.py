@@ -138,6 +138,10 @@ def _webhook(value: object) -> str:
     return url
 
 
+def _directory(value: object) -> str:
+    return values.text(value, "a directory")
+
+
 def _env_name(value: object) -> str:
     name = values.text(value, "an environment variable name")
     if not _ENV_NAME.match(name):
@@ -145,25 +149,39 @@ def _env_name(value: object) -> str:
     return name
 
 
+def _campaign_name(value: object) -> str:
+    return values.parse_name(value, "a campaign name", MAX_NAME)
+
+
+def _kind(value: object) -> CampaignKind:
+    """As written: the schema's conditions (rotate-kek needs rotate_kek) compare the exact value."""
+    return values.parse_choice(value, list(CampaignKind), case_sensitive=True)
+
+
+def _overlap(value: object) -> Overlap:
+    return values.parse_choice(value, list(Overlap), case_sensitive=True)
+
+
+def _description(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string; got {values.kind_of(value)}")
+    return value
+
+
+def _manifest_path(value: object) -> str:
+    return values.text(value, "the path of a fleet manifest")
+
+
 class CampaignFields(Strict):
     """The top level of a campaign file (the fleet sections are those of a manifest)."""
 
     version: Positive | None = None
-    name: Annotated[str, PlainValidator(lambda v: values.parse_name(v, "a campaign name", MAX_NAME))] | None = None
-    kind: (
-        Annotated[
-            CampaignKind, PlainValidator(lambda v: values.parse_choice(v, list(CampaignKind), case_sensitive=True))
-        ]
-        | None
-    ) = None
-    description: (
-        Annotated[str, PlainValidator(lambda v: v if isinstance(v, str) else values.text(v, "a string"))] | None
-    ) = None
+    name: Annotated[str, PlainValidator(_campaign_name)] | None = None
+    kind: Annotated[CampaignKind, PlainValidator(_kind)] | None = None
+    description: Annotated[str, PlainValidator(_description)] | None = None
     schedule: Any = None
-    overlap: (
-        Annotated[Overlap, PlainValidator(lambda v: values.parse_choice(v, list(Overlap), case_sensitive=True))] | None
-    ) = None
-    manifest: Annotated[str, PlainValidator(lambda v: values.text(v, "the path of a fleet manifest"))] | None = None
+    overlap: Annotated[Overlap, PlainValidator(_overlap)] | None = None
+    manifest: Annotated[str, PlainValidator(_manifest_path)] | None = None
     rollout: Any = None
     defaults: Any = None
     vms: Annotated[list[Any] | None, What("VMs")] = None
@@ -191,7 +209,7 @@ class RotateFields(Strict):
 
 
 class NotifyFields(Strict):
-    report_dir: Annotated[str, PlainValidator(lambda v: values.text(v, "a directory"))] | None = None
+    report_dir: Annotated[str, PlainValidator(_directory)] | None = None
     webhook: Annotated[str, PlainValidator(_webhook)] | None = None
     webhook_env: Annotated[str, PlainValidator(_env_name)] | None = None
 

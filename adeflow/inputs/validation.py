@@ -28,7 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 class Strict(BaseModel):
     """A section of an input file: known keys only, no type coercion."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class What:
 @dataclass(frozen=True)
 class Checked(Generic[M]):
     model: M
-    """The section with every field that was given and right (wrong ones are left at their defaults)."""
+    """The section with every field that was given and right (wrong ones are left at their defaults, None)."""
     given: frozenset[str]
     """Fields given a value (``null`` is no value)."""
     invalid: frozenset[str]
@@ -68,7 +68,7 @@ def check(model: type[M], at: At, *, expected: str = "") -> Checked[M] | None:
         loc: Loc = tuple(error["loc"])
         if error["type"] == "extra_forbidden":
             extras.append(loc)
-        else:
+        elif loc:
             invalid.add(str(loc[0]))
         message, on_key = _message(model, loc, error)
         place = at
