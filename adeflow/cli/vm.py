@@ -17,7 +17,7 @@ from activities.inventory import InventoryActivities
 from adeflow.cli.common import settings as load_settings
 from adeflow.cli.common import temporal_client
 from adeflow.client.preflight import evaluate
-from adeflow.domain import rules, vhd
+from adeflow.domain import rules, values, vhd
 from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
@@ -27,9 +27,8 @@ from adeflow.domain.model import (
     Outcome,
     RestartPolicy,
     VmRef,
-    VolumeType,
 )
-from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.values import VaultObjectUrl
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
 from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
@@ -39,16 +38,71 @@ T = TypeVar("T")
 
 
 def parse_vm(value: str) -> VmRef:
-    """A VM as an ARM resource id, or ``<subscription>/<resource group>/<name>``."""
-    if value.startswith("/"):
+    """A VM as an ARM resource id, or ``<subscription>/<resource group>/<name>``; bad input exits 2."""
+    try:
+        if value.startswith("/"):
+            return values.parse_vm_id(value)
+        parts = value.split("/")
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"{value!r}: give a VM resource id or <subscription>/<resource-group>/<vm-name>")
+        return VmRef(
+            values.parse_subscription_id(parts[0]),
+            values.parse_name_segment(parts[1], "a resource group name"),
+            values.parse_name_segment(parts[2], "a VM name"),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="VM") from exc
+
+
+class ValueType(click.ParamType[Any]):
+    """An option parsed by a :mod:`adeflow.domain.values` validator: the manifest's verdict, and exit 2 if bad."""
+
+    def __init__(self, name: str, parse: Callable[[str], object], metavar: str = "") -> None:
+        self.name = name
+        self._parse = parse
+        self._metavar = metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value  # a default that is already a value
         try:
-            return VmRef.from_resource_id(value)
+            return self._parse(value)
         except ValueError as exc:
-            raise click.BadParameter(str(exc)) from exc
-    parts = value.split("/")
-    if len(parts) != 3 or not all(parts):
-        raise click.BadParameter(f"{value!r}: give a VM resource id or <subscription>/<resource-group>/<vm-name>")
-    return VmRef(*parts)
+            self.fail(str(exc), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self._metavar or None
+
+
+VAULT_ID = ValueType("vault id", values.parse_vault_id, "RESOURCE_ID")
+KEK_URL = ValueType("KEK URL", values.parse_kek_url, "URL")
+VOLUME_TYPE = ValueType("volume type", values.parse_volume_type, "[OS|Data|All]")
+BACKUP = ValueType("backup policy", values.parse_backup_policy, f"[{'|'.join(BackupPolicy)}]")
+RESTART = ValueType("restart policy", values.parse_restart_policy, f"[{'|'.join(RestartPolicy)}]")
+DURATION = ValueType("duration", lambda text: values.parse_duration(_number_or_text(text)), "DURATION")
+
+
+def _number_or_text(text: str) -> float | str:
+    """``300`` is seconds on the command line, as in a manifest; ``5m`` is parsed by the duration grammar."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def kek_option(url: VaultObjectUrl | None, vault_id: str | None, key_vault_id: str) -> KeyEncryptionKey | None:
+    """``--kek-url`` with ``--kek-vault-id`` (default: the disk-encryption vault), one vault (R-ENA-3)."""
+    if url is None:
+        if vault_id:
+            raise click.UsageError("--kek-vault-id needs --kek-url")
+        return None
+    vault = vault_id or key_vault_id
+    label = "--kek-vault-id" if vault_id else "--key-vault-id (the KEK vault by default)"
+    try:
+        values.check_same_vault(url, vault, label)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return KeyEncryptionKey(url.url, vault)
 
 
 def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
@@ -76,17 +130,17 @@ def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
 def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``vm check`` and ``vm encrypt`` (the same request, dry or for real)."""
     options = [
-        click.option("--key-vault-id", required=True, help="Disk-encryption Key Vault resource id (R-ENA-3)."),
         click.option(
-            "--volume-type",
-            type=click.Choice([v.value for v in VolumeType], case_sensitive=False),
-            help="All, OS or Data; required when the VM has data disks (R-ENA-3).",
+            "--key-vault-id", type=VAULT_ID, required=True, help="Disk-encryption Key Vault resource id (R-ENA-3)."
         ),
-        click.option("--kek-url", help="Key-encryption key URL, versioned."),
-        click.option("--kek-vault-id", help="Vault of the KEK (default: the disk-encryption vault)."),
+        click.option(
+            "--volume-type", type=VOLUME_TYPE, help="All, OS or Data; required when the VM has data disks (R-ENA-3)."
+        ),
+        click.option("--kek-url", type=KEK_URL, help="Key-encryption key URL, versioned (R-ENA-3)."),
+        click.option("--kek-vault-id", type=VAULT_ID, help="Vault of the KEK (default: the disk-encryption vault)."),
         click.option(
             "--backup",
-            type=click.Choice([b.value for b in BackupPolicy]),
+            type=BACKUP,
             default=BackupPolicy.AUTO.value,
             show_default=True,
             help="R-BAK-2: auto = Azure Backup if protected, else snapshots.",
@@ -95,7 +149,7 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--waiver-statement", default="", help="Where that backup is (--backup waive)."),
         click.option(
             "--restart",
-            type=click.Choice([r.value for r in RestartPolicy]),
+            type=RESTART,
             default=RestartPolicy.ASK.value,
             show_default=True,
             help="On VMRestartPending (R-ENA-2).",
@@ -110,7 +164,13 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Guest-side check the operator vouches for (repeatable).",
         ),
         click.option("--allow-unlisted", is_flag=True, help="Override R-PRE-1 for images/sizes not in the matrix."),
-        click.option("--poll-interval", default=300.0, show_default=True, help="Seconds between status reads."),
+        click.option(
+            "--poll-interval",
+            type=DURATION,
+            default="300",
+            show_default=True,
+            help="Between status reads: seconds, or 30s, 5m, 1h.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -118,29 +178,18 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_request(vm: VmRef, **opts: Any) -> EncryptVmInput:
-    kek = None
-    try:
-        parse_resource_id(opts["key_vault_id"])
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--key-vault-id") from exc
-    if opts["kek_url"]:
-        kek = KeyEncryptionKey(opts["kek_url"], opts["kek_vault_id"] or opts["key_vault_id"])
-        refusals = vhd.check_kek_input(kek.key_url, kek.vault_id)
-        if refusals:  # R-ENA-3, before anything starts
-            raise click.UsageError("\n".join(r.render(vm) for r in refusals))
-    elif opts["kek_vault_id"]:
-        raise click.UsageError("--kek-vault-id needs --kek-url")
+    kek = kek_option(opts["kek_url"], opts["kek_vault_id"], opts["key_vault_id"])
     waiver = None
     if opts["waiver_operator"] or opts["waiver_statement"]:
         waiver = BackupWaiver(opts["waiver_operator"], opts["waiver_statement"])
     return EncryptVmInput(
         vm=vm,
         key_vault_id=opts["key_vault_id"],
-        volume_type=VolumeType.parse(opts["volume_type"]) if opts["volume_type"] else None,
+        volume_type=opts["volume_type"],
         kek=kek,
-        backup_policy=BackupPolicy(opts["backup"]),
+        backup_policy=opts["backup"],
         backup_waiver=waiver,
-        restart_policy=RestartPolicy(opts["restart"]),
+        restart_policy=opts["restart"],
         encrypt_format_all=opts["encrypt_format_all"],
         acknowledge_data_loss=opts["acknowledge_data_loss"],
         confirmations=list(opts["confirmations"]),
@@ -276,19 +325,19 @@ def remove_extension(vm_ref: str, leave_encrypted: bool, wait: bool) -> None:
     help="Managed disk imported from the encrypted VHD (az disk create --source <vhd-uri> --os-type Linux).",
 )
 @click.option("--secret-url", required=True, help="Disk-encryption key: the versioned Key Vault secret URL.")
-@click.option("--key-vault-id", required=True, help="Resource id of the vault holding that secret (R-PRE-2).")
+@click.option(
+    "--key-vault-id", type=VAULT_ID, required=True, help="Resource id of the vault holding that secret (R-PRE-2)."
+)
 @click.option("--nic-id", required=True, help="Resource id of the network interface for the new VM.")
 @click.option("--size", default="Standard_D2s_v5", show_default=True, help="VM size.")
-@click.option("--kek-url", help="Key-encryption key URL, versioned, when the secret is wrapped by a KEK.")
-@click.option("--kek-vault-id", help="Vault of the KEK (default: the secret's vault).")
+@click.option("--kek-url", type=KEK_URL, help="Key-encryption key URL, versioned, when the secret is wrapped by a KEK.")
+@click.option("--kek-vault-id", type=VAULT_ID, help="Vault of the KEK (default: the secret's vault).")
 @click.option("--location", default="", help="Region (default: the disk's).")
 @click.option("--wait/--no-wait", default=False, help="Wait for the outcome.")
 def create_from_vhd(vm_ref: str, wait: bool, **opts: Any) -> None:
     """Create a VM that attaches a customer-encrypted OS disk with its key references (R-VHD-1)."""
     ref = parse_vm(vm_ref)
-    if opts["kek_vault_id"] and not opts["kek_url"]:
-        raise click.UsageError("--kek-vault-id needs --kek-url")
-    kek = KeyEncryptionKey(opts["kek_url"], opts["kek_vault_id"] or opts["key_vault_id"]) if opts["kek_url"] else None
+    kek = kek_option(opts["kek_url"], opts["kek_vault_id"], opts["key_vault_id"])
     request = CreateFromVhdInput(
         vm=ref,
         os_disk_id=opts["os_disk_id"],

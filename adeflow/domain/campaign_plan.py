@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from adeflow.domain import rules
+from adeflow.domain import rules, values
 from adeflow.domain.fleet import VmSettings
 from adeflow.domain.model import KeyEncryptionKey, Refusal, VmFacts, VmRef, VolumeState, VolumeType
 from adeflow.domain.rollout import RolloutInput, RolloutResult, VmNote
@@ -35,10 +35,6 @@ MAX_NAME = 46
 """A campaign name plus ``-YYYYMMDDTHHMMSSZ`` stays within a rollout id's 63 characters."""
 _BUSY = {VolumeState.ENCRYPTION_IN_PROGRESS, VolumeState.DECRYPTION_IN_PROGRESS, VolumeState.VM_RESTART_PENDING}
 _ENABLE = ("EnableEncryption", "EnableEncryptionFormatAll")
-_KEK_URL = re.compile(
-    r"^https://(?P<host>[a-z0-9.-]+?)(?::443)?/keys/(?P<name>[a-z0-9-]+)(?:/(?P<version>[a-z0-9]*))?/?$",
-    re.IGNORECASE,
-)
 _SCHEDULED_SUFFIX = re.compile(r"-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$")
 
 
@@ -289,11 +285,15 @@ def scheduled_time(workflow_id: str) -> datetime | None:
 
 
 def parse_kek(url: str) -> tuple[str, str, str] | None:
-    """(vault host, key name, version or "") of a key URL, lower-cased; None if it is not a key URL."""
-    match = _KEK_URL.match(url.strip())
-    if match is None:
+    """(vault host, key name, version or "") of a key URL as Azure reports it, lower-cased; None if it is not one.
+
+    The grammar is :func:`adeflow.domain.values.parse_reported_key_url`, the one every KEK input is checked by.
+    """
+    try:
+        key = values.parse_reported_key_url(url)
+    except ValueError:
         return None
-    return match["host"].lower(), match["name"].lower(), (match["version"] or "").lower()
+    return f"{key.vault}.{key.suffix}", key.name.lower(), key.version
 
 
 def normalise_kek(url: str) -> str:

@@ -11,38 +11,22 @@ release (docs/arm-reference.md §a.1), so ``adeflow vm encrypt`` later refuses s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
+from adeflow.domain.values import VAULT_DNS_SUFFIXES as VAULT_DNS_SUFFIXES  # the one Key Vault URL grammar
+from adeflow.domain.values import VaultObjectUrl as VaultObjectUrl
+from adeflow.domain.values import parse_vault_object_url as parse_vault_object_url
 
-VAULT_DNS_SUFFIXES = ("vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net", "vault.microsoftazure.de")
-_OBJECT_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-_VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
 _RSA = ("RSA", "RSA-HSM")
 _PLATFORM_KEY = "EncryptionAtRestWithPlatformKey"
 PASSPHRASE_TAG = "DiskEncryptionKeyFileName"
 
 
 # ---------------------------------------------------------------------------------------------- facts
-
-
-@dataclass(frozen=True)
-class VaultObjectUrl:
-    """A Key Vault secret or key URL, split: ``https://<vault>.<suffix>/<kind>/<name>/<version>``."""
-
-    vault: str
-    kind: str
-    name: str
-    version: str
-
-    @property
-    def versioned(self) -> str:
-        return f"{self.vault}/{self.kind}/{self.name}/{self.version}".lower()
 
 
 @dataclass(frozen=True)
@@ -149,35 +133,6 @@ class Verdict:
 
 
 # ---------------------------------------------------------------------------------------------- parsing
-
-
-def parse_vault_object_url(url: str, kind: str) -> VaultObjectUrl:
-    """Split a versioned secret (``kind="secrets"``) or key URL; ``ValueError`` says what is wrong.
-
-    Versioned and without a port, as ADE requires (docs/arm-reference.md §d.4, [D15]).
-    """
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{url!r} is not a URL ({exc})") from exc
-    host = (parts.hostname or "").lower()
-    vault, _, suffix = host.partition(".")
-    if parts.scheme != "https" or not vault or suffix not in VAULT_DNS_SUFFIXES:
-        raise ValueError(f"{url!r} is not a Key Vault URL (https://<vault>.vault.azure.net/...)")
-    if port is not None:
-        raise ValueError(f"{url!r} has a port; ADE needs the URL without one")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{url!r} has a query or fragment")
-    segments = parts.path.strip("/").split("/")
-    if len(segments) != 3 or segments[0].lower() != kind:
-        raise ValueError(f"{url!r} is not a versioned {kind[:-1]} URL (.../{kind}/<name>/<version>)")
-    _, name, version = segments
-    if not _OBJECT_NAME.match(name):
-        raise ValueError(f"{url!r}: {name!r} is not a Key Vault object name")
-    if not _VERSION.match(version):
-        raise ValueError(f"{url!r}: {version!r} is not a Key Vault version (32 hex digits)")
-    return VaultObjectUrl(vault, kind, name, version.lower())
 
 
 def _resource(resource_id: str, provider_type: str) -> ResourceId:

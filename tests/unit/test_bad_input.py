@@ -23,27 +23,40 @@ SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-web"
 KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-ade"
 VERSION = "0123456789abcdef0123456789abcdef"
+VM = f"{SUB}/rg-web/web-01"
 
 # (command line, the last line of the error the operator sees). Each exits 2 and starts nothing.
 CLI_CORPUS: list[tuple[list[str], str]] = [
     (["vm", "status", "a/b/c/d"], "'a/b/c/d': give a VM resource id or <subscription>/<resource-group>/<vm-name>"),
     (["vm", "status", "web-01"], "'web-01': give a VM resource id or <subscription>/<resource-group>/<vm-name>"),
-    (["vm", "status", f"{RG}/providers/Microsoft.Compute/disks/d1"], f"not a virtual machine resource id: {RG}/"),
+    (["vm", "status", f"{RG}/providers/Microsoft.Compute/disks/d1"],
+     "is a Microsoft.Compute/disks id; expected a VM id (/subscriptions/<sub>/resourceGroups/<rg>/providers/"),
     (["vm", "status", "/subscriptions//resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x"],
-     "malformed ARM resource id"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", "kv-ade"],
-     "Invalid value for --key-vault-id: malformed ARM resource id 'kv-ade'"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-url", "https://kv-ade.vault.azure.net/keys/k"],
-     "refused by R-ENA-3 (kek-url-invalid)"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-url",
-      f"https://other.vault.azure.net/keys/k/{VERSION}"], "refused by R-ENA-3 (kek-in-other-vault)"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-url", f"http://kv-ade.vault.azure.net/keys/k/{VERSION}"],
-     "refused by R-ENA-3 (kek-url-invalid)"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--kek-vault-id", KV], "--kek-vault-id needs --kek-url"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", KV, "--volume-type", "everything"],
-     "'everything' is not one of 'os', 'data', 'all'"),
-    (["vm", "encrypt", "s/rg/vm", "--key-vault-id", f"{RG}/providers/Microsoft.Compute/disks/d1",
-      "--kek-url", f"https://d1.vault.azure.net/keys/k/{VERSION}"], "refused by R-ENA-3 (kek-vault-id-invalid)"),
+     "malformed VM resource id"),
+    (["vm", "status", "s/rg/vm"], "Invalid value for VM: subscription must be a GUID like"),
+    (["vm", "encrypt", VM, "--key-vault-id", "kv-ade"],
+     "Invalid value for '--key-vault-id': malformed Key Vault resource id 'kv-ade': expected /subscriptions/"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-url", "https://kv-ade.vault.azure.net/keys/k"],
+     "Invalid value for '--kek-url': malformed KEK URL 'https://kv-ade.vault.azure.net/keys/k': no version"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-url", f"https://other.vault.azure.net/keys/k/{VERSION}"],
+     "the key is in vault 'other' but --key-vault-id (the KEK vault by default) names vault 'kv-ade'; they must "
+     "be the same vault (R-ENA-3)"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-url", f"http://kv-ade.vault.azure.net/keys/k/{VERSION}"],
+     "not an https URL; expected a versioned key URL"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-url", f"https://kv-ade.vault.azure.net:443/keys/k/{VERSION}"],
+     "it has a port; expected a versioned key URL"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-vault-id", KV], "--kek-vault-id needs --kek-url"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--volume-type", "everything"],
+     "Invalid value for '--volume-type': must be one of OS, Data, All; got 'everything'"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--backup", "snapshots"],
+     "Invalid value for '--backup': must be one of auto, snapshot, azure-backup, waive; did you mean \"snapshot\"?"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--poll-interval", "5x"],
+     "Invalid value for '--poll-interval': expected a duration like 30s, 5m"),
+    (["vm", "encrypt", VM, "--key-vault-id", KV, "--kek-vault-id", f"{RG}/providers/Microsoft.Compute/disks/d1",
+      "--kek-url", f"https://kv-ade.vault.azure.net/keys/k/{VERSION}"],
+     "Invalid value for '--kek-vault-id': '/subscriptions/"),
+    (["vm", "create-from-vhd", VM, "--os-disk-id", "d", "--secret-url", "s", "--nic-id", "n", "--key-vault-id", KV,
+      "--kek-url", "https://kv-ade.vault.azure.net/keys/k/latest"], "'latest' is not a Key Vault version"),
     (["rollout", "start", "does-not-exist.yaml"], "File 'does-not-exist.yaml' does not exist."),
 ]  # fmt: skip
 
@@ -194,7 +207,7 @@ def test_fuzzed_vm_arguments_exit_2_without_traceback(value: str) -> None:
         assert result.exit_code == 2, result.output
 
 
-@pytest.mark.parametrize("argv", [["rollout", "list"], ["campaign", "list"], ["vm", "disable", "s/rg/vm"]])
+@pytest.mark.parametrize("argv", [["rollout", "list"], ["campaign", "list"], ["vm", "disable", VM]])
 def test_misconfigured_codec_keys_exit_2_before_anything_starts(argv: list[str]) -> None:
     env = {"ADEFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9", "ADEFLOW_CODEC_KEYS": "k1"}
     result = CliRunner().invoke(cli, argv, env=env)

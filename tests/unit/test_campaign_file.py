@@ -115,7 +115,7 @@ colour: blue
         (
             {
                 "kind": "audit",
-                "rotate_kek": {"key_url": "https://other-vault.vault.azure.net/keys/k/abc", "vault_id": VAULT},
+                "rotate_kek": {"key_url": "https://other-vault.vault.azure.net/keys/k/" + "a" * 32, "vault_id": VAULT},
             },
             "rotate_kek.key_url: the key is in vault 'other-vault' but vault_id names vault 'kv-camp-eastus'",
         ),

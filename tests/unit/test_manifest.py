@@ -23,6 +23,7 @@ from adeflow.inputs.manifest import (
     load_manifest,
     parse_manifest_text,
 )
+from adeflow.inputs.settings_block import SettingsFields
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -445,6 +446,7 @@ def test_schema_loads_and_matches_the_module() -> None:
     settings = loaded["$defs"]["settings"]["properties"]
     assert tuple(settings) == SETTING_KEYS
     assert tuple(loaded["$defs"]["settingsProperties"]["properties"]) == SETTING_KEYS
+    assert tuple(SettingsFields.model_fields) == SETTING_KEYS
     assert settings["confirmations"]["items"]["enum"] == list(GUEST_CONFIRMATIONS)
     assert set(loaded["properties"]) == {"version", "rollout", "defaults", "vms", "selectors"}
 
