@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+
 import pytest
 
 from adeflow import rules
@@ -195,7 +196,8 @@ def test_r_new_2_a_succeeded_enable_counts_even_with_nothing_encrypted(reported:
 @pytest.mark.parametrize("state", ["Creating", "Updating"])
 def test_r_new_1_an_enable_still_being_applied_is_refused_as_busy_not_as_a_new_disk(state: str) -> None:
     """R-LIM-2: ARM is still applying an enable that has encrypted nothing yet: wait, then a first enable."""
-    facts = vm_facts(ade_extension=enable(state, "OS", status=status(VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED)))
+    nothing_yet = status(VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED)
+    facts = vm_facts(ade_extension=enable(state, "OS", status=nothing_yet))
     assert rules.current_volume_type(facts) is None
     assert ids(rules.preflight(request(), facts, vault())) == [("R-LIM-2", "operation-in-progress")]
 
