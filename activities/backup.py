@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from typing import Any
 
 import structlog
@@ -19,8 +21,24 @@ from adeflow.domain.model import SnapshotInfo, SnapshotRequest
 from adeflow.domain.resource_ids import parse_resource_id
 
 SNAPSHOT_NAME_MAX = 80
+RUN_TAG_LENGTH = 12
 
 log = structlog.get_logger(__name__)
+
+
+def run_tag(run_id: str) -> str:
+    """The run's short tag in snapshot names and tags: the random tail of its Temporal run id.
+
+    Run ids are UUIDv7 on current servers: their head is a millisecond timestamp (the first 8 hex digits are the
+    same for every run started within ~65 s) and their last 12 hex digits are random, as in UUIDv4. The tail
+    tells runs apart however close together they started, and the same run id (every retry and replay of the
+    run) gives the same tag, so a retried attempt finds its own snapshots. A run id that is not a UUID is hashed.
+    """
+    try:
+        digits = uuid.UUID(run_id).hex
+    except ValueError:
+        digits = hashlib.sha256(run_id.encode()).hexdigest()
+    return digits[-RUN_TAG_LENGTH:]
 
 
 def snapshot_name(disk_name: str, run_tag: str) -> str:
@@ -81,6 +99,13 @@ class BackupActivities:
                 raise
             # Terminal, not retried: a re-PUT of the same name only reads the failed snapshot back (R-BAK-2).
             detail = f"{arm_error_code(exc)}: {arm_error_message(exc)}"
+            if _answered_by_the_put(exc):
+                # The PUT itself came back Failed: a snapshot of this name existed already (an earlier attempt
+                # of this run) and had failed. A failed snapshot is no backup: never adopt it.
+                detail = (
+                    "a snapshot of that name already exists in provisioning state Failed (left by an earlier "
+                    "attempt of this run); a failed snapshot is no backup, so it is not reused"
+                )
             raise ApplicationError(
                 rules.snapshot_failure_message(request.vm.name, disk.name, name, detail),
                 type="SnapshotFailed",
@@ -91,3 +116,9 @@ class BackupActivities:
             source_disk_id=disk_id,
             provisioning_state=str(snapshot.properties.provisioning_state if snapshot.properties else ""),
         )
+
+
+def _answered_by_the_put(exc: HttpResponseError) -> bool:
+    """The operation's Failed verdict is the PUT's own answer (an existing resource), not a later status poll."""
+    request = getattr(exc.response, "request", None)
+    return str(getattr(request, "method", "")).upper() == "PUT"

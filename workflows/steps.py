@@ -19,6 +19,7 @@ from workflows import metrics
 with workflow.unsafe.imports_passed_through():
     from activities.azure_backup import AzureBackupActivities
     from activities.backup import BackupActivities
+    from activities.backup import run_tag as snapshot_run_tag
     from activities.status import STILL_ENCRYPTING, StatusActivities
     from adeflow.domain import rules
     from adeflow.domain.model import (
@@ -155,7 +156,7 @@ async def backup_gate(
     waiver: BackupWaiver | None,
 ) -> BackupGateResult:
     """R-BAK-2: a backup taken and verified here (Azure Backup or snapshots), or an operator's recorded waiver."""
-    run_tag = workflow.info().run_id[:8]
+    run_tag = snapshot_run_tag(workflow.info().run_id)  # unique per run, stable across its retries
     if policy is BackupPolicy.WAIVE:
         assert waiver is not None  # preflight refuses a waive without a statement
         tracker.enter(Phase.BACKUP, f"backup waived by {waiver.operator}: {waiver.statement}")

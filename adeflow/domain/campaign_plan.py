@@ -343,7 +343,8 @@ def ade_state(facts: VmFacts) -> AdeState:
         return AdeState.IN_PROGRESS
     ext = facts.ade_extension
     encrypted = [d for d in facts.disks if d.instance_view_encrypted]
-    if ext is None or ext.encryption_operation not in _ENABLE:
+    if ext is None or ext.encryption_operation not in _ENABLE or rules.current_volume_type(facts) is None:
+        # No enable, or one that failed before encrypting anything (R-NEW-1): the VM is as if never enabled.
         if encrypted:
             return AdeState.EXTENSION_REMOVED
         if facts.encryption_at_host or any(d.disk_encryption_set_id for d in facts.disks):

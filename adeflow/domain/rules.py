@@ -396,10 +396,22 @@ class VolumeTypeDecision:
 _REENABLE = {VolumeType.OS: VolumeType.ALL, VolumeType.ALL: VolumeType.ALL, VolumeType.DATA: VolumeType.DATA}
 
 
+_TRANSITIONING = frozenset({"creating", "updating", "deleting"})
+"""Extension provisioning states of an operation ARM has not finished yet."""
+
+
 def current_volume_type(facts: VmFacts) -> VolumeType | None:
-    """The volume type of the VM's current (single-pass) ADE enable, if it has one."""
+    """The volume type of the VM's earlier (single-pass) ADE enable, if that enable took effect (R-NEW-2).
+
+    The settings only say what was asked: they still read EnableEncryption after an enable that failed or is
+    still running. Such an enable counts only when a volume reports (or a disk carries) ADE encryption; one
+    that encrypted nothing leaves a VM on which the next run is a first enable again, not an R-NEW-1 re-enable
+    for a new disk. A succeeded enable counts even with nothing encrypted (Data with no mounted data disk).
+    """
     ext = facts.ade_extension
     if ext is None or ext.encryption_operation not in ("EnableEncryption", "EnableEncryptionFormatAll"):
+        return None
+    if ext.provisioning_state.lower() != "succeeded" and not ade_took_effect(facts):
         return None
     for volume_type in VolumeType:
         if volume_type.value.lower() == ext.volume_type.lower():
@@ -459,21 +471,26 @@ def _first_enable_volume_type(requested: VolumeType | None, facts: VmFacts) -> V
 
 
 def check_not_busy(facts: VmFacts) -> list[Refusal]:
-    """R-LIM-2: a VM whose extension is mid-operation must not get a second one."""
+    """R-LIM-2: a VM whose extension is mid-operation (a volume in progress, or ARM still applying the extension
+    PUT) must not get a second one."""
     ext = facts.ade_extension
-    if ext is None or ext.status is None:
+    if ext is None:
         return []
     busy = {VolumeState.ENCRYPTION_IN_PROGRESS, VolumeState.DECRYPTION_IN_PROGRESS}
-    if ext.status.os in busy or ext.status.data in busy:
-        return [
-            _refuse(
-                "R-LIM-2",
-                "operation-in-progress",
-                f"an ADE operation is already running on the VM ({ext.status.describe()}).",
-                "Wait for it to finish (adeflow vm status), then retry.",
-            )
-        ]
-    return []
+    if ext.status is not None and (ext.status.os in busy or ext.status.data in busy):
+        running = ext.status.describe()
+    elif ext.provisioning_state.lower() in _TRANSITIONING:
+        running = f"the extension is {ext.provisioning_state}"
+    else:
+        return []
+    return [
+        _refuse(
+            "R-LIM-2",
+            "operation-in-progress",
+            f"an ADE operation is already running on the VM ({running}).",
+            "Wait for it to finish (adeflow vm status), then retry.",
+        )
+    ]
 
 
 def preflight(request: EncryptVmInput, facts: VmFacts, vault: KeyVaultFacts) -> list[Refusal]:
@@ -637,6 +654,12 @@ def data_volumes_encrypted(facts: VmFacts) -> bool:
     if status is not None and status.data in (VolumeState.ENCRYPTED, VolumeState.ENCRYPTION_IN_PROGRESS):
         return True
     return any(d.instance_view_encrypted for d in facts.data_disks)
+
+
+def ade_took_effect(facts: VmFacts) -> bool:
+    """Some volume reports ADE encryption (done, running or awaiting a restart), or a disk carries ADE settings."""
+    stamped = any(d.ade_settings_version for d in facts.data_disks)
+    return os_volume_encrypted(facts) or data_volumes_encrypted(facts) or stamped
 
 
 def check_disable(facts: VmFacts) -> list[Refusal]:

@@ -207,6 +207,10 @@ def test_audit_changes_nothing_and_says_what_each_kind_would_do_and_the_retireme
         (vm_facts(encryption_at_host=True), AdeState.HOST_ENCRYPTED),
         (vm_facts(os_type="Windows"), AdeState.NOT_LINUX),
         (vm_facts(legacy_os_encryption_settings=True), AdeState.LEGACY),
+        (  # R-NEW-1: an enable that failed before encrypting anything leaves the VM not encrypted, not "partly"
+            vm_facts(ade_extension=ade_extension(encryption_operation="EnableEncryption", provisioning_state="Failed")),
+            AdeState.NOT_ENCRYPTED,
+        ),
     ],
 )
 def test_ade_state(facts: VmFacts, state: AdeState) -> None:

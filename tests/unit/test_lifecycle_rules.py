@@ -10,6 +10,9 @@ from adeflow.domain import rules
 from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
+    DiskFacts,
+    EncryptionStatus,
+    ExtensionFacts,
     ImageRef,
     PolicyFinding,
     VolumeState,
@@ -111,6 +114,100 @@ def test_r_new_1_reenable_needs_the_new_disk_confirmation() -> None:
     assert ("R-NEW-1", "new-disk-not-confirmed") in ids(rules.preflight(request(), facts, vault()))
     confirmed = request(confirmations=["data-disks-mounted-in-fstab"])
     assert rules.preflight(confirmed, facts, vault()) == []
+
+
+FAILED = "Failed to encrypt data volumes with error: device mapper creation failed (dm-crypt)"
+
+
+def enable(provisioning_state: str, volume_type: str = "All", **overrides: object) -> ExtensionFacts:
+    """The extension as an earlier EnableEncryption left it, in ``provisioning_state``."""
+    return ade_extension(
+        volume_type=volume_type,
+        encryption_operation="EnableEncryption",
+        provisioning_state=provisioning_state,
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize(
+    "reported",
+    [
+        status(VolumeState.NOT_ENCRYPTED, VolumeState.NOT_ENCRYPTED, FAILED, "Error"),
+        status(VolumeState.UNKNOWN, VolumeState.UNKNOWN, FAILED, "Error"),
+        None,  # no instance view at all
+    ],
+)
+def test_r_new_1_a_failed_enable_that_encrypted_nothing_is_tried_again_as_a_first_enable(
+    reported: EncryptionStatus | None,
+) -> None:
+    facts = vm_facts(data_disks=1, ade_extension=enable("Failed", status=reported))
+    assert rules.current_volume_type(facts) is None
+    decision = rules.decide_volume_type(VolumeType.ALL, facts)
+    assert (decision.volume_type, decision.reenable, decision.refusal) == (VolumeType.ALL, False, None)
+    assert rules.preflight(request(VolumeType.ALL), facts, vault()) == []  # no R-NEW-1 new-disk refusal
+
+
+def test_r_new_2_a_failed_enable_that_encrypted_nothing_does_not_pin_the_volume_type() -> None:
+    facts = vm_facts(data_disks=1, ade_extension=enable("Failed", "Data"))
+    assert rules.decide_volume_type(VolumeType.ALL, facts).refusal is None  # was Data: only a done enable binds
+
+
+OS_DISK = disk("web-01-osdisk")
+DATA_DISK = disk("web-01-datadisk-0", lun=0, size_gb=64)
+
+
+@pytest.mark.parametrize(
+    ("reported", "os_disk", "data_disk", "previous"),
+    [
+        (status(VolumeState.ENCRYPTED, VolumeState.NOT_ENCRYPTED, FAILED, "Error"), OS_DISK, DATA_DISK, "All"),
+        (status(VolumeState.ENCRYPTED, VolumeState.NOT_MOUNTED, FAILED, "Error"), OS_DISK, DATA_DISK, "OS"),
+        (status(VolumeState.VM_RESTART_PENDING, VolumeState.UNKNOWN, FAILED, "Error"), OS_DISK, DATA_DISK, "OS"),
+        (None, replace(OS_DISK, instance_view_encrypted=True), DATA_DISK, "OS"),
+        (None, replace(OS_DISK, ade_settings_version="1.1"), DATA_DISK, "All"),
+        (None, OS_DISK, replace(DATA_DISK, ade_settings_version="1.1"), "Data"),
+        (status(VolumeState.NOT_ENCRYPTED, VolumeState.ENCRYPTED, FAILED, "Error"), OS_DISK, DATA_DISK, "Data"),
+    ],
+)
+def test_r_new_2_a_failed_enable_that_encrypted_a_volume_is_a_re_enable_needing_r_new_1(
+    reported: EncryptionStatus | None, os_disk: DiskFacts, data_disk: DiskFacts, previous: str
+) -> None:
+    """A volume is encrypted (or a disk stamped): R-NEW-2 fixes the volume type, R-NEW-1 wants the disks ready."""
+    ext = enable("Failed", previous, status=reported)
+    facts = replace(vm_facts(ade_extension=ext, os_disk=os_disk), data_disks=[data_disk])
+    assert rules.current_volume_type(facts) is VolumeType(previous)
+    decision = rules.decide_volume_type(None, facts)
+    target = VolumeType.DATA if previous == "Data" else VolumeType.ALL
+    assert (decision.volume_type, decision.reenable) == (target, True)
+    assert ("R-NEW-1", "new-disk-not-confirmed") in ids(rules.preflight(request(), facts, vault()))
+
+
+@pytest.mark.parametrize(
+    "reported", [None, status(VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED, "Encryption succeeded")]
+)
+def test_r_new_2_a_succeeded_enable_counts_even_with_nothing_encrypted(reported: EncryptionStatus | None) -> None:
+    """Data with no mounted data disk succeeds and encrypts nothing: attaching one later is the R-NEW-1 case."""
+    facts = vm_facts(data_disks=1, ade_extension=enable("Succeeded", "Data", status=reported))
+    assert rules.current_volume_type(facts) is VolumeType.DATA
+    decision = rules.decide_volume_type(None, facts)
+    assert (decision.volume_type, decision.reenable) == (VolumeType.DATA, True)
+    assert ("R-NEW-1", "new-disk-not-confirmed") in ids(rules.preflight(request(), facts, vault()))
+
+
+@pytest.mark.parametrize("state", ["Creating", "Updating"])
+def test_r_new_1_an_enable_still_being_applied_is_refused_as_busy_not_as_a_new_disk(state: str) -> None:
+    """R-LIM-2: ARM is still applying an enable that has encrypted nothing yet: wait, then a first enable."""
+    nothing_yet = status(VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED)
+    facts = vm_facts(ade_extension=enable(state, "OS", status=nothing_yet))
+    assert rules.current_volume_type(facts) is None
+    assert ids(rules.preflight(request(), facts, vault())) == [("R-LIM-2", "operation-in-progress")]
+
+
+def test_r_new_2_an_enable_still_being_applied_that_is_encrypting_keeps_its_volume_type() -> None:
+    running = status(VolumeState.ENCRYPTION_IN_PROGRESS, VolumeState.NOT_MOUNTED)
+    facts = vm_facts(data_disks=1, ade_extension=enable("Updating", "OS", status=running))
+    assert rules.current_volume_type(facts) is VolumeType.OS
+    assert rules.decide_volume_type(None, facts).volume_type is VolumeType.ALL
+    assert ids(rules.preflight(request(), facts, vault()))[0] == ("R-LIM-2", "operation-in-progress")
 
 
 def test_r_efa_1_format_all_needs_the_exact_acknowledgement() -> None:
