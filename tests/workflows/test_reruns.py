@@ -17,12 +17,12 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.azure_clients import AzureClients
+from activities.azure.clients import AzureClients
 from activities.backup import BackupActivities, run_tag
 from activities.inventory import InventoryActivities
 from activities.snapshot_retention import RUN_TAG
-from adeflow.config import SEARCH_ATTRIBUTES
-from adeflow.model import EncryptVmInput, EncryptVmResult, Outcome, SnapshotRequest, VmRef, VolumeType
+from adeflow.domain.model import EncryptVmInput, EncryptVmResult, Outcome, SnapshotRequest, VmRef, VolumeType
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 from azuresim.server import SimServer
 from tests.conftest import SUB, SimFactory, fleet_dict, new_worker
 from tests.workflows.test_encrypt_vm import request, vm
