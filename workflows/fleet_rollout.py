@@ -96,6 +96,8 @@ class FleetRolloutWorkflow:
         """VM runs this run started, by slot: awaited before the rollout completes."""
         self._inherited: list[int] = []
         """Slots whose VM run an earlier run started and that were running when this run began."""
+        self._closing = False
+        """Done, waiting for the last VM runs to close: no operator command may change the book any more."""
         if request.state is not None:
             request.state.runs += 1
             running = VmStatus.RUNNING.value
@@ -133,6 +135,7 @@ class FleetRolloutWorkflow:
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
         if workflow.patched(CLOSE_BEFORE_COMPLETION):
+            self._closing = True
             still_open = await self._vm_runs_closed()
             state = self.book.state
             workflow.upsert_memo({MEMO_KEY: RolloutMemo(state.wave, list(state.log), list(state.selected), still_open)})
@@ -234,6 +237,7 @@ class FleetRolloutWorkflow:
     @pause.validator
     def _check_pause(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.stage() is not RolloutStage.RUNNING:
             raise ValueError(f"cannot pause: the rollout is {self.book.stage().value}")
 
@@ -244,6 +248,7 @@ class FleetRolloutWorkflow:
     @resume.validator
     def _check_resume(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.stage() not in (RolloutStage.PAUSED, RolloutStage.HALTED):
             raise ValueError(f"cannot resume: the rollout is {self.book.stage().value}")
 
@@ -254,6 +259,7 @@ class FleetRolloutWorkflow:
     @cancel.validator
     def _check_cancel(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.stage() in (RolloutStage.CANCELLING, RolloutStage.CANCELLED, RolloutStage.COMPLETED):
             raise ValueError(f"cannot cancel: the rollout is {self.book.stage().value}")
 
@@ -264,6 +270,7 @@ class FleetRolloutWorkflow:
     @retry_failed.validator
     def _check_retry(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.state.cancelled:
             raise ValueError("cannot retry: the rollout was cancelled")
         if not self.book.counts()["failed"]:
@@ -276,12 +283,17 @@ class FleetRolloutWorkflow:
     @skip.validator
     def _check_skip(self, vm: str, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         slot = self.book.find(vm)
         if slot is None:
             raise ValueError(f"{vm} is not in rollout {self.book.request.rollout_id}")
         if self.book.status(slot.index) is not VmStatus.PENDING:
             status = self.book.status(slot.index).name.lower()
             raise ValueError(f"{slot.vm.name} cannot be skipped: it is {status}")
+
+    def _need_open(self) -> None:
+        if self._closing:
+            raise ValueError(f"the rollout is {self.book.stage().value}; it is waiting for its last VM runs to close")
 
 
 def _need_operator(operator: str) -> None:

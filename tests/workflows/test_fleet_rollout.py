@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -206,12 +206,13 @@ async def test_vm_already_running_elsewhere_is_left_to_that_run(
 
 @workflow.defn(name="EncryptVmWorkflow")
 class SlowToCloseVmRun:
-    """Reports to its rollout first, then takes ``poll_interval_s`` more before it returns: the window in which a
-    rollout used to complete while its VM runs were still open. Runs unsandboxed, on a worker of its own."""
+    """Reports to its rollout first (names containing 'bad' fail), then takes ``poll_interval_s`` more before it
+    returns: the window in which a rollout used to complete while its VM runs were still open. Runs unsandboxed, on a
+    worker of its own."""
 
     @workflow.run
     async def run(self, request: EncryptVmInput) -> None:
-        event = VmFinished(request.rollout_index, "encrypted")
+        event = VmFinished(request.rollout_index, "failed" if "bad" in request.vm.name else "encrypted")
         await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)
         await workflow.sleep(timedelta(seconds=request.poll_interval_s))
 
@@ -272,3 +273,28 @@ async def test_continued_rollout_waits_for_vm_runs_an_earlier_run_started(
         result = await handle.result()
         assert (result.runs, result.counts["encrypted"]) == (2, 2)
         await assert_all_closed(env, request)
+
+
+async def test_no_operator_command_changes_a_rollout_waiting_for_its_last_vm_runs_to_close(
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
+) -> None:
+    """Between the last report and the close, a retry-failed would set VMs pending that nothing launches."""
+    env = fresh_time_skipping_env
+    async with slow_to_close_worker(env) as vm_worker, stand_in_worker(env, run_lookup) as worker:
+        request = stand_in_request(3, bad={2}, failure_budget=FailureBudget(count=5), poll_interval_s=3600)
+        request = replace(request, task_queue=vm_worker.task_queue)
+        handle = await env.client.start_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+        for _ in range(300):  # no result awaited yet: the test server keeps the VM runs' hour from passing
+            progress = await handle.query(FleetRolloutWorkflow.progress)
+            if progress.stage is RolloutStage.COMPLETED:
+                break
+            await asyncio.sleep(0.1)
+        assert progress.counts["failed"] == 1
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(FleetRolloutWorkflow.retry_failed, "alice")
+        assert "waiting for its last VM runs to close" in str(refused.value.cause)
+        result = await handle.result()
+    assert (result.stage, result.counts["failed"], result.counts["pending"]) == (RolloutStage.COMPLETED, 1, 0)
+    await assert_all_closed(env, request)
