@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.azure_clients import AzureClients
 from adeflow.cli.main import cli
@@ -31,8 +33,12 @@ from adeflow.rollout import RolloutStage, build_rollout_input
 from adeflow.rollout_client import start_rollout
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
+from tests.e2e.chaos_support import eventually
+from tests.workflows.standins import StandInVmRun
 from tests.workflows.test_encrypt_vm import vm
 from workflows.disable_encryption import DisableInput, disable_workflow_id
+from workflows.fleet_rollout import FleetRolloutWorkflow
+from workflows.registry import workflow_runner
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +111,9 @@ async def test_completed_rollout_status_and_report_come_from_its_result_without_
     assert "- Selector fleet.yaml:9: " in (tmp_path / f"{rollout_id}.md").read_text()
 
 
-async def test_running_rollout_without_a_worker_says_so_and_exits_1(dev_env: WorkflowEnvironment, adeflow: Run) -> None:
+async def test_running_rollout_without_a_worker_says_so_and_exits_1(
+    dev_env: WorkflowEnvironment, adeflow: Run, tmp_path: Path
+) -> None:
     queue = f"nobody-{uuid.uuid4().hex[:8]}"
     rollout_id = f"idle-{uuid.uuid4().hex[:6]}"
     request = build_rollout_input(rollout_id, RolloutPolicy(), [(VmRef(SUB, "rg-web", "web-01"), SETTINGS)])
@@ -114,7 +122,7 @@ async def test_running_rollout_without_a_worker_says_so_and_exits_1(dev_env: Wor
     expected = f"no worker is polling task queue {queue}: start one with `adeflow worker`"
     for args in (
         ("rollout", "status", rollout_id),
-        ("rollout", "report", rollout_id, "--out", "never-written"),
+        ("rollout", "report", rollout_id, "--out", str(tmp_path / "report")),
         ("rollout", "watch", rollout_id),
         ("rollout", "pause", rollout_id, "--operator", "alice"),
         ("rollout", "skip", rollout_id, "web-01", "--operator", "alice"),
@@ -122,7 +130,34 @@ async def test_running_rollout_without_a_worker_says_so_and_exits_1(dev_env: Wor
         done = await adeflow(*args, queue=queue)
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert expected in done.stderr, (args, done.stderr)
-    assert not Path("never-written").exists()
+    assert not (tmp_path / "report").exists()
+
+
+async def test_running_rollout_whose_worker_stopped_says_so_within_the_query_timeout(
+    dev_env: WorkflowEnvironment, adeflow: Run
+) -> None:
+    """The server lists a stopped worker as a poller for minutes: the query is tried, and given up after 15 s."""
+    web = VmRef(SUB, "rg-web", "web-01")
+    policy = RolloutPolicy(poll_interval_s=3600)
+    request = build_rollout_input(f"orphan-{uuid.uuid4().hex[:6]}", policy, [(web, SETTINGS)])
+    async with Worker(
+        dev_env.client,
+        task_queue=f"stopped-{uuid.uuid4().hex[:8]}",
+        workflows=[FleetRolloutWorkflow, StandInVmRun],
+        workflow_runner=workflow_runner(),
+    ) as worker:
+        handle = await start_rollout(dev_env.client, request, worker.task_queue)
+
+        async def vm_running() -> bool:
+            return (await handle.query(FleetRolloutWorkflow.progress)).counts["running"] == 1
+
+        await eventually(vm_running, "the rollout's VM run started")
+    started = time.monotonic()
+    done = await adeflow("rollout", "status", request.rollout_id, queue=worker.task_queue)
+    assert done.returncode == 1, done.stdout
+    assert "no worker answered within 15 s" in done.stderr
+    assert f"no worker is polling task queue {worker.task_queue}: start one with" in done.stderr
+    assert time.monotonic() - started < 60
 
 
 async def test_unknown_rollout_is_one_line_and_exit_1(adeflow: Run) -> None:
