@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -73,9 +74,29 @@ def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
 
 
+def poll_interval_option(deadline_s: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--poll-interval`` for every verb that waits on the extension (``vm encrypt``, ``vm disable``): above 0 (a
+    zero or NaN interval is no schedule) and below the run's deadline, as the manifest requires of rollouts."""
+
+    def finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+        if math.isnan(value):
+            raise click.BadParameter("nan is not a number of seconds")
+        return value
+
+    return click.option(
+        "--poll-interval",
+        type=click.FloatRange(min=0, max=deadline_s, min_open=True, max_open=True),
+        metavar="SECONDS",
+        default=300.0,
+        show_default=True,
+        callback=finite,
+        help="Seconds between encryption status reads (R-ENA-4; each is an ARM read, and passes take hours).",
+    )
+
+
 def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``vm check`` and ``vm encrypt`` (the same request, dry or for real)."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--key-vault-id", required=True, help="Disk-encryption Key Vault resource id (R-ENA-3)."),
         click.option(
             "--volume-type",
@@ -110,7 +131,7 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Guest-side check the operator vouches for (repeatable).",
         ),
         click.option("--allow-unlisted", is_flag=True, help="Override R-PRE-1 for images/sizes not in the matrix."),
-        click.option("--poll-interval", default=300.0, show_default=True, help="Seconds between status reads."),
+        poll_interval_option(EncryptVmInput.encryption_deadline_s),
     ]
     for option in reversed(options):
         command = option(command)
@@ -214,11 +235,14 @@ def status(vm_ref: str) -> None:
 @click.argument("vm_ref", metavar="VM")
 @click.option("--keep-extension", is_flag=True, help="Disable only; do not remove the extension afterwards.")
 @click.option("--backup", type=click.Choice([b.value for b in BackupPolicy]), default=BackupPolicy.AUTO.value)
+@poll_interval_option(DisableInput.deadline_s)
 @click.option("--wait/--no-wait", default=False)
-def disable(vm_ref: str, keep_extension: bool, backup: str, wait: bool) -> None:
+def disable(vm_ref: str, keep_extension: bool, backup: str, poll_interval: float, wait: bool) -> None:
     """Disable ADE on data volumes (refused while the OS volume is encrypted, R-DIS-3), then remove the extension."""
     ref = parse_vm(vm_ref)
-    request = DisableInput(vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup))
+    request = DisableInput(
+        vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup), poll_interval_s=poll_interval
+    )
 
     async def start() -> None:
         settings = load_settings()
