@@ -20,9 +20,12 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.azure.clients import AzureClients
+from activities.campaign import CampaignActivities
 from adeflow.cli.devserver import DevServer
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.rollout import RolloutInput, RolloutTarget
+from adeflow.inputs.settings import Settings
 from tests.workflows.standins import StandInVmRun
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.registry import workflow_runner
@@ -55,10 +58,12 @@ async def main(vms: int, concurrency: int) -> dict[str, object]:
                 settings=[VmSettings(key_vault_id=VAULT)],
                 targets=[RolloutTarget("sub-a", "rg", 0, names[:half]), RolloutTarget("sub-b", "rg", 0, names[half:])],
             )  # fmt: skip
+            lookup = CampaignActivities(AzureClients(Settings().azure))  # asks Temporal only; no ARM request
             async with Worker(
                 client,
                 task_queue="bench",
                 workflows=[FleetRolloutWorkflow, StandInVmRun],
+                activities=[lookup.find_running_vm_runs],  # a continued rollout looks up its VM runs before completing
                 workflow_runner=workflow_runner(),
                 max_cached_workflows=max(1000, concurrency * 2),
             ):

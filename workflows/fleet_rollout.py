@@ -4,19 +4,25 @@ A sliding window of children (never near the 2,000 pending-children limit), dete
 (``encrypt/<vm>/<rg>/<sub>``, so one VM never runs twice at once, whoever started it), ``ABANDON`` so children
 outlive the parent's continue-as-new, and completion reported by signal to the rollout's workflow id, which
 reaches whichever run is current. Decisions are in ``adeflow.domain.rollout.RolloutBook``.
+
+A VM run reports (``vm_finished``) just before it returns, so the rollout completes only after its VM runs have
+closed: whoever reads the result (a report, a campaign) finds every VM run closed. It leaves a memo
+(``RolloutMemo``) with what its result lacks, so a closed rollout is read without a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from adeflow.domain.campaign_plan import RunningVmRun, VmRunQuery
     from adeflow.domain.fleet_query import VmQueryResult
     from adeflow.domain.rollout import (
         RolloutBook,
@@ -36,6 +42,24 @@ SELECTOR_TIMEOUT = timedelta(minutes=10)
 """A Resource Graph query over many subscriptions pages 1,000 rows at a time; 10,000 VMs is ten pages."""
 CONTINUE_AS_NEW_EVERY = 2000
 """History events per run before continuing as new, below the server's 4,096 suggestion with headroom."""
+CLOSE_BEFORE_COMPLETION = "vm-runs-closed-before-completion"
+"""``workflow.patched`` id: rollouts recorded before it completed on the last report, without these commands."""
+CLOSE_CHECKS_S = (1, 2, 4, 8, 16, 32, 60, 60, 60)
+"""Pauses between looks at VM runs that an earlier run (before continue-as-new) started; they close about a
+second after reporting, so the first look normally finds them closed. After the last, the rollout completes and
+names the runs still open (a VM run stuck open must not hold the rollout forever)."""
+MEMO_KEY = "rollout"
+
+
+@dataclass(frozen=True)
+class RolloutMemo:
+    """Left on the closed rollout (its memo) for what ``RolloutResult`` does not carry: read without a worker."""
+
+    wave: int = 0
+    log: list[str] = field(default_factory=list)
+    selected: list[str] = field(default_factory=list)
+    still_open: list[str] = field(default_factory=list)
+    """VM runs still open when the rollout completed (gave up waiting), by workflow id."""
 
 
 async def resolve_selectors(request: RolloutInput) -> tuple[RolloutInput, list[str]]:
@@ -68,8 +92,16 @@ class FleetRolloutWorkflow:
         that ended meanwhile are delivered in the new run's very first activation, before ``run`` starts."""
         self._early: list[VmFinished] = []
         self._book: RolloutBook | None = None
+        self._children: dict[int, workflow.ChildWorkflowHandle[Any, Any]] = {}
+        """VM runs this run started, by slot: awaited before the rollout completes."""
+        self._inherited: list[int] = []
+        """Slots whose VM run an earlier run started and that were running when this run began."""
+        self._closing = False
+        """Done, waiting for the last VM runs to close: no operator command may change the book any more."""
         if request.state is not None:
             request.state.runs += 1
+            running = VmStatus.RUNNING.value
+            self._inherited = [i for i, status in enumerate(request.state.statuses) if status == running]
         if not (request.selectors and request.state is None):  # else the book waits for the selectors' VMs
             self._book = RolloutBook(request, request.state)
 
@@ -102,8 +134,49 @@ class FleetRolloutWorkflow:
                 lambda: bool(self.book.next_launches()) or self.book.done() or self._history_full()
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if workflow.patched(CLOSE_BEFORE_COMPLETION):
+            self._closing = True
+            still_open = await self._vm_runs_closed()
+            state = self.book.state
+            workflow.upsert_memo({MEMO_KEY: RolloutMemo(state.wave, list(state.log), list(state.selected), still_open)})
         self._publish()
         return self.book.result()
+
+    async def _vm_runs_closed(self) -> list[str]:
+        """Wait until every VM run of the rollout has closed; returns the ids of any still open after the last look.
+
+        Runs this run started are awaited by handle (their close is in this history). Runs an earlier run started
+        are not this run's children: they are looked up by id (``find_running_vm_runs``), and one counts as ours
+        unless it belongs to another rollout (it may be an operator's single-VM run started since ours closed)."""
+        if self._children:
+            workflow.set_current_details(f"**{self.book.stage().value}**: waiting for the last VM runs to close")
+            await asyncio.gather(*self._children.values(), return_exceptions=True)  # failures were reported already
+        earlier = [self.book.slots[i].vm for i in self._inherited if i not in self._children]
+        for pause in (*CLOSE_CHECKS_S, None):
+            if not earlier:
+                return []
+            ids = [encrypt_vm_workflow_id(vm) for vm in earlier]
+            workflow.set_current_details(
+                f"**{self.book.stage().value}**: waiting for {len(earlier)} VM runs of earlier runs to close"
+            )
+            try:
+                running = await workflow.execute_activity(
+                    "find_running_vm_runs",
+                    VmRunQuery(earlier, ids),
+                    result_type=list[RunningVmRun],
+                    start_to_close_timeout=timedelta(minutes=1),
+                    schedule_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=ARM_CALL,
+                    summary=f"look whether {len(earlier)} VM runs have closed",
+                )
+            except ActivityError as err:
+                workflow.logger.warning("could not check that %d VM runs closed: %s", len(earlier), err.cause or err)
+                return ids
+            rollout_id = self.book.request.rollout_id
+            earlier = [run.vm for run in running if run.rollout_id in ("", rollout_id)]
+            if earlier and pause is not None:
+                await workflow.sleep(timedelta(seconds=pause))
+        return [encrypt_vm_workflow_id(vm) for vm in earlier]
 
     async def _resolve_selectors(self, request: RolloutInput) -> tuple[RolloutInput, list[str]]:
         """Ask Azure which VMs the selectors name, once: the answer is in history, so the fleet is fixed for the
@@ -121,7 +194,7 @@ class FleetRolloutWorkflow:
         vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
         volume = settings.volume_type.value if settings.volume_type else "OS or by disks"
         try:
-            await workflow.start_child_workflow(
+            self._children[slot.index] = await workflow.start_child_workflow(
                 EncryptVmWorkflow.run,
                 vm_input,
                 id=encrypt_vm_workflow_id(slot.vm),
@@ -164,6 +237,7 @@ class FleetRolloutWorkflow:
     @pause.validator
     def _check_pause(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.stage() is not RolloutStage.RUNNING:
             raise ValueError(f"cannot pause: the rollout is {self.book.stage().value}")
 
@@ -174,6 +248,7 @@ class FleetRolloutWorkflow:
     @resume.validator
     def _check_resume(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.stage() not in (RolloutStage.PAUSED, RolloutStage.HALTED):
             raise ValueError(f"cannot resume: the rollout is {self.book.stage().value}")
 
@@ -184,6 +259,7 @@ class FleetRolloutWorkflow:
     @cancel.validator
     def _check_cancel(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.stage() in (RolloutStage.CANCELLING, RolloutStage.CANCELLED, RolloutStage.COMPLETED):
             raise ValueError(f"cannot cancel: the rollout is {self.book.stage().value}")
 
@@ -194,6 +270,7 @@ class FleetRolloutWorkflow:
     @retry_failed.validator
     def _check_retry(self, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         if self.book.state.cancelled:
             raise ValueError("cannot retry: the rollout was cancelled")
         if not self.book.counts()["failed"]:
@@ -206,12 +283,17 @@ class FleetRolloutWorkflow:
     @skip.validator
     def _check_skip(self, vm: str, operator: str) -> None:
         _need_operator(operator)
+        self._need_open()
         slot = self.book.find(vm)
         if slot is None:
             raise ValueError(f"{vm} is not in rollout {self.book.request.rollout_id}")
         if self.book.status(slot.index) is not VmStatus.PENDING:
             status = self.book.status(slot.index).name.lower()
             raise ValueError(f"{slot.vm.name} cannot be skipped: it is {status}")
+
+    def _need_open(self) -> None:
+        if self._closing:
+            raise ValueError(f"the rollout is {self.book.stage().value}; it is waiting for its last VM runs to close")
 
 
 def _need_operator(operator: str) -> None:

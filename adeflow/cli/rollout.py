@@ -11,13 +11,24 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from activities.azure.clients import AzureClients
 from activities.vm_search import find_vms
 from adeflow.cli.common import settings, temporal_client
+from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.preflight import evaluate
-from adeflow.client.rollouts import final_progress, rollout_handle, start_rollout, ui_link, watch, write_report
+from adeflow.client.rollouts import (
+    RolloutUnavailable,
+    read_rollout,
+    start_rollout,
+    status_name,
+    steerable,
+    ui_link,
+    watch,
+    write_report,
+)
 from adeflow.domain.fleet import Manifest, VmSettings
 from adeflow.domain.fleet_query import merge_selected
 from adeflow.domain.model import VmRef
@@ -53,6 +64,10 @@ def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
     except KeyboardInterrupt:
         click.echo("\ndetached; the rollout goes on (adeflow rollout watch ID re-attaches)", err=True)
         sys.exit(0)
+    except RolloutUnavailable as exc:  # no such rollout, no worker to answer, ended: one line, exit 1
+        raise click.ClickException(str(exc)) from exc
+    except RPCError as exc:
+        raise click.ClickException(f"Temporal refused: {exc.message}") from exc
 
 
 async def selected_vms(clients: AzureClients, fleet: Manifest) -> list[tuple[VmRef, VmSettings]]:
@@ -133,9 +148,12 @@ def start(manifest: Path, rollout_id: str, wait: bool) -> None:
         link = ui_link(_ui_base(), settings.temporal.namespace, handle.id)
         click.echo(f"rollout {rollout_id} ({len(fleet.vms)} VMs): workflow {handle.id}")
         click.echo(f"UI: {link}")
+        if not await worker_polls(client, settings.temporal.task_queue):
+            click.echo(f"warning: {no_worker(settings.temporal.task_queue)}; the rollout waits for one", err=True)
         if wait:
-            progress = await watch(client, rollout_id, ui_url=link)
-            sys.exit(0 if progress.counts["failed"] == 0 else 1)
+            view = await watch(client, rollout_id, ui_url=link)
+            ok = view.status is WorkflowExecutionStatus.COMPLETED and view.progress.counts["failed"] == 0
+            sys.exit(0 if ok else 1)
 
     _run(go)
 
@@ -155,11 +173,13 @@ def watch_command(rollout_id: str) -> None:
 @rollout.command()
 @click.argument("rollout_id")
 def status(rollout_id: str) -> None:
-    """One look at a rollout's progress."""
+    """One look at a rollout's progress (a closed rollout's from its result: no worker needed)."""
 
     async def go(client: Client, settings: Settings) -> None:
-        progress = await final_progress(client, rollout_id)
-        click.echo(f"{rollout_id}: {progress.stage.value} {progress.halted}".rstrip())
+        view = await read_rollout(client, rollout_id)
+        progress = view.progress
+        closed = f" (workflow {status_name(view.status)})" if view.closed else ""
+        click.echo(f"{rollout_id}: {progress.stage.value}{closed} {progress.halted}".rstrip())
         click.echo("  " + ", ".join(f"{k} {v}" for k, v in progress.counts.items()))
         for note in progress.failures:
             click.echo(f"  failed {note.vm}: {note.reason}: {note.message[:200]}")
@@ -181,7 +201,7 @@ def _control(name: str, doc: str) -> click.Command:
 
         async def go(client: Client, settings: Settings) -> None:
             try:
-                answer = await rollout_handle(client, rollout_id).execute_update(method, operator)
+                answer = await (await steerable(client, rollout_id)).execute_update(method, operator)
             except WorkflowUpdateFailedError as err:
                 click.echo(f"{name} refused: {err.cause}", err=True)
                 sys.exit(1)
@@ -207,7 +227,7 @@ def skip(rollout_id: str, vm: str, operator: str) -> None:
 
     async def go(client: Client, settings: Settings) -> None:
         try:
-            answer = await rollout_handle(client, rollout_id).execute_update(
+            answer = await (await steerable(client, rollout_id)).execute_update(
                 FleetRolloutWorkflow.skip, args=[vm, operator]
             )
         except WorkflowUpdateFailedError as err:

@@ -127,9 +127,29 @@ def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
 
 
+def poll_interval_option(deadline_s: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--poll-interval`` for every verb that waits on the extension (``vm encrypt``, ``vm disable``): a duration
+    (the one validator of adeflow.domain.values), above 0 and below the run's deadline, as manifests require."""
+
+    def within_deadline(ctx: click.Context, param: click.Parameter, value: float) -> float:
+        if not 0 < value < deadline_s:
+            raise click.BadParameter(f"{value:g} s: must be above 0 and below the run's deadline ({deadline_s:g} s)")
+        return value
+
+    return click.option(
+        "--poll-interval",
+        type=DURATION,
+        default="300",
+        show_default=True,
+        callback=within_deadline,
+        help="Between encryption status reads: seconds, or 30s, 5m, 1h (R-ENA-4; each is an ARM read, and passes "
+        "take hours).",
+    )
+
+
 def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``vm check`` and ``vm encrypt`` (the same request, dry or for real)."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--key-vault-id", type=VAULT_ID, required=True, help="Disk-encryption Key Vault resource id (R-ENA-3)."
         ),
@@ -164,13 +184,7 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Guest-side check the operator vouches for (repeatable).",
         ),
         click.option("--allow-unlisted", is_flag=True, help="Override R-PRE-1 for images/sizes not in the matrix."),
-        click.option(
-            "--poll-interval",
-            type=DURATION,
-            default="300",
-            show_default=True,
-            help="Between status reads: seconds, or 30s, 5m, 1h.",
-        ),
+        poll_interval_option(EncryptVmInput.encryption_deadline_s),
     ]
     for option in reversed(options):
         command = option(command)
@@ -263,11 +277,14 @@ def status(vm_ref: str) -> None:
 @click.argument("vm_ref", metavar="VM")
 @click.option("--keep-extension", is_flag=True, help="Disable only; do not remove the extension afterwards.")
 @click.option("--backup", type=click.Choice([b.value for b in BackupPolicy]), default=BackupPolicy.AUTO.value)
+@poll_interval_option(DisableInput.deadline_s)
 @click.option("--wait/--no-wait", default=False)
-def disable(vm_ref: str, keep_extension: bool, backup: str, wait: bool) -> None:
+def disable(vm_ref: str, keep_extension: bool, backup: str, poll_interval: float, wait: bool) -> None:
     """Disable ADE on data volumes (refused while the OS volume is encrypted, R-DIS-3), then remove the extension."""
     ref = parse_vm(vm_ref)
-    request = DisableInput(vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup))
+    request = DisableInput(
+        vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup), poll_interval_s=poll_interval
+    )
 
     async def start() -> None:
         settings = load_settings()

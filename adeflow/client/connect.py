@@ -10,6 +10,9 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
@@ -104,3 +107,24 @@ async def connect(settings: TemporalSettings, *, runtime: Runtime | None = None)
         )
     except (RuntimeError, TimeoutError, OSError) as exc:
         raise TemporalUnreachable(describe(settings), _reason(exc), str(exc) or type(exc).__name__) from exc
+
+
+async def worker_polls(client: Client, task_queue: str) -> bool:
+    """Whether a worker polls ``task_queue`` for workflow tasks, as the server last saw (it forgets a poller a few
+    minutes after it stops). Queries and updates need one; reading a closed workflow's result does not."""
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(described.pollers)
+
+
+def no_worker(task_queue: str) -> str:
+    """What to tell an operator whose command needs a worker and found none."""
+    return (
+        f"no worker is polling task queue {task_queue}: start one with `adeflow worker` "
+        f"(ADEFLOW_TASK_QUEUE={task_queue}, and the same ADEFLOW_TEMPORAL_* settings as this command)"
+    )

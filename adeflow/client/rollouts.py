@@ -1,23 +1,63 @@
-"""Client-side rollout operations shared by the CLI and the demo: start, watch, collect results."""
+"""Client-side rollout operations shared by the CLI and the demo: start, watch, collect results.
+
+Reading a rollout needs a worker only while it runs: a query is answered by a worker, so a closed rollout is read
+from its result and the memo it leaves (``RolloutMemo``), and a running one without a worker is a clear
+``RolloutUnavailable`` ("no worker is polling task queue ..."), never a long wait or a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
+from adeflow.client.connect import no_worker, worker_polls
 from adeflow.domain.model import EncryptVmResult
-from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult, RolloutStage
+from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult
 from adeflow.reports.rollout_report import PHASES, ReportRow, render_progress, report_csv, report_json, report_markdown
 from workflows.encrypt_vm import EncryptVmWorkflow
-from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
+from workflows.fleet_rollout import MEMO_KEY, FleetRolloutWorkflow, RolloutMemo, rollout_workflow_id
 
 RolloutHandle = WorkflowHandle[FleetRolloutWorkflow, RolloutResult]
+
+QUERY_TIMEOUT = timedelta(seconds=15)
+"""A worker answers a query in milliseconds; one that stopped a moment ago (the server still lists it as a poller)
+would otherwise hold the command for the SDK's 30 s and then fail it."""
+OPEN = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW)
+
+
+class RolloutUnavailable(Exception):
+    """A rollout that cannot be read or steered now, in words for the operator (the CLI exits 1)."""
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """What a rollout looks like now, and whether its workflow is still open."""
+
+    progress: RolloutProgress
+    status: WorkflowExecutionStatus | None
+
+    @property
+    def closed(self) -> bool:
+        return self.status not in OPEN
+
+
+def status_name(status: WorkflowExecutionStatus | None) -> str:
+    return status.name.lower().replace("_", "-") if status else "unknown"
 
 
 def ui_link(ui_base: str, namespace: str, workflow_id: str) -> str:
@@ -55,25 +95,102 @@ async def watch(
     ui_url: str = "",
     every_s: float = 2.0,
     out: Callable[[str], None] = print,
-) -> RolloutProgress:
-    """Redraw the live display until the rollout ends; Ctrl-C only detaches (the rollout goes on)."""
-    handle = rollout_handle(client, rollout_id)
+) -> RolloutView:
+    """Redraw the live display until the rollout's workflow closes (after its last VM run closed); Ctrl-C only
+    detaches (the rollout goes on)."""
     last = ""
     interactive = sys.stdout.isatty()
     while True:
-        progress = await handle.query(FleetRolloutWorkflow.progress)
-        text = render_progress(progress, await running_by_phase(client, rollout_id), ui_url)
+        view = await read_rollout(client, rollout_id)
+        by_phase = {} if view.closed else await running_by_phase(client, rollout_id)
+        text = render_progress(view.progress, by_phase, ui_url)
         if text != last:
             out(("\033[2J\033[H" if interactive else "") + text + ("" if interactive else "\n"))
             last = text
-        if progress.stage in (RolloutStage.COMPLETED, RolloutStage.CANCELLED):
-            return progress
+        if view.closed:
+            return view
         await asyncio.sleep(every_s)
 
 
+async def read_rollout(client: Client, rollout_id: str) -> RolloutView:
+    """A completed rollout from its result and memo (no worker needed); an open one, or one that ended without a
+    result (terminated, failed), from its ``progress`` query, which needs a worker."""
+    handle = rollout_handle(client, rollout_id)
+    description = await _describe(handle, rollout_id)
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        memo = await description.memo_value(MEMO_KEY, None, type_hint=RolloutMemo)
+        return RolloutView(closed_progress(await handle.result(), memo), description.status)
+    return RolloutView(await _query_progress(client, handle, description, rollout_id), description.status)
+
+
 async def final_progress(client: Client, rollout_id: str) -> RolloutProgress:
-    """The progress of a rollout, running or ended (a query works on closed workflows too)."""
-    return await rollout_handle(client, rollout_id).query(FleetRolloutWorkflow.progress)
+    """The progress of a rollout, running or ended."""
+    return (await read_rollout(client, rollout_id)).progress
+
+
+def closed_progress(result: RolloutResult, memo: RolloutMemo | None) -> RolloutProgress:
+    """A completed rollout's progress from its result, with the memo's wave, log and selector lines (a rollout
+    that completed before adeflow wrote the memo has none of those)."""
+    memo = memo or RolloutMemo()
+    return RolloutProgress(
+        rollout_id=result.rollout_id,
+        stage=result.stage,
+        halted="",
+        wave=memo.wave,
+        total=result.total,
+        counts=dict(result.counts),
+        running_per_subscription={},
+        failures=list(result.failures),
+        refusals=list(result.refusals),
+        eta_seconds=0.0,
+        log=[*memo.log, *(f"VM run still open at completion: {name}" for name in memo.still_open)],
+        run=result.runs,
+        selected=list(memo.selected),
+    )
+
+
+async def steerable(client: Client, rollout_id: str) -> RolloutHandle:
+    """A running rollout with a worker to take an update (pause, skip, ...); else ``RolloutUnavailable`` and
+    nothing is sent (an update nobody takes would hang the command)."""
+    handle = rollout_handle(client, rollout_id)
+    description = await _describe(handle, rollout_id)
+    if description.status not in OPEN:
+        raise RolloutUnavailable(
+            f"rollout {rollout_id} has ended ({status_name(description.status)}): it takes no more commands"
+        )
+    if not await worker_polls(client, description.task_queue):
+        raise RolloutUnavailable(f"{no_worker(description.task_queue)}; nothing was sent to rollout {rollout_id}")
+    return handle
+
+
+async def _describe(handle: RolloutHandle, rollout_id: str) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            known = "adeflow rollout list shows the known ones"
+            raise RolloutUnavailable(f"no rollout {rollout_id} (no workflow {handle.id}; {known})") from None
+        raise
+
+
+async def _query_progress(
+    client: Client, handle: RolloutHandle, description: WorkflowExecutionDescription, rollout_id: str
+) -> RolloutProgress:
+    queue = description.task_queue
+    state = "running" if description.status in OPEN else f"{status_name(description.status)} without a result"
+    if not await worker_polls(client, queue):
+        raise RolloutUnavailable(f"rollout {rollout_id} is {state}; reading it needs a worker: {no_worker(queue)}")
+    try:
+        return await handle.query(FleetRolloutWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+    except WorkflowQueryFailedError as exc:  # e.g. the rollout is still finding its selectors' VMs
+        raise RolloutUnavailable(f"rollout {rollout_id}: {exc}") from None
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.FAILED_PRECONDITION):
+            raise RolloutUnavailable(
+                f"rollout {rollout_id} is {state}; no worker answered within {QUERY_TIMEOUT.seconds} s "
+                f"(stopped?): {no_worker(queue)}"
+            ) from None
+        raise
 
 
 async def vm_results(client: Client, rollout_id: str) -> list[EncryptVmResult]:

@@ -1,13 +1,12 @@
 """Campaign schedules on a real Temporal dev server (the time-skipping server has no schedules): the spec and
 overlap policy a campaign file becomes, and a second trigger while a run is going being skipped. One dev server for
-the module; the CLI runs in a thread against it, as an operator would run it."""
+the module; the CLI runs in a thread against it, as an operator would run it. (``dev_env``: tests/e2e/conftest.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,33 +16,18 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
-from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
 from adeflow.cli.main import cli
 from adeflow.client import campaigns
 from adeflow.inputs.campaign_file import load_campaign, parse_campaign_text
-from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 from azuresim.server import SimServer
 from tests.conftest import SimFactory, new_worker
 
 pytestmark = pytest.mark.campaign
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-VENV_BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server (schedules, visibility), started once for the module from the venv's ``temporal``."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(VENV_BIN / "temporal"),
-        search_attributes=[SearchAttributeKey.for_keyword(name) for name in SEARCH_ATTRIBUTES],
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.azure.clients import AzureClients
+from activities.campaign import CampaignActivities
 from activities.registry import build_activities
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.model import EncryptVmInput, VmRef, VolumeType
@@ -85,10 +86,12 @@ async def record(env: WorkflowEnvironment, clients: AzureClients) -> None:
         settings=[VmSettings(key_vault_id=VAULT_ID)],
         targets=[RolloutTarget("sub-a", "rg", 0, names)],
     )
+    lookup = CampaignActivities(clients)  # find_running_vm_runs asks Temporal only
     async with Worker(
         client,
         task_queue=f"record-{uuid.uuid4()}",
         workflows=[FleetRolloutWorkflow, StandInVmRun],
+        activities=[lookup.find_running_vm_runs],  # a continued rollout looks up its VM runs before completing
         workflow_runner=workflow_runner(),
         max_cached_workflows=1000,
     ) as worker:

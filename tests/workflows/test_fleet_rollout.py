@@ -5,18 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
-from temporalio.client import WorkflowHandle
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.azure.clients import AzureClients
+from activities.campaign import CampaignActivities
 from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
 from adeflow.domain.fleet_query import VmQuery
 from adeflow.domain.model import EncryptVmInput, VmRef, VolumeType
-from adeflow.domain.rollout import RolloutInput, RolloutResult, RolloutStage, RolloutTarget, build_rollout_input
+from adeflow.domain.rollout import (
+    RolloutInput,
+    RolloutResult,
+    RolloutStage,
+    RolloutState,
+    RolloutTarget,
+    VmFinished,
+    build_rollout_input,
+)
+from adeflow.inputs.settings import Settings
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from tests.workflows.standins import StandInVmRun
@@ -96,23 +111,33 @@ def stand_in_request(count: int, bad: set[int] = frozenset(), **policy: object) 
     )
 
 
-def stand_in_worker(env: WorkflowEnvironment) -> Worker:
+@pytest.fixture(scope="module")
+async def run_lookup() -> AsyncIterator[Callable[..., Any]]:
+    """The worker's real ``find_running_vm_runs`` (it asks Temporal, not Azure): a rollout that continued as new
+    looks up the VM runs its earlier runs started before it completes."""
+    clients = AzureClients(Settings().azure)
+    yield CampaignActivities(clients).find_running_vm_runs
+    await clients.close()
+
+
+def stand_in_worker(env: WorkflowEnvironment, run_lookup: Callable[..., Any]) -> Worker:
     return Worker(
         env.client,
         task_queue=f"scale-{uuid.uuid4()}",
         workflows=[FleetRolloutWorkflow, StandInVmRun],
+        activities=[run_lookup],
         workflow_runner=workflow_runner(),
         max_cached_workflows=3000,
     )
 
 
 async def test_large_rollout_continues_as_new_and_keeps_each_run_small(
-    fresh_time_skipping_env: WorkflowEnvironment,
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
 ) -> None:
     """600 VMs is past one run's history threshold. (At 1,200+ stand-in runs the Java time-skipping server
     stops firing the children's timers: a test-server limit; larger fleets are measured on the dev server.)"""
     request = stand_in_request(600)
-    async with stand_in_worker(fresh_time_skipping_env) as worker:
+    async with stand_in_worker(fresh_time_skipping_env, run_lookup) as worker:
         handle = await fresh_time_skipping_env.client.start_workflow(
             FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
         )
@@ -122,15 +147,18 @@ async def test_large_rollout_continues_as_new_and_keeps_each_run_small(
     assert result.counts["encrypted"] == 600 and sum(result.counts.values()) == 600
     assert result.runs > 1, "a 2,000-VM rollout must continue as new"
     assert last_run_events < 10_000
+    await assert_all_closed(fresh_time_skipping_env, request)
 
 
-async def test_failure_budget_halts_and_resume_continues(fresh_time_skipping_env: WorkflowEnvironment) -> None:
+async def test_failure_budget_halts_and_resume_continues(
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
+) -> None:
     # Stand-ins take half a real second and nothing awaits the result while halted: awaiting it would let the
     # test server skip time without end while the rollout waits for its operator.
     request = stand_in_request(
         40, bad={3, 4, 5}, waves=(10,), failure_budget=FailureBudget(count=1), poll_interval_s=0.5
     )
-    async with stand_in_worker(fresh_time_skipping_env) as worker:
+    async with stand_in_worker(fresh_time_skipping_env, run_lookup) as worker:
         handle: WorkflowHandle[
             FleetRolloutWorkflow, RolloutResult
         ] = await fresh_time_skipping_env.client.start_workflow(
@@ -152,9 +180,11 @@ async def test_failure_budget_halts_and_resume_continues(fresh_time_skipping_env
     assert (result.counts["encrypted"], result.counts["failed"]) == (37, 3)
 
 
-async def test_vm_already_running_elsewhere_is_left_to_that_run(fresh_time_skipping_env: WorkflowEnvironment) -> None:
+async def test_vm_already_running_elsewhere_is_left_to_that_run(
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
+) -> None:
     request = stand_in_request(4)
-    async with stand_in_worker(fresh_time_skipping_env) as worker:
+    async with stand_in_worker(fresh_time_skipping_env, run_lookup) as worker:
         busy = VmRef("sub-a", "rg", "vm-00001")
         await fresh_time_skipping_env.client.start_workflow(
             "EncryptVmWorkflow",
@@ -169,3 +199,102 @@ async def test_vm_already_running_elsewhere_is_left_to_that_run(fresh_time_skipp
             FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
         )
     assert (result.counts["encrypted"], result.counts["elsewhere"]) == (3, 1)
+
+
+# --- completion follows the last VM run's close ---------------------------------------------------------------
+
+
+@workflow.defn(name="EncryptVmWorkflow")
+class SlowToCloseVmRun:
+    """Reports to its rollout first (names containing 'bad' fail), then takes ``poll_interval_s`` more before it
+    returns: the window in which a rollout used to complete while its VM runs were still open. Runs unsandboxed, on a
+    worker of its own."""
+
+    @workflow.run
+    async def run(self, request: EncryptVmInput) -> None:
+        event = VmFinished(request.rollout_index, "failed" if "bad" in request.vm.name else "encrypted")
+        await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)
+        await workflow.sleep(timedelta(seconds=request.poll_interval_s))
+
+
+def slow_to_close_worker(env: WorkflowEnvironment) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=f"slow-close-{uuid.uuid4()}",
+        workflows=[SlowToCloseVmRun],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+
+
+async def assert_all_closed(env: WorkflowEnvironment, request: RolloutInput) -> None:
+    """Every VM run of the rollout, described by id: none may still be running once the result is there."""
+    refs = [VmRef(t.subscription_id, t.resource_group, name) for t in request.targets for name in t.names]
+    described = await asyncio.gather(
+        *(env.client.get_workflow_handle(encrypt_vm_workflow_id(ref)).describe() for ref in refs)
+    )
+    still_running = [d.id for d in described if d.status is WorkflowExecutionStatus.RUNNING]
+    assert still_running == [], f"{len(still_running)} VM runs still open after the rollout completed"
+
+
+async def test_rollout_completes_only_after_its_vm_runs_have_closed(
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
+) -> None:
+    """Each VM run reports ``vm_finished`` and only then closes (5 s later here): the result comes after both."""
+    env = fresh_time_skipping_env
+    async with slow_to_close_worker(env) as vm_worker, stand_in_worker(env, run_lookup) as worker:
+        request = replace(stand_in_request(4, poll_interval_s=5), task_queue=vm_worker.task_queue)
+        result = await env.client.execute_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+        assert result.counts["encrypted"] == 4
+        await assert_all_closed(env, request)
+
+
+async def test_continued_rollout_waits_for_vm_runs_an_earlier_run_started(
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
+) -> None:
+    """A run after continue-as-new is not the parent of the VM runs its predecessor started: it looks them up by
+    id. Here VM 0 is such a run (running when this run began, closing 30 s after its report)."""
+    env = fresh_time_skipping_env
+    async with slow_to_close_worker(env) as vm_worker, stand_in_worker(env, run_lookup) as worker:
+        request = replace(stand_in_request(2, poll_interval_s=5, canary=1), task_queue=vm_worker.task_queue)
+        continued = replace(request, state=RolloutState(statuses="r.", started_at="2026-01-01T00:00:00+00:00"))
+        rollout_id = f"rollout/{request.rollout_id}"
+        handle = await env.client.start_workflow(
+            FleetRolloutWorkflow.run, continued, id=rollout_id, task_queue=worker.task_queue
+        )
+        first = VmRef("sub-a", "rg", request.targets[0].names[0])
+        await env.client.start_workflow(
+            SlowToCloseVmRun.run,
+            EncryptVmInput(first, VAULT_ID, notify_workflow_id=rollout_id, rollout_index=0, poll_interval_s=30),
+            id=encrypt_vm_workflow_id(first),
+            task_queue=vm_worker.task_queue,
+        )
+        result = await handle.result()
+        assert (result.runs, result.counts["encrypted"]) == (2, 2)
+        await assert_all_closed(env, request)
+
+
+async def test_no_operator_command_changes_a_rollout_waiting_for_its_last_vm_runs_to_close(
+    fresh_time_skipping_env: WorkflowEnvironment, run_lookup: Callable[..., Any]
+) -> None:
+    """Between the last report and the close, a retry-failed would set VMs pending that nothing launches."""
+    env = fresh_time_skipping_env
+    async with slow_to_close_worker(env) as vm_worker, stand_in_worker(env, run_lookup) as worker:
+        request = stand_in_request(3, bad={2}, failure_budget=FailureBudget(count=5), poll_interval_s=3600)
+        request = replace(request, task_queue=vm_worker.task_queue)
+        handle = await env.client.start_workflow(
+            FleetRolloutWorkflow.run, request, id=f"rollout/{request.rollout_id}", task_queue=worker.task_queue
+        )
+        for _ in range(300):  # no result awaited yet: the test server keeps the VM runs' hour from passing
+            progress = await handle.query(FleetRolloutWorkflow.progress)
+            if progress.stage is RolloutStage.COMPLETED:
+                break
+            await asyncio.sleep(0.1)
+        assert progress.counts["failed"] == 1
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(FleetRolloutWorkflow.retry_failed, "alice")
+        assert "waiting for its last VM runs to close" in str(refused.value.cause)
+        result = await handle.result()
+    assert (result.stage, result.counts["failed"], result.counts["pending"]) == (RolloutStage.COMPLETED, 1, 0)
+    await assert_all_closed(env, request)
