@@ -143,7 +143,7 @@ def poll_interval_option(deadline_s: float) -> Callable[[Callable[..., Any]], Ca
         show_default=True,
         callback=within_deadline,
         help="Between encryption status reads: seconds, or 30s, 5m, 1h (R-ENA-4; each is an ARM read, and passes "
-        "take hours).",
+        f"take hours); above 0 and below the run's deadline ({deadline_s:g} s).",
     )
 
 

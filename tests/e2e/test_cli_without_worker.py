@@ -209,4 +209,4 @@ def test_disable_and_encrypt_document_the_same_poll_interval() -> None:
     assert option_help("disable").startswith(
         "DURATION Between encryption status reads: seconds, or 30s, 5m, 1h (R-ENA-4;"
     )
-    assert "[default: 300.0; 0<x<259200.0]" in option_help("disable")
+    assert "above 0 and below the run's deadline (259200 s). [default: 300]" in option_help("disable")
