@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from adeflow.domain.fleet import FailureBudget
 from adeflow.domain.model import BackupPolicy, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
-from adeflow.domain.rules import GUEST_CHECKS
+from adeflow.domain.rules.eligibility import GUEST_CHECKS
 
 T = TypeVar("T")
 
@@ -146,7 +146,7 @@ def parse_key_encryption_algorithm(value: object) -> str:
 
 
 def parse_confirmation(value: object) -> str:
-    """A guest-side check the operator vouches for, by its name in :data:`adeflow.domain.rules.GUEST_CHECKS`."""
+    """A guest-side check the operator vouches for, by its name in :data:`adeflow.domain.rules.eligibility.GUEST_CHECKS`."""
     vocabulary = list(GUEST_CHECKS)
     if not isinstance(value, str):
         raise ValueError(f"expected a confirmation name; got {kind_of(value)}; known: {', '.join(vocabulary)}")

@@ -206,10 +206,6 @@ def parse_imported_disk(disk: Mapping[str, Any]) -> ImportedDiskFacts:
 # ---------------------------------------------------------------------------------------------- checks
 
 
-def _refuse(rule: str, reason: str, message: str, fix: str) -> Refusal:
-    return Refusal(rule=rule, reason=reason, message=message, fix=fix)
-
-
 def check_request(request: CreateFromVhdInput) -> list[Refusal]:
     """What the input alone shows (no I/O): every id parses, every URL is versioned and in the named vault."""
     refusals: list[Refusal] = []
@@ -218,7 +214,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
         vault = _resource(request.key_vault_id, "Microsoft.KeyVault/vaults")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-id-invalid",
                 f"the disk-encryption vault id is not a Key Vault resource id: {exc}.",
@@ -227,7 +223,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
         )
     if vault is not None and vault.subscription_id.lower() != request.vm.subscription_id.lower():
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-subscription-mismatch",
                 f"Key Vault '{vault.name}' is in subscription {vault.subscription_id}, "
@@ -239,7 +235,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
         secret = parse_vault_object_url(request.secret_url, "secrets")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "secret-url-invalid",
                 f"the disk-encryption key URL is not usable: {exc}.",
@@ -250,7 +246,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
     else:
         if vault is not None and secret.vault != vault.name.lower():
             refusals.append(
-                _refuse(
+                Refusal(
                     "R-VHD-1",
                     "secret-in-other-vault",
                     f"the secret URL points into vault '{secret.vault}', the vault id names '{vault.name}'.",
@@ -269,7 +265,7 @@ def check_kek_input(key_url: str, vault_id: str) -> list[Refusal]:
         key = parse_vault_object_url(key_url, "keys")
     except ValueError as exc:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-url-invalid",
                 f"the key-encryption key URL is not usable: {exc}.",
@@ -280,7 +276,7 @@ def check_kek_input(key_url: str, vault_id: str) -> list[Refusal]:
         kek_vault = _resource(vault_id, "Microsoft.KeyVault/vaults")
     except ValueError as exc:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-vault-id-invalid",
                 f"the KEK vault id is not a Key Vault resource id: {exc}.",
@@ -289,7 +285,7 @@ def check_kek_input(key_url: str, vault_id: str) -> list[Refusal]:
         ]
     if key.vault != kek_vault.name.lower():
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-in-other-vault",
                 f"the KEK URL points into vault '{key.vault}', the KEK vault id names '{kek_vault.name}'.",
@@ -305,7 +301,7 @@ def _check_ids(request: CreateFromVhdInput) -> list[Refusal]:
         disk = _resource(request.os_disk_id, "Microsoft.Compute/disks")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-id-invalid",
                 f"the OS disk is not a managed disk resource id: {exc}.",
@@ -316,7 +312,7 @@ def _check_ids(request: CreateFromVhdInput) -> list[Refusal]:
     else:
         if disk.subscription_id.lower() != request.vm.subscription_id.lower():
             refusals.append(
-                _refuse(
+                Refusal(
                     "R-VHD-1",
                     "os-disk-other-subscription",
                     f"disk '{disk.name}' is in subscription {disk.subscription_id}, the VM in "
@@ -328,7 +324,7 @@ def _check_ids(request: CreateFromVhdInput) -> list[Refusal]:
         _resource(request.network_interface_id, "Microsoft.Network/networkInterfaces")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "nic-id-invalid",
                 f"the network interface is not a NIC resource id: {exc}.",
@@ -361,7 +357,7 @@ def check_facts(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refu
     existing = facts.existing_vm
     if existing.exists and not key_refs(request).same_as(existing.refs):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "vm-name-taken",
                 f"a VM named '{request.vm.name}' already exists in {request.vm.resource_group} and does not attach "
@@ -376,7 +372,7 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
     vault: KeyVaultFacts | None = lookup.vault
     if vault is None:
         return [
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-not-found",
                 f"Key Vault {request.key_vault_id} could not be read: {lookup.problem}",
@@ -386,7 +382,7 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
     refusals: list[Refusal] = []
     if not vault.enabled_for_disk_encryption:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-not-enabled-for-disk-encryption",
                 f"Key Vault '{vault.name}' is not enabled for disk encryption; the platform could not read the "
@@ -396,7 +392,7 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
         )
     if location and _region(vault.location) != _region(location):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-region-mismatch",
                 f"Key Vault '{vault.name}' is in {vault.location}, the VM would be in {location}.",
@@ -412,7 +408,7 @@ def _check_secret(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Re
     secret = facts.secret
     if secret is None:
         return [
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "secret-not-found",
                 f"the disk-encryption key {request.secret_url} was not found ({facts.secret_problem}).",
@@ -421,7 +417,7 @@ def _check_secret(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Re
         ]
     if not secret.enabled:
         return [
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "secret-disabled",
                 f"the secret '{secret.name}' is disabled; the platform could not read it at boot.",
@@ -436,7 +432,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
     lookup = facts.kek_vault
     if lookup is not None and lookup.vault is None:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-vault-not-found",
                 f"the KEK vault {request.kek.vault_id} could not be read: {lookup.problem}",
@@ -446,7 +442,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
     key = facts.key
     if key is None:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-not-found",
                 f"the key-encryption key {request.kek.key_url} was not found ({facts.key_problem}).",
@@ -455,7 +451,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
         ]
     if key.kty not in _RSA:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-not-rsa",
                 f"the key-encryption key '{key.name}' is of type {key.kty}; ADE accepts RSA keys only.",
@@ -464,7 +460,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
         ]
     if not key.enabled:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-disabled",
                 f"the key-encryption key '{key.name}' is disabled; the secret could not be unwrapped at boot.",
@@ -478,7 +474,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
     disk = facts.disk
     if disk is None:
         return [
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-not-found",
                 f"the OS disk {request.os_disk_id} was not found ({facts.disk_problem}).",
@@ -488,7 +484,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
     refusals: list[Refusal] = []
     if disk.os_type.lower() != "linux":
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-1",
                 "not-linux",
                 f"disk '{disk.name}' has OS type {disk.os_type or 'unset'}; adeflow handles Linux VMs only.",
@@ -497,7 +493,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
         )
     if disk.managed_by and disk.managed_by.lower() != request.vm.resource_id.lower():
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-attached",
                 f"disk '{disk.name}' is attached to {disk.managed_by}.",
@@ -506,7 +502,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
         )
     if location and _region(disk.location) != _region(location):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-other-region",
                 f"disk '{disk.name}' is in {disk.location}, the VM would be in {location}.",
@@ -516,11 +512,11 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
     if disk.sku in ("UltraSSD_LRS", "PremiumV2_LRS"):
         rule = "R-LIM-4w" if disk.sku == "UltraSSD_LRS" else "R-LIM-4x"
         refusals.append(
-            _refuse(rule, "unsupported-disk-sku", f"disk '{disk.name}' is {disk.sku}.", "Import as Premium_LRS.")
+            Refusal(rule, "unsupported-disk-sku", f"disk '{disk.name}' is {disk.sku}.", "Import as Premium_LRS.")
         )
     if disk.disk_encryption_set_id or (disk.encryption_type and disk.encryption_type != _PLATFORM_KEY):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-LIM-4t",
                 "disk-sse-cmk",
                 f"disk '{disk.name}' is encrypted with a customer-managed key ({disk.encryption_type}).",
