@@ -146,7 +146,7 @@ def parse_key_encryption_algorithm(value: object) -> str:
 
 
 def parse_confirmation(value: object) -> str:
-    """A guest-side check the operator vouches for, by its name in :data:`adeflow.domain.rules.eligibility.GUEST_CHECKS`."""
+    """A guest-side check the operator vouches for, by its name in :data:`adeflow.domain.rules.GUEST_CHECKS`."""
     vocabulary = list(GUEST_CHECKS)
     if not isinstance(value, str):
         raise ValueError(f"expected a confirmation name; got {kind_of(value)}; known: {', '.join(vocabulary)}")
