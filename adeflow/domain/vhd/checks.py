@@ -1,138 +1,19 @@
-"""R-VHD-1, a new VM from a customer-encrypted VHD: the checks and the request, as pure functions.
+"""Everything ARM can confirm before the PUT: the input alone (:func:`check_request`), then the facts read.
 
-The VM is created around the managed disk imported from the VHD (``createOption: Attach``) with the VM-model
-``osDisk.encryptionSettings`` that PowerShell's ``Set-AzVMOSDisk -DiskEncryptionKeyUrl -DiskEncryptionKeyVaultId``
-writes: the versioned secret URL and its vault, plus the KEK and its vault when the secret is wrapped. The
-platform reads that secret at every boot, so a bad reference yields a VM that never starts: everything ARM can
-confirm is checked before the PUT. No backup gate (R-BAK-*): nothing existing is changed, the disk is only
-attached. Note that ``az vm encryption`` treats a VM with VM-model encryption settings as the earlier ADE
-release (docs/arm-reference.md §a.1), so ``adeflow vm encrypt`` later refuses such a VM by R-LIM-1.
+A bad reference yields a VM that never boots, so each is refused with its rule (R-VHD-1, R-PRE-*, R-ENA-3, R-LIM-*).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
+from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
-from adeflow.domain.values import VAULT_DNS_SUFFIXES as VAULT_DNS_SUFFIXES  # the one Key Vault URL grammar
-from adeflow.domain.values import VaultObjectUrl as VaultObjectUrl
-from adeflow.domain.values import parse_vault_object_url as parse_vault_object_url
+from adeflow.domain.rules.eligibility import PLATFORM_KEY, PREMIUM_V2_SKU, ULTRA_SKU, normalise_region
+from adeflow.domain.values import parse_vault_object_url
+from adeflow.domain.vhd.facts import VhdCreateFacts, key_refs
 
 _RSA = ("RSA", "RSA-HSM")
-_PLATFORM_KEY = "EncryptionAtRestWithPlatformKey"
+
 PASSPHRASE_TAG = "DiskEncryptionKeyFileName"
-
-
-# ---------------------------------------------------------------------------------------------- facts
-
-
-@dataclass(frozen=True)
-class VhdKeyRefs:
-    """What the VM model's ``osDisk`` must say: the attached disk and the key references (compared loosely)."""
-
-    os_disk_id: str
-    secret_url: str
-    key_vault_id: str
-    kek_url: str = ""
-    kek_vault_id: str = ""
-
-    def same_as(self, other: VhdKeyRefs | None) -> bool:
-        """Equal up to case and trailing slashes (ARM ids and vault hosts are case-insensitive)."""
-        if other is None:
-            return False
-
-        def norm(refs: VhdKeyRefs) -> tuple[str, ...]:
-            return tuple(
-                v.strip().rstrip("/").lower()
-                for v in (refs.os_disk_id, refs.secret_url, refs.key_vault_id, refs.kek_url, refs.kek_vault_id)
-            )
-
-        return norm(self) == norm(other)
-
-
-@dataclass(frozen=True)
-class SecretFacts:
-    """A secret as ARM's ``vaults/secrets`` resource shows it: metadata and current version, never the value."""
-
-    name: str
-    enabled: bool
-    current_url: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KeyFacts:
-    name: str
-    version: str
-    kty: str
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class ImportedDiskFacts:
-    disk_id: str
-    name: str
-    location: str
-    os_type: str
-    sku: str
-    encryption_type: str = ""
-    disk_encryption_set_id: str = ""
-    managed_by: str = ""
-
-
-@dataclass(frozen=True)
-class CreatedVmFacts:
-    """The VM of that name, if any: what its model and instance view say about the OS disk's encryption."""
-
-    exists: bool
-    location: str = ""
-    provisioning_state: str = ""
-    refs: VhdKeyRefs | None = None
-    encryption_enabled: bool = False
-    instance_view_encrypted: bool = False
-    instance_view_secret_url: str = ""
-
-
-@dataclass(frozen=True)
-class VhdCreateFacts:
-    """Everything the R-VHD-1 checks read from ARM (GETs only); a ``*_problem`` says why a read found nothing."""
-
-    vault: KeyVaultLookup
-    existing_vm: CreatedVmFacts
-    secret: SecretFacts | None = None
-    secret_problem: str = ""
-    kek_vault: KeyVaultLookup | None = None
-    key: KeyFacts | None = None
-    key_problem: str = ""
-    disk: ImportedDiskFacts | None = None
-    disk_problem: str = ""
-
-
-@dataclass(frozen=True)
-class VmCreateRequest:
-    """The PUT the workflow decided on, and the references by which a retry recognises its own VM."""
-
-    vm: VmRef
-    expected: VhdKeyRefs
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class VmCreateOutcome:
-    provisioning_state: str
-    sent_put: bool
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    message: str
-
-
-# ---------------------------------------------------------------------------------------------- parsing
 
 
 def _resource(resource_id: str, provider_type: str) -> ResourceId:
@@ -140,70 +21,6 @@ def _resource(resource_id: str, provider_type: str) -> ResourceId:
     if parsed.provider_type.lower() != provider_type.lower():
         raise ValueError(f"{resource_id!r} is not a {provider_type} resource id")
     return parsed
-
-
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(key)
-    return data
-
-
-def key_refs(request: CreateFromVhdInput) -> VhdKeyRefs:
-    kek = request.kek
-    return VhdKeyRefs(
-        os_disk_id=request.os_disk_id,
-        secret_url=request.secret_url,
-        key_vault_id=request.key_vault_id,
-        kek_url=kek.key_url if kek else "",
-        kek_vault_id=kek.vault_id if kek else "",
-    )
-
-
-def parse_created_vm(vm: Mapping[str, Any]) -> CreatedVmFacts:
-    """A VM (``VirtualMachines_Get`` with ``$expand=instanceView``): its OS disk's encryption, model and view."""
-    os_disk = _get(vm, "properties", "storageProfile", "osDisk") or {}
-    settings = os_disk.get("encryptionSettings") or {}
-    refs = None
-    if _get(settings, "diskEncryptionKey", "secretUrl"):
-        refs = VhdKeyRefs(
-            os_disk_id=str(_get(os_disk, "managedDisk", "id") or ""),
-            secret_url=str(_get(settings, "diskEncryptionKey", "secretUrl")),
-            key_vault_id=str(_get(settings, "diskEncryptionKey", "sourceVault", "id") or ""),
-            kek_url=str(_get(settings, "keyEncryptionKey", "keyUrl") or ""),
-            kek_vault_id=str(_get(settings, "keyEncryptionKey", "sourceVault", "id") or ""),
-        )
-    view_disks = _get(vm, "properties", "instanceView", "disks") or []
-    name = str(os_disk.get("name") or "").lower()
-    entry: Mapping[str, Any] = next((d for d in view_disks if str(d.get("name") or "").lower() == name), {})
-    codes = {str(s.get("code") or "").lower() for s in entry.get("statuses") or []}
-    view_settings = entry.get("encryptionSettings") or [{}]
-    return CreatedVmFacts(
-        exists=True,
-        location=str(vm.get("location") or ""),
-        provisioning_state=str(_get(vm, "properties", "provisioningState") or ""),
-        refs=refs,
-        encryption_enabled=bool(settings.get("enabled")),
-        instance_view_encrypted="encryptionstate/encrypted" in codes,
-        instance_view_secret_url=str(_get(view_settings[0], "diskEncryptionKey", "secretUrl") or ""),
-    )
-
-
-def parse_imported_disk(disk: Mapping[str, Any]) -> ImportedDiskFacts:
-    return ImportedDiskFacts(
-        disk_id=str(disk.get("id") or ""),
-        name=str(disk.get("name") or ""),
-        location=str(disk.get("location") or ""),
-        os_type=str(_get(disk, "properties", "osType") or ""),
-        sku=str(_get(disk, "sku", "name") or ""),
-        encryption_type=str(_get(disk, "properties", "encryption", "type") or ""),
-        disk_encryption_set_id=str(_get(disk, "properties", "encryption", "diskEncryptionSetId") or ""),
-        managed_by=str(disk.get("managedBy") or ""),
-    )
-
-
-# ---------------------------------------------------------------------------------------------- checks
 
 
 def check_request(request: CreateFromVhdInput) -> list[Refusal]:
@@ -341,10 +158,6 @@ def vm_location(request: CreateFromVhdInput, facts: VhdCreateFacts) -> str:
     return facts.disk.location if facts.disk else ""
 
 
-def _region(value: str) -> str:
-    return value.replace(" ", "").lower()
-
-
 def check_facts(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refusal]:
     """What ARM shows: vault (R-PRE-2), secret and disk (R-VHD-1), KEK (R-ENA-3), disk limits, the VM name."""
     refusals: list[Refusal] = []
@@ -390,7 +203,7 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
                 f"Run: az keyvault update --name {vault.name} --enabled-for-disk-encryption true",
             )
         )
-    if location and _region(vault.location) != _region(location):
+    if location and normalise_region(vault.location) != normalise_region(location):
         refusals.append(
             Refusal(
                 "R-PRE-2",
@@ -500,7 +313,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
                 "Attach a disk that no VM uses (import the VHD again for a second VM).",
             )
         )
-    if location and _region(disk.location) != _region(location):
+    if location and normalise_region(disk.location) != normalise_region(location):
         refusals.append(
             Refusal(
                 "R-VHD-1",
@@ -509,12 +322,12 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
                 f"Import the VHD in {location}, or create the VM in {disk.location}.",
             )
         )
-    if disk.sku in ("UltraSSD_LRS", "PremiumV2_LRS"):
-        rule = "R-LIM-4w" if disk.sku == "UltraSSD_LRS" else "R-LIM-4x"
+    if disk.sku in (ULTRA_SKU, PREMIUM_V2_SKU):
+        rule = "R-LIM-4w" if disk.sku == ULTRA_SKU else "R-LIM-4x"
         refusals.append(
             Refusal(rule, "unsupported-disk-sku", f"disk '{disk.name}' is {disk.sku}.", "Import as Premium_LRS.")
         )
-    if disk.disk_encryption_set_id or (disk.encryption_type and disk.encryption_type != _PLATFORM_KEY):
+    if disk.disk_encryption_set_id or (disk.encryption_type and disk.encryption_type != PLATFORM_KEY):
         refusals.append(
             Refusal(
                 "R-LIM-4t",
@@ -548,58 +361,3 @@ def notes(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[str]:
             "(LinuxPassPhraseFileName), check the VHD was prepared with the ADE steps."
         )
     return found
-
-
-# ---------------------------------------------------------------------------------------------- request, verify
-
-
-def encryption_settings(request: CreateFromVhdInput) -> dict[str, Any]:
-    """``osDisk.encryptionSettings`` (SDK ``DiskEncryptionSettings``): what Set-AzVMOSDisk writes."""
-    settings: dict[str, Any] = {
-        "enabled": True,
-        "diskEncryptionKey": {"secretUrl": request.secret_url, "sourceVault": {"id": request.key_vault_id}},
-    }
-    if request.kek is not None:
-        settings["keyEncryptionKey"] = {"keyUrl": request.kek.key_url, "sourceVault": {"id": request.kek.vault_id}}
-    return settings
-
-
-def build_vm_body(request: CreateFromVhdInput, location: str) -> dict[str, Any]:
-    """The VirtualMachines_CreateOrUpdate body: attach the disk, no image or OS profile (docs/arm-reference.md §d.1)."""
-    disk_name = request.os_disk_id.rstrip("/").rsplit("/", 1)[-1]
-    return {
-        "location": location,
-        "properties": {
-            "hardwareProfile": {"vmSize": request.size},
-            "storageProfile": {
-                "osDisk": {
-                    "osType": "Linux",
-                    "name": disk_name,
-                    "createOption": "Attach",
-                    "caching": "ReadWrite",
-                    "managedDisk": {"id": request.os_disk_id},
-                    "encryptionSettings": encryption_settings(request),
-                }
-            },
-            "networkProfile": {
-                "networkInterfaces": [{"id": request.network_interface_id, "properties": {"primary": True}}]
-            },
-        },
-    }
-
-
-def verify_created(request: CreateFromVhdInput, vm: CreatedVmFacts) -> Verdict:
-    """R-ENA-4 for this path: the VM exists, succeeded, and reports the OS disk encrypted with our references."""
-    name = request.vm.name
-    if not vm.exists:
-        return Verdict(False, f"{name}: the VM is not there after its creation succeeded.")
-    if vm.provisioning_state.lower() != "succeeded":
-        return Verdict(False, f"{name}: provisioning state is {vm.provisioning_state or 'unknown'}.")
-    if not vm.encryption_enabled or not key_refs(request).same_as(vm.refs):
-        return Verdict(False, f"{name}: the VM model does not carry the requested OS disk encryption settings.")
-    if not vm.instance_view_encrypted:
-        return Verdict(False, f"{name}: the instance view does not report the OS disk encrypted.")
-    if vm.instance_view_secret_url.rstrip("/").lower() != request.secret_url.rstrip("/").lower():
-        return Verdict(False, f"{name}: the instance view reports another disk-encryption key.")
-    kek = f" wrapped by {request.kek.key_url}" if request.kek else ""
-    return Verdict(True, f"{name}: created; OS disk encrypted with {request.secret_url}{kek}.")
