@@ -23,7 +23,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.azure.clients import AzureClients
 from activities.azure.errors import arm_error_code, arm_error_message, classify_arm_error
 from activities.inventory import InventoryActivities
-from adeflow.domain.campaign_plan import (
+from adeflow.domain.campaign_plan.keks import normalise_kek, parse_kek
+from adeflow.domain.campaign_plan.payloads import (
     CampaignReport,
     FactsBatch,
     KekQuery,
@@ -34,8 +35,6 @@ from adeflow.domain.campaign_plan import (
     VmRunQuery,
     WebhookRequest,
     WrittenReport,
-    normalise_kek,
-    parse_kek,
 )
 from adeflow.domain.model import KeyEncryptionKey, VmRef
 from adeflow.domain.resource_ids import parse_resource_id

@@ -18,7 +18,7 @@ from activities.azure.clients import AzureClients
 from activities.azure.errors import arm_error_code, classify_arm_error
 from activities.azure.heartbeat import await_with_heartbeat
 from activities.keyvault import KeyVaultActivities
-from adeflow.domain import vhd
+from adeflow.domain import values, vhd
 from adeflow.domain.model import CreateFromVhdInput, KeyVaultLookup, VmRef
 from adeflow.domain.resource_ids import parse_resource_id
 from adeflow.domain.vhd import (
@@ -140,7 +140,7 @@ class VmCreateActivities:
 
     async def _read_secret(self, request: CreateFromVhdInput) -> tuple[SecretFacts | None, str]:
         try:
-            url = vhd.parse_vault_object_url(request.secret_url, "secrets")
+            url = values.parse_vault_object_url(request.secret_url, "secrets")
             vault = parse_resource_id(request.key_vault_id)
         except ValueError as exc:
             return None, str(exc)
@@ -167,7 +167,7 @@ class VmCreateActivities:
         if request.kek is None:
             return None, ""
         try:
-            url = vhd.parse_vault_object_url(request.kek.key_url, "keys")
+            url = values.parse_vault_object_url(request.kek.key_url, "keys")
             vault = parse_resource_id(request.kek.vault_id)
         except ValueError as exc:
             return None, str(exc)

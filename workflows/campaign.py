@@ -19,7 +19,9 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlr
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
-    from adeflow.domain.campaign_plan import (
+    from adeflow.domain.campaign_plan.decisions import plan_campaign
+    from adeflow.domain.campaign_plan.keks import keks_in_use
+    from adeflow.domain.campaign_plan.payloads import (
         CampaignInput,
         CampaignKind,
         CampaignProgress,
@@ -32,11 +34,11 @@ with workflow.unsafe.imports_passed_through():
         VmReading,
         VmRunQuery,
         WebhookRequest,
+    )
+    from adeflow.domain.campaign_plan.run import (
         campaign_run_name,
-        keks_in_use,
         mark_elsewhere,
         needing_work,
-        plan_campaign,
         rollout_vms,
         scheduled_time,
         summarise,

@@ -407,21 +407,6 @@ class ProgressRequest:
 
 
 @dataclass(frozen=True)
-class VerifyRequest:
-    vm: VmRef
-    volume_type: VolumeType
-
-
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    status: EncryptionStatus
-    encrypted_disks: list[str]
-    unencrypted_disks: list[str]
-    message: str
-
-
-@dataclass(frozen=True)
 class PhaseTiming:
     phase: Phase
     started_at: datetime

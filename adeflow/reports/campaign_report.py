@@ -12,17 +12,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from adeflow.domain.campaign_plan import (
-    ADE_RETIREMENT,
-    RETIREMENT_ADVICE,
-    WORK,
-    Action,
-    CampaignReport,
-    CampaignResult,
-    RetirementPath,
-    VmPlan,
-    days_to_retirement,
-)
+from adeflow.domain.campaign_plan.payloads import WORK, Action, CampaignReport, CampaignResult, VmPlan
+from adeflow.domain.campaign_plan.state import ADE_RETIREMENT, RETIREMENT_ADVICE, RetirementPath, days_to_retirement
 
 CSV_FIELDS = (
     "vm",

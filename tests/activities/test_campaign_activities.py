@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
-from adeflow.domain.campaign_plan import CampaignKind, CampaignReport, CampaignResult, WebhookRequest
+from adeflow.domain.campaign_plan.payloads import CampaignKind, CampaignReport, CampaignResult, WebhookRequest
 from adeflow.inputs.settings import AzureSettings
 
 pytestmark = pytest.mark.campaign

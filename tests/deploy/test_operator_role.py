@@ -26,7 +26,7 @@ from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
 from activities.registry import build_activities
 from activities.vm_search import VmSearchActivities
-from adeflow.domain.campaign_plan import FactsBatch, KekQuery
+from adeflow.domain.campaign_plan.payloads import FactsBatch, KekQuery
 from adeflow.domain.fleet_query import VmQuery
 from adeflow.domain.model import EncryptVmInput, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
 from adeflow.inputs.settings import Settings, TemporalSettings

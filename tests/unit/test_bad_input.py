@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from adeflow.cli.main import cli
 from adeflow.domain.model import VmRef
 from adeflow.domain.resource_ids import parse_resource_id
-from adeflow.domain.vhd import check_kek_input, parse_vault_object_url
+from adeflow.domain.values import parse_vault_object_url
+from adeflow.domain.vhd import check_kek_input
 from adeflow.inputs.manifest import ManifestError, parse_manifest_text
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"

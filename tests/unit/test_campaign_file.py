@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from adeflow.domain.campaign_plan import CampaignKind
+from adeflow.domain.campaign_plan.payloads import CampaignKind
 from adeflow.inputs.campaign_file import SCHEMA_PATH, CampaignError, Overlap, load_campaign, parse_campaign_text
 from adeflow.inputs.manifest import SCHEMA_PATH as MANIFEST_SCHEMA
 

@@ -12,30 +12,28 @@ from typing import Any
 
 import pytest
 
-from adeflow.domain.campaign_plan import (
+from adeflow.domain.campaign_plan.decisions import plan_campaign
+from adeflow.domain.campaign_plan.keks import keks_in_use, normalise_kek
+from adeflow.domain.campaign_plan.payloads import (
     Action,
-    AdeState,
     CampaignInput,
     CampaignKind,
     CampaignReport,
     KekReport,
     KekVersion,
-    RetirementPath,
     RotateKek,
     RunningVmRun,
     VmReading,
-    ade_state,
+)
+from adeflow.domain.campaign_plan.run import (
     campaign_run_name,
-    days_to_retirement,
-    keks_in_use,
     mark_elsewhere,
     needing_work,
-    normalise_kek,
-    plan_campaign,
     rollout_vms,
     scheduled_time,
     summarise,
 )
+from adeflow.domain.campaign_plan.state import AdeState, RetirementPath, ade_state, days_to_retirement
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.model import DiskFacts, ExtensionFacts, VmFacts, VmRef, VolumeState, VolumeType
 from adeflow.domain.rollout import build_rollout_input

@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from adeflow.cli.main import cli
-from adeflow.domain.campaign_plan import parse_kek
+from adeflow.domain.campaign_plan.keks import parse_kek
 from adeflow.inputs import campaign_file, manifest
 from adeflow.inputs.campaign_file import CampaignError, parse_campaign_text
 from adeflow.inputs.manifest import ManifestError, parse_manifest_text

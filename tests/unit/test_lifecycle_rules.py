@@ -15,13 +15,14 @@ from adeflow.domain.model import (
     ExtensionFacts,
     ImageRef,
     PolicyFinding,
+    Refusal,
     VolumeState,
     VolumeType,
 )
 from tests.factories import ade_extension, disk, request, status, vault, vm_facts
 
 
-def ids(refusals: list[rules.Refusal]) -> list[tuple[str, str]]:
+def ids(refusals: list[Refusal]) -> list[tuple[str, str]]:
     return [(r.rule, r.reason) for r in refusals]
 
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 
 from adeflow.domain import rules
-from adeflow.domain.model import KeyEncryptionKey, VolumeState, VolumeType
+from adeflow.domain.model import KeyEncryptionKey, Refusal, VolumeState, VolumeType
 from tests.factories import ade_extension, disk, request, status, vault, vm_facts
 
 
-def reasons(refusals: list[rules.Refusal]) -> list[tuple[str, str]]:
+def reasons(refusals: list[Refusal]) -> list[tuple[str, str]]:
     return [(r.rule, r.reason) for r in refusals]
 
 

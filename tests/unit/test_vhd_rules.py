@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adeflow.domain import vhd
+from adeflow.domain import values, vhd
 from adeflow.domain.model import CreateFromVhdInput, KeyEncryptionKey, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
 from adeflow.domain.vhd import CreatedVmFacts, ImportedDiskFacts, KeyFacts, SecretFacts, VhdCreateFacts, VhdKeyRefs
 
@@ -113,9 +113,10 @@ def test_r_vhd_1_secret_url_must_be_a_versioned_vault_secret_url(url: str) -> No
     assert ids(vhd.check_request(request(secret_url=url))) == [("R-VHD-1", "secret-url-invalid")]
 
 
-@pytest.mark.parametrize("suffix", vhd.VAULT_DNS_SUFFIXES)
+@pytest.mark.parametrize("suffix", values.VAULT_DNS_SUFFIXES)
 def test_r_vhd_1_sovereign_cloud_vault_hosts_are_accepted(suffix: str) -> None:
-    parsed = vhd.parse_vault_object_url(f"https://KV-ADE-EASTUS.{suffix}/secrets/vhd-bek/{VERSION.upper()}/", "secrets")
+    url = f"https://KV-ADE-EASTUS.{suffix}/secrets/vhd-bek/{VERSION.upper()}/"
+    parsed = values.parse_vault_object_url(url, "secrets")
     assert (parsed.vault, parsed.name, parsed.version) == ("kv-ade-eastus", "vhd-bek", VERSION)
 
 

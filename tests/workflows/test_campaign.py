@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.azure.clients import AzureClients
-from adeflow.domain.campaign_plan import CampaignInput, CampaignResult
+from adeflow.domain.campaign_plan.payloads import CampaignInput, CampaignResult
 from adeflow.domain.model import EncryptVmInput, VmRef
 from adeflow.inputs.campaign_file import load_campaign
 from azuresim.server import SimServer

@@ -1,138 +1,19 @@
-"""R-VHD-1, a new VM from a customer-encrypted VHD: the checks and the request, as pure functions.
+"""Everything ARM can confirm before the PUT: the input alone (:func:`check_request`), then the facts read.
 
-The VM is created around the managed disk imported from the VHD (``createOption: Attach``) with the VM-model
-``osDisk.encryptionSettings`` that PowerShell's ``Set-AzVMOSDisk -DiskEncryptionKeyUrl -DiskEncryptionKeyVaultId``
-writes: the versioned secret URL and its vault, plus the KEK and its vault when the secret is wrapped. The
-platform reads that secret at every boot, so a bad reference yields a VM that never starts: everything ARM can
-confirm is checked before the PUT. No backup gate (R-BAK-*): nothing existing is changed, the disk is only
-attached. Note that ``az vm encryption`` treats a VM with VM-model encryption settings as the earlier ADE
-release (docs/arm-reference.md §a.1), so ``adeflow vm encrypt`` later refuses such a VM by R-LIM-1.
+A bad reference yields a VM that never boots, so each is refused with its rule (R-VHD-1, R-PRE-*, R-ENA-3, R-LIM-*).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
+from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
-from adeflow.domain.values import VAULT_DNS_SUFFIXES as VAULT_DNS_SUFFIXES  # the one Key Vault URL grammar
-from adeflow.domain.values import VaultObjectUrl as VaultObjectUrl
-from adeflow.domain.values import parse_vault_object_url as parse_vault_object_url
+from adeflow.domain.rules.eligibility import PLATFORM_KEY, PREMIUM_V2_SKU, ULTRA_SKU, normalise_region
+from adeflow.domain.values import parse_vault_object_url
+from adeflow.domain.vhd.facts import VhdCreateFacts, key_refs
 
 _RSA = ("RSA", "RSA-HSM")
-_PLATFORM_KEY = "EncryptionAtRestWithPlatformKey"
+
 PASSPHRASE_TAG = "DiskEncryptionKeyFileName"
-
-
-# ---------------------------------------------------------------------------------------------- facts
-
-
-@dataclass(frozen=True)
-class VhdKeyRefs:
-    """What the VM model's ``osDisk`` must say: the attached disk and the key references (compared loosely)."""
-
-    os_disk_id: str
-    secret_url: str
-    key_vault_id: str
-    kek_url: str = ""
-    kek_vault_id: str = ""
-
-    def same_as(self, other: VhdKeyRefs | None) -> bool:
-        """Equal up to case and trailing slashes (ARM ids and vault hosts are case-insensitive)."""
-        if other is None:
-            return False
-
-        def norm(refs: VhdKeyRefs) -> tuple[str, ...]:
-            return tuple(
-                v.strip().rstrip("/").lower()
-                for v in (refs.os_disk_id, refs.secret_url, refs.key_vault_id, refs.kek_url, refs.kek_vault_id)
-            )
-
-        return norm(self) == norm(other)
-
-
-@dataclass(frozen=True)
-class SecretFacts:
-    """A secret as ARM's ``vaults/secrets`` resource shows it: metadata and current version, never the value."""
-
-    name: str
-    enabled: bool
-    current_url: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KeyFacts:
-    name: str
-    version: str
-    kty: str
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class ImportedDiskFacts:
-    disk_id: str
-    name: str
-    location: str
-    os_type: str
-    sku: str
-    encryption_type: str = ""
-    disk_encryption_set_id: str = ""
-    managed_by: str = ""
-
-
-@dataclass(frozen=True)
-class CreatedVmFacts:
-    """The VM of that name, if any: what its model and instance view say about the OS disk's encryption."""
-
-    exists: bool
-    location: str = ""
-    provisioning_state: str = ""
-    refs: VhdKeyRefs | None = None
-    encryption_enabled: bool = False
-    instance_view_encrypted: bool = False
-    instance_view_secret_url: str = ""
-
-
-@dataclass(frozen=True)
-class VhdCreateFacts:
-    """Everything the R-VHD-1 checks read from ARM (GETs only); a ``*_problem`` says why a read found nothing."""
-
-    vault: KeyVaultLookup
-    existing_vm: CreatedVmFacts
-    secret: SecretFacts | None = None
-    secret_problem: str = ""
-    kek_vault: KeyVaultLookup | None = None
-    key: KeyFacts | None = None
-    key_problem: str = ""
-    disk: ImportedDiskFacts | None = None
-    disk_problem: str = ""
-
-
-@dataclass(frozen=True)
-class VmCreateRequest:
-    """The PUT the workflow decided on, and the references by which a retry recognises its own VM."""
-
-    vm: VmRef
-    expected: VhdKeyRefs
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class VmCreateOutcome:
-    provisioning_state: str
-    sent_put: bool
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    message: str
-
-
-# ---------------------------------------------------------------------------------------------- parsing
 
 
 def _resource(resource_id: str, provider_type: str) -> ResourceId:
@@ -140,74 +21,6 @@ def _resource(resource_id: str, provider_type: str) -> ResourceId:
     if parsed.provider_type.lower() != provider_type.lower():
         raise ValueError(f"{resource_id!r} is not a {provider_type} resource id")
     return parsed
-
-
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(key)
-    return data
-
-
-def key_refs(request: CreateFromVhdInput) -> VhdKeyRefs:
-    kek = request.kek
-    return VhdKeyRefs(
-        os_disk_id=request.os_disk_id,
-        secret_url=request.secret_url,
-        key_vault_id=request.key_vault_id,
-        kek_url=kek.key_url if kek else "",
-        kek_vault_id=kek.vault_id if kek else "",
-    )
-
-
-def parse_created_vm(vm: Mapping[str, Any]) -> CreatedVmFacts:
-    """A VM (``VirtualMachines_Get`` with ``$expand=instanceView``): its OS disk's encryption, model and view."""
-    os_disk = _get(vm, "properties", "storageProfile", "osDisk") or {}
-    settings = os_disk.get("encryptionSettings") or {}
-    refs = None
-    if _get(settings, "diskEncryptionKey", "secretUrl"):
-        refs = VhdKeyRefs(
-            os_disk_id=str(_get(os_disk, "managedDisk", "id") or ""),
-            secret_url=str(_get(settings, "diskEncryptionKey", "secretUrl")),
-            key_vault_id=str(_get(settings, "diskEncryptionKey", "sourceVault", "id") or ""),
-            kek_url=str(_get(settings, "keyEncryptionKey", "keyUrl") or ""),
-            kek_vault_id=str(_get(settings, "keyEncryptionKey", "sourceVault", "id") or ""),
-        )
-    view_disks = _get(vm, "properties", "instanceView", "disks") or []
-    name = str(os_disk.get("name") or "").lower()
-    entry: Mapping[str, Any] = next((d for d in view_disks if str(d.get("name") or "").lower() == name), {})
-    codes = {str(s.get("code") or "").lower() for s in entry.get("statuses") or []}
-    view_settings = entry.get("encryptionSettings") or [{}]
-    return CreatedVmFacts(
-        exists=True,
-        location=str(vm.get("location") or ""),
-        provisioning_state=str(_get(vm, "properties", "provisioningState") or ""),
-        refs=refs,
-        encryption_enabled=bool(settings.get("enabled")),
-        instance_view_encrypted="encryptionstate/encrypted" in codes,
-        instance_view_secret_url=str(_get(view_settings[0], "diskEncryptionKey", "secretUrl") or ""),
-    )
-
-
-def parse_imported_disk(disk: Mapping[str, Any]) -> ImportedDiskFacts:
-    return ImportedDiskFacts(
-        disk_id=str(disk.get("id") or ""),
-        name=str(disk.get("name") or ""),
-        location=str(disk.get("location") or ""),
-        os_type=str(_get(disk, "properties", "osType") or ""),
-        sku=str(_get(disk, "sku", "name") or ""),
-        encryption_type=str(_get(disk, "properties", "encryption", "type") or ""),
-        disk_encryption_set_id=str(_get(disk, "properties", "encryption", "diskEncryptionSetId") or ""),
-        managed_by=str(disk.get("managedBy") or ""),
-    )
-
-
-# ---------------------------------------------------------------------------------------------- checks
-
-
-def _refuse(rule: str, reason: str, message: str, fix: str) -> Refusal:
-    return Refusal(rule=rule, reason=reason, message=message, fix=fix)
 
 
 def check_request(request: CreateFromVhdInput) -> list[Refusal]:
@@ -218,7 +31,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
         vault = _resource(request.key_vault_id, "Microsoft.KeyVault/vaults")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-id-invalid",
                 f"the disk-encryption vault id is not a Key Vault resource id: {exc}.",
@@ -227,7 +40,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
         )
     if vault is not None and vault.subscription_id.lower() != request.vm.subscription_id.lower():
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-subscription-mismatch",
                 f"Key Vault '{vault.name}' is in subscription {vault.subscription_id}, "
@@ -239,7 +52,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
         secret = parse_vault_object_url(request.secret_url, "secrets")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "secret-url-invalid",
                 f"the disk-encryption key URL is not usable: {exc}.",
@@ -250,7 +63,7 @@ def check_request(request: CreateFromVhdInput) -> list[Refusal]:
     else:
         if vault is not None and secret.vault != vault.name.lower():
             refusals.append(
-                _refuse(
+                Refusal(
                     "R-VHD-1",
                     "secret-in-other-vault",
                     f"the secret URL points into vault '{secret.vault}', the vault id names '{vault.name}'.",
@@ -269,7 +82,7 @@ def check_kek_input(key_url: str, vault_id: str) -> list[Refusal]:
         key = parse_vault_object_url(key_url, "keys")
     except ValueError as exc:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-url-invalid",
                 f"the key-encryption key URL is not usable: {exc}.",
@@ -280,7 +93,7 @@ def check_kek_input(key_url: str, vault_id: str) -> list[Refusal]:
         kek_vault = _resource(vault_id, "Microsoft.KeyVault/vaults")
     except ValueError as exc:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-vault-id-invalid",
                 f"the KEK vault id is not a Key Vault resource id: {exc}.",
@@ -289,7 +102,7 @@ def check_kek_input(key_url: str, vault_id: str) -> list[Refusal]:
         ]
     if key.vault != kek_vault.name.lower():
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-in-other-vault",
                 f"the KEK URL points into vault '{key.vault}', the KEK vault id names '{kek_vault.name}'.",
@@ -305,7 +118,7 @@ def _check_ids(request: CreateFromVhdInput) -> list[Refusal]:
         disk = _resource(request.os_disk_id, "Microsoft.Compute/disks")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-id-invalid",
                 f"the OS disk is not a managed disk resource id: {exc}.",
@@ -316,7 +129,7 @@ def _check_ids(request: CreateFromVhdInput) -> list[Refusal]:
     else:
         if disk.subscription_id.lower() != request.vm.subscription_id.lower():
             refusals.append(
-                _refuse(
+                Refusal(
                     "R-VHD-1",
                     "os-disk-other-subscription",
                     f"disk '{disk.name}' is in subscription {disk.subscription_id}, the VM in "
@@ -328,7 +141,7 @@ def _check_ids(request: CreateFromVhdInput) -> list[Refusal]:
         _resource(request.network_interface_id, "Microsoft.Network/networkInterfaces")
     except ValueError as exc:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "nic-id-invalid",
                 f"the network interface is not a NIC resource id: {exc}.",
@@ -345,10 +158,6 @@ def vm_location(request: CreateFromVhdInput, facts: VhdCreateFacts) -> str:
     return facts.disk.location if facts.disk else ""
 
 
-def _region(value: str) -> str:
-    return value.replace(" ", "").lower()
-
-
 def check_facts(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refusal]:
     """What ARM shows: vault (R-PRE-2), secret and disk (R-VHD-1), KEK (R-ENA-3), disk limits, the VM name."""
     refusals: list[Refusal] = []
@@ -361,7 +170,7 @@ def check_facts(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refu
     existing = facts.existing_vm
     if existing.exists and not key_refs(request).same_as(existing.refs):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "vm-name-taken",
                 f"a VM named '{request.vm.name}' already exists in {request.vm.resource_group} and does not attach "
@@ -376,7 +185,7 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
     vault: KeyVaultFacts | None = lookup.vault
     if vault is None:
         return [
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-not-found",
                 f"Key Vault {request.key_vault_id} could not be read: {lookup.problem}",
@@ -386,7 +195,7 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
     refusals: list[Refusal] = []
     if not vault.enabled_for_disk_encryption:
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-not-enabled-for-disk-encryption",
                 f"Key Vault '{vault.name}' is not enabled for disk encryption; the platform could not read the "
@@ -394,9 +203,9 @@ def _check_vault(request: CreateFromVhdInput, lookup: KeyVaultLookup, location: 
                 f"Run: az keyvault update --name {vault.name} --enabled-for-disk-encryption true",
             )
         )
-    if location and _region(vault.location) != _region(location):
+    if location and normalise_region(vault.location) != normalise_region(location):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-2",
                 "vault-region-mismatch",
                 f"Key Vault '{vault.name}' is in {vault.location}, the VM would be in {location}.",
@@ -412,7 +221,7 @@ def _check_secret(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Re
     secret = facts.secret
     if secret is None:
         return [
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "secret-not-found",
                 f"the disk-encryption key {request.secret_url} was not found ({facts.secret_problem}).",
@@ -421,7 +230,7 @@ def _check_secret(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Re
         ]
     if not secret.enabled:
         return [
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "secret-disabled",
                 f"the secret '{secret.name}' is disabled; the platform could not read it at boot.",
@@ -436,7 +245,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
     lookup = facts.kek_vault
     if lookup is not None and lookup.vault is None:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-vault-not-found",
                 f"the KEK vault {request.kek.vault_id} could not be read: {lookup.problem}",
@@ -446,7 +255,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
     key = facts.key
     if key is None:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-not-found",
                 f"the key-encryption key {request.kek.key_url} was not found ({facts.key_problem}).",
@@ -455,7 +264,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
         ]
     if key.kty not in _RSA:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-not-rsa",
                 f"the key-encryption key '{key.name}' is of type {key.kty}; ADE accepts RSA keys only.",
@@ -464,7 +273,7 @@ def _check_kek(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refus
         ]
     if not key.enabled:
         return [
-            _refuse(
+            Refusal(
                 "R-ENA-3",
                 "kek-disabled",
                 f"the key-encryption key '{key.name}' is disabled; the secret could not be unwrapped at boot.",
@@ -478,7 +287,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
     disk = facts.disk
     if disk is None:
         return [
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-not-found",
                 f"the OS disk {request.os_disk_id} was not found ({facts.disk_problem}).",
@@ -488,7 +297,7 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
     refusals: list[Refusal] = []
     if disk.os_type.lower() != "linux":
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-PRE-1",
                 "not-linux",
                 f"disk '{disk.name}' has OS type {disk.os_type or 'unset'}; adeflow handles Linux VMs only.",
@@ -497,30 +306,30 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
         )
     if disk.managed_by and disk.managed_by.lower() != request.vm.resource_id.lower():
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-attached",
                 f"disk '{disk.name}' is attached to {disk.managed_by}.",
                 "Attach a disk that no VM uses (import the VHD again for a second VM).",
             )
         )
-    if location and _region(disk.location) != _region(location):
+    if location and normalise_region(disk.location) != normalise_region(location):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-VHD-1",
                 "os-disk-other-region",
                 f"disk '{disk.name}' is in {disk.location}, the VM would be in {location}.",
                 f"Import the VHD in {location}, or create the VM in {disk.location}.",
             )
         )
-    if disk.sku in ("UltraSSD_LRS", "PremiumV2_LRS"):
-        rule = "R-LIM-4w" if disk.sku == "UltraSSD_LRS" else "R-LIM-4x"
+    if disk.sku in (ULTRA_SKU, PREMIUM_V2_SKU):
+        rule = "R-LIM-4w" if disk.sku == ULTRA_SKU else "R-LIM-4x"
         refusals.append(
-            _refuse(rule, "unsupported-disk-sku", f"disk '{disk.name}' is {disk.sku}.", "Import as Premium_LRS.")
+            Refusal(rule, "unsupported-disk-sku", f"disk '{disk.name}' is {disk.sku}.", "Import as Premium_LRS.")
         )
-    if disk.disk_encryption_set_id or (disk.encryption_type and disk.encryption_type != _PLATFORM_KEY):
+    if disk.disk_encryption_set_id or (disk.encryption_type and disk.encryption_type != PLATFORM_KEY):
         refusals.append(
-            _refuse(
+            Refusal(
                 "R-LIM-4t",
                 "disk-sse-cmk",
                 f"disk '{disk.name}' is encrypted with a customer-managed key ({disk.encryption_type}).",
@@ -552,58 +361,3 @@ def notes(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[str]:
             "(LinuxPassPhraseFileName), check the VHD was prepared with the ADE steps."
         )
     return found
-
-
-# ---------------------------------------------------------------------------------------------- request, verify
-
-
-def encryption_settings(request: CreateFromVhdInput) -> dict[str, Any]:
-    """``osDisk.encryptionSettings`` (SDK ``DiskEncryptionSettings``): what Set-AzVMOSDisk writes."""
-    settings: dict[str, Any] = {
-        "enabled": True,
-        "diskEncryptionKey": {"secretUrl": request.secret_url, "sourceVault": {"id": request.key_vault_id}},
-    }
-    if request.kek is not None:
-        settings["keyEncryptionKey"] = {"keyUrl": request.kek.key_url, "sourceVault": {"id": request.kek.vault_id}}
-    return settings
-
-
-def build_vm_body(request: CreateFromVhdInput, location: str) -> dict[str, Any]:
-    """The VirtualMachines_CreateOrUpdate body: attach the disk, no image or OS profile (docs/arm-reference.md §d.1)."""
-    disk_name = request.os_disk_id.rstrip("/").rsplit("/", 1)[-1]
-    return {
-        "location": location,
-        "properties": {
-            "hardwareProfile": {"vmSize": request.size},
-            "storageProfile": {
-                "osDisk": {
-                    "osType": "Linux",
-                    "name": disk_name,
-                    "createOption": "Attach",
-                    "caching": "ReadWrite",
-                    "managedDisk": {"id": request.os_disk_id},
-                    "encryptionSettings": encryption_settings(request),
-                }
-            },
-            "networkProfile": {
-                "networkInterfaces": [{"id": request.network_interface_id, "properties": {"primary": True}}]
-            },
-        },
-    }
-
-
-def verify_created(request: CreateFromVhdInput, vm: CreatedVmFacts) -> Verdict:
-    """R-ENA-4 for this path: the VM exists, succeeded, and reports the OS disk encrypted with our references."""
-    name = request.vm.name
-    if not vm.exists:
-        return Verdict(False, f"{name}: the VM is not there after its creation succeeded.")
-    if vm.provisioning_state.lower() != "succeeded":
-        return Verdict(False, f"{name}: provisioning state is {vm.provisioning_state or 'unknown'}.")
-    if not vm.encryption_enabled or not key_refs(request).same_as(vm.refs):
-        return Verdict(False, f"{name}: the VM model does not carry the requested OS disk encryption settings.")
-    if not vm.instance_view_encrypted:
-        return Verdict(False, f"{name}: the instance view does not report the OS disk encrypted.")
-    if vm.instance_view_secret_url.rstrip("/").lower() != request.secret_url.rstrip("/").lower():
-        return Verdict(False, f"{name}: the instance view reports another disk-encryption key.")
-    kek = f" wrapped by {request.kek.key_url}" if request.kek else ""
-    return Verdict(True, f"{name}: created; OS disk encrypted with {request.secret_url}{kek}.")
