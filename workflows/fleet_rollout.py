@@ -22,7 +22,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.domain.campaign_plan import RunningVmRun, VmRunQuery
+    from adeflow.domain.campaign_plan.payloads import RunningVmRun, VmRunQuery
     from adeflow.domain.fleet_query import VmQueryResult
     from adeflow.domain.rollout import (
         RolloutBook,

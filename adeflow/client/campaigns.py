@@ -1,9 +1,9 @@
 """Campaigns on Temporal Schedules, client side: create, update, steer and read them (the CLI and tests use this).
 
 One schedule per campaign, ``campaign/<name>``; its action starts :class:`~workflows.campaign.CampaignWorkflow` with
-the campaign file resolved into a :class:`~adeflow.domain.campaign_plan.CampaignInput`, so the file is read once, when
-the schedule is created or updated, and every run works from what was validated then. The overlap policy is SKIP or
-BUFFER_ONE, never ALLOW_ALL: two runs of one campaign must never plan over the same VMs at once.
+the campaign file resolved into a :class:`~adeflow.domain.campaign_plan.payloads.CampaignInput`, so the file is read
+once, when the schedule is created or updated, and every run works from what was validated then. The overlap policy
+is SKIP or BUFFER_ONE, never ALLOW_ALL: two runs of one campaign must never plan over the same VMs at once.
 """
 
 from __future__ import annotations
