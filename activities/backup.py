@@ -17,6 +17,7 @@ from activities.snapshot_retention import snapshot_tags
 from adeflow.domain import rules
 from adeflow.domain.model import SnapshotInfo, SnapshotRequest
 from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.vocabulary import Reason
 
 SNAPSHOT_NAME_MAX = 80
 
@@ -54,7 +55,7 @@ class BackupActivities:
                     first.snapshot_id.rsplit("/", 1)[-1],
                     f"it ended {first.provisioning_state or 'without a provisioning state'}",
                 ),
-                type="SnapshotFailed",
+                type=Reason.SNAPSHOT_FAILED,
                 non_retryable=True,
             )
         log.info("snapshots taken", snapshots=[r.snapshot_id.rsplit("/", 1)[-1] for r in results])
@@ -83,7 +84,7 @@ class BackupActivities:
             detail = f"{arm_error_code(exc)}: {arm_error_message(exc)}"
             raise ApplicationError(
                 rules.snapshot_failure_message(request.vm.name, disk.name, name, detail),
-                type="SnapshotFailed",
+                type=Reason.SNAPSHOT_FAILED,
                 non_retryable=True,
             ) from exc
         return SnapshotInfo(

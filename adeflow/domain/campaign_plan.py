@@ -26,11 +26,10 @@ from adeflow.domain import rules
 from adeflow.domain.fleet import VmSettings
 from adeflow.domain.model import KeyEncryptionKey, Refusal, VmFacts, VmRef, VolumeState, VolumeType
 from adeflow.domain.rollout import RolloutInput, RolloutResult, VmNote
+from adeflow.domain.vocabulary import NEW_DISK_CONFIRMATION
 
 ADE_RETIREMENT = date(2028, 9, 15)
 """ADE's retirement: afterwards ADE-encrypted disks fail to unlock on the next reboot (docs/operator-pains.md §0.1)."""
-NEW_DISK_CONFIRMATION = "data-disks-mounted-in-fstab"
-"""R-NEW-1: the operator's word that new data disks are formatted, mounted and in /etc/fstab."""
 MAX_NAME = 46
 """A campaign name plus ``-YYYYMMDDTHHMMSSZ`` stays within a rollout id's 63 characters."""
 _BUSY = {VolumeState.ENCRYPTION_IN_PROGRESS, VolumeState.DECRYPTION_IN_PROGRESS, VolumeState.VM_RESTART_PENDING}

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeGuard
 
 from adeflow.domain.model import (
     AdeSettings,
     BackupPolicy,
+    BackupWaiver,
     DiskFacts,
     EncryptionStatus,
     EncryptVmInput,
@@ -24,6 +26,9 @@ from adeflow.domain.model import (
     VolumeType,
 )
 from adeflow.domain.support import MATRIX
+from adeflow.domain.vocabulary import GUEST_CHECKS as GUEST_CHECKS  # re-exported: rules.GUEST_CHECKS
+from adeflow.domain.vocabulary import NEW_DISK_CONFIRMATION, Reason
+from adeflow.domain.vocabulary import GuestCheck as GuestCheck
 
 FORMAT_ALL_ACKNOWLEDGEMENT = "I understand data on qualifying data disks will be erased"
 """The exact words an operator must give for EncryptFormatAll (R-EFA-1/2): it formats data disks."""
@@ -35,37 +40,6 @@ SECRET_POLICY_DEFINITIONS = {
 }
 """Built-in policies whose Deny effect blocks the secret ADE writes (the second is an inference, arm-ref §h)."""
 
-
-@dataclass(frozen=True)
-class GuestCheck:
-    """A limitation only the guest can reveal; ARM cannot see it, so an operator must vouch for it."""
-
-    name: str
-    rule: str
-    description: str
-
-
-GUEST_CHECKS: dict[str, GuestCheck] = {
-    check.name: check
-    for check in (
-        GuestCheck("no-nested-mounts", "R-LIM-4p", "no nested mount points (e.g. /1st/data/2nd)"),
-        GuestCheck("no-data-drive-over-os-folder", "R-LIM-4q", "no data drive mounted on top of an OS folder"),
-        GuestCheck("no-lvm-root-on-data-disk", "R-LIM-4r", "the root logical volume is not extended onto a data disk"),
-        GuestCheck("no-kdump", "R-LIM-4m", "kernel crash dump (kdump) is not in use"),
-        GuestCheck("no-oracle-acfs", "R-LIM-4n", "no Oracle ACFS"),
-        GuestCheck("no-nfs", "R-LIM-4g", "no NFS mounts to encrypt"),
-        GuestCheck("no-azure-files", "R-LIM-4f", "no Azure Files shares to encrypt"),
-        GuestCheck("no-shared-filesystems", "R-LIM-4j", "no shared/distributed file systems (DFS, GFS, DRBD, CephFS)"),
-        GuestCheck("no-dynamic-volumes", "R-LIM-4h", "no dynamic volumes"),
-        GuestCheck("not-in-failover-cluster", "R-LIM-4v", "the VM is not in a failover cluster"),
-        GuestCheck("not-a-custom-image", "R-LIM-4d", "the OS is an unmodified marketplace image, not a custom image"),
-        GuestCheck(
-            "data-disks-mounted-in-fstab",
-            "R-NEW-1",
-            "every data disk is formatted, mounted and listed in /etc/fstab by a persistent name",
-        ),
-    )
-}
 
 ULTRA_SKU = "UltraSSD_LRS"
 PREMIUM_V2_SKU = "PremiumV2_LRS"
@@ -495,19 +469,24 @@ def preflight(request: EncryptVmInput, facts: VmFacts, vault: KeyVaultFacts) -> 
 
 def check_backup_policy(request: EncryptVmInput) -> list[Refusal]:
     """R-BAK-2: waiving the backup needs an operator's statement on record."""
-    waiver = request.backup_waiver
-    if request.backup_policy is BackupPolicy.WAIVE and (
-        waiver is None or not waiver.operator.strip() or not waiver.statement.strip()
-    ):
-        return [
-            _refuse(
-                "R-BAK-2",
-                "backup-waiver-missing",
-                "backup policy is waive but no operator statement that a backup exists was recorded.",
-                "Give the operator's name and a statement of where the backup is, or use backup policy auto.",
-            )
-        ]
+    if request.backup_policy is BackupPolicy.WAIVE and not waiver_on_record(request.backup_waiver):
+        return [backup_waiver_missing()]
     return []
+
+
+def waiver_on_record(waiver: BackupWaiver | None) -> TypeGuard[BackupWaiver]:
+    """R-BAK-2: a waiver counts only with the operator's name and a statement of where the backup is."""
+    return waiver is not None and bool(waiver.operator.strip()) and bool(waiver.statement.strip())
+
+
+def backup_waiver_missing() -> Refusal:
+    """R-BAK-2 refusal of a waived backup without a statement: by encrypt's preflight and by every backup gate."""
+    return _refuse(
+        "R-BAK-2",
+        "backup-waiver-missing",
+        "backup policy is waive but no operator statement that a backup exists was recorded.",
+        "Give the operator's name and a statement of where the backup is, or use backup policy auto.",
+    )
 
 
 def check_format_all(request: EncryptVmInput, volume_type: VolumeType) -> list[Refusal]:
@@ -540,7 +519,7 @@ def check_format_all(request: EncryptVmInput, volume_type: VolumeType) -> list[R
 
 def check_new_disk_confirmed(request: EncryptVmInput) -> list[Refusal]:
     """R-NEW-1: a re-enable for a new data disk needs the operator's word that it is formatted and mounted."""
-    if "data-disks-mounted-in-fstab" in request.confirmations:
+    if NEW_DISK_CONFIRMATION in request.confirmations:
         return []
     return [
         _refuse(
@@ -548,7 +527,7 @@ def check_new_disk_confirmed(request: EncryptVmInput) -> list[Refusal]:
             "new-disk-not-confirmed",
             "the VM is already ADE-encrypted; encrypting a new data disk needs it formatted, mounted and in "
             "/etc/fstab by a persistent name first, and that was not confirmed.",
-            "Prepare the disk in the guest, then confirm 'data-disks-mounted-in-fstab'.",
+            f"Prepare the disk in the guest, then confirm '{NEW_DISK_CONFIRMATION}'.",
         )
     ]
 
@@ -684,13 +663,13 @@ def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
     """Disable is done when data reports NotEncrypted/NotMounted and no decryption is running (R-DIS-2)."""
     if not status.extension_present:
         return ProgressVerdict(
-            ProgressKind.FAILED, "the ADE extension disappeared during disable.", "extension-missing"
+            ProgressKind.FAILED, "the ADE extension disappeared during disable.", Reason.EXTENSION_MISSING
         )
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         return ProgressVerdict(
             ProgressKind.FAILED,
             f"the ADE extension reported an error: {status.message or status.code}",
-            "extension-error",
+            Reason.EXTENSION_ERROR,
         )
     if status.data in (VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
@@ -701,14 +680,16 @@ def _extension_problem(status: EncryptionStatus, doing: str) -> ProgressVerdict 
     """A vanished extension or a non-transient error status ends any wait."""
     if not status.extension_present:
         return ProgressVerdict(
-            ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", "extension-missing"
+            ProgressKind.FAILED,
+            f"the ADE extension disappeared from the VM during {doing}.",
+            Reason.EXTENSION_MISSING,
         )
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         reported = status.message or status.code
         return ProgressVerdict(
             ProgressKind.FAILED,
             f"the ADE extension reported an error: {_sentence(reported)} Fix: {extension_failure_fix(reported)}",
-            "extension-error",
+            Reason.EXTENSION_ERROR,
         )
     return None
 
@@ -742,7 +723,7 @@ def assess_encryption_progress(status: EncryptionStatus, volume_type: VolumeType
             "the OS volume is encrypted but the VM must be restarted to finish (VMRestartPending, R-ENA-2). "
             "Fix: restart the VM (az vm restart), then check it with adeflow vm status; or run again with "
             "restart policy auto or ask.",
-            "vm-restart-pending",
+            Reason.VM_RESTART_PENDING,
         )
     if required_volumes_encrypted(status, volume_type):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
@@ -878,7 +859,7 @@ def wait_deadline_verdict(operation: str, deadline_s: float, last_seen: str) -> 
         "be stuck in the guest (R-LIM-2). Fix: follow it with adeflow vm status (az vm encryption show); if it no "
         "longer moves, read the extension log in the guest and restore from the backup taken before the run "
         "(R-BAK-1) before running again; for large data disks allow a longer deadline.",
-        f"{'disable' if doing == 'decryption' else 'encryption'}-deadline-exceeded",
+        Reason.DISABLE_DEADLINE_EXCEEDED if doing == "decryption" else Reason.ENCRYPTION_DEADLINE_EXCEEDED,
     )
 
 
@@ -893,7 +874,7 @@ def assess_power_state(power_state: str, operation: str) -> ProgressVerdict | No
         "is not running (R-LIM-2). The VM was left as it is. Fix: start the VM (az vm start) and follow the "
         "extension with adeflow vm status; if it does not resume, restore from the backup taken before the run "
         "(R-BAK-1) and run again.",
-        "vm-not-running",
+        Reason.VM_NOT_RUNNING,
     )
 
 
@@ -904,7 +885,7 @@ def vm_deleted_verdict(operation: str) -> ProgressVerdict:
         f"the VM was deleted during {_doing(operation)}; there is nothing left to do for it. The snapshots or "
         "backup taken before the run remain (R-BAK-1). Fix: none for the VM; remove its snapshots with adeflow "
         "snapshots delete once they are no longer needed.",
-        "vm-deleted",
+        Reason.VM_DELETED,
     )
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal, VmRef
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
+from adeflow.domain.vocabulary import Reason
 
 VAULT_DNS_SUFFIXES = ("vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net", "vault.microsoftazure.de")
 _OBJECT_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
@@ -408,7 +409,7 @@ def check_facts(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refu
         refusals.append(
             _refuse(
                 "R-VHD-1",
-                "vm-name-taken",
+                Reason.VM_NAME_TAKEN,
                 f"a VM named '{request.vm.name}' already exists in {request.vm.resource_group} and does not attach "
                 "this disk with these key references.",
                 "Choose another VM name, or delete that VM first if it is a failed earlier attempt.",

@@ -48,10 +48,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from adeflow.domain.campaign_plan import MAX_NAME, NEW_DISK_CONFIRMATION, CampaignInput, CampaignKind, RotateKek
+from adeflow.domain.campaign_plan import MAX_NAME, CampaignInput, CampaignKind, RotateKek
 from adeflow.domain.fleet import ResolvedVm, RolloutPolicy, Selector, VmSettings
 from adeflow.domain.resource_ids import parse_resource_id
 from adeflow.domain.rollout import build_rollout_input
+from adeflow.domain.vocabulary import NEW_DISK_CONFIRMATION
 from adeflow.inputs.manifest import (
     _INVALID,
     SETTING_KEYS,

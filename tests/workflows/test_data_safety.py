@@ -12,15 +12,24 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from adeflow.domain.model import BackupPolicy, BackupWaiver, EncryptVmInput, RestartPolicy, VmRef, VolumeType
+from adeflow.domain.model import (
+    BackupPolicy,
+    BackupWaiver,
+    DisableInput,
+    EncryptVmInput,
+    RemoveExtensionInput,
+    RestartPolicy,
+    VmRef,
+    VolumeType,
+)
 from adeflow.domain.rules import FORMAT_ALL_ACKNOWLEDGEMENT
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from tests.safety import Expectations, violations
 from tests.workflows.test_encrypt_vm import vm
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput
+from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
-from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow
+from workflows.remove_extension import RemoveExtensionWorkflow
 
 SEEDS = [11, 23, 37, 41]
 FAULTS = ["extension_failure", "snapshot_failure", "backup_job_failure", "throttle", "server_error", None, None]
