@@ -145,12 +145,11 @@ async def backup_gate(
     policy: BackupPolicy,
     waiver: BackupWaiver | None,
 ) -> BackupGateResult:
-    """R-BAK-2: a backup taken and verified here (Azure Backup or snapshots), or an operator's recorded waiver.
-
-    A waiver without the operator's name and statement is refused here, whichever run asks (encrypt's preflight
-    refuses it earlier; disable has only this gate)."""
+    """R-BAK-2: a backup taken and verified here (Azure Backup or snapshots), or an operator's recorded waiver."""
     run_tag = workflow.info().run_id[:8]
     if policy is BackupPolicy.WAIVE:
+        # A waiver without the operator's name and statement is refused here, whichever run asks (encrypt's
+        # preflight refuses it earlier; disable has only this gate): never an assert (a stuck workflow task).
         if not rules.waiver_on_record(waiver):
             return BackupGateResult(refusal=rules.backup_waiver_missing())
         tracker.enter(Phase.BACKUP, f"backup waived by {waiver.operator}: {waiver.statement}")
