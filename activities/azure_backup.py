@@ -17,6 +17,7 @@ from activities.azure.errors import arm_error_code, arm_error_message, classify_
 from adeflow.domain import rules
 from adeflow.domain.model import AzureBackupRequest, AzureBackupResult, BackupProtection, ProtectionQuery, VmRef
 from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.vocabulary import Reason
 
 FABRIC = "Azure"
 _OPERATION_ID = re.compile(r"/operationsStatus/([^/?]+)", re.IGNORECASE)
@@ -74,7 +75,7 @@ class AzureBackupActivities:
             raise ApplicationError(
                 f"{vm.name}: backup job {job_id} completed but no recovery point is listed (R-BAK-2: no encryption "
                 "without a verified backup).",
-                type="RecoveryPointMissing",
+                type=Reason.RECOVERY_POINT_MISSING,
                 non_retryable=True,
             )
         return AzureBackupResult(job_id=job_id, recovery_point_id=point[0], recovery_point_time=point[1])
@@ -94,7 +95,9 @@ class AzureBackupActivities:
             if running is None:
                 detail = f"409 {arm_error_code(exc)}: {arm_error_message(exc)}"
                 raise ApplicationError(
-                    rules.backup_conflict_message(request.vm.name, detail), type="BackupConflict", non_retryable=True
+                    rules.backup_conflict_message(request.vm.name, detail),
+                    type=Reason.BACKUP_CONFLICT,
+                    non_retryable=True,
                 ) from exc
             activity.logger.info("backup of %s already in progress (job %s): waiting for it", request.vm.name, running)
             return running
@@ -152,7 +155,7 @@ class AzureBackupActivities:
                 error = body_out.get("error") or {}
                 raise ApplicationError(
                     f"{request.vm.name}: backup trigger {state}: {error.get('message', '')}",
-                    type="BackupTriggerFailed",
+                    type=Reason.BACKUP_TRIGGER_FAILED,
                     non_retryable=True,
                 )
             activity.heartbeat("")
@@ -174,7 +177,7 @@ class AzureBackupActivities:
                     f"{vm.name}: Azure Backup job {job_id} ended {state}: {(reason or 'no details').rstrip('.')}. "
                     "Nothing was changed on the VM: encryption does not start without a verified backup (R-BAK-2). "
                     "Fix: resolve the backup error and run again, or use backup policy snapshot.",
-                    type="BackupJobFailed",
+                    type=Reason.BACKUP_JOB_FAILED,
                     non_retryable=True,
                 )
             await asyncio.sleep(self._clients.lro_poll_seconds)

@@ -19,6 +19,7 @@ from activities.snapshot_retention import snapshot_tags
 from adeflow.domain import rules
 from adeflow.domain.model import SnapshotInfo, SnapshotRequest
 from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.vocabulary import Reason
 
 SNAPSHOT_NAME_MAX = 80
 RUN_TAG_LENGTH = 12
@@ -72,7 +73,7 @@ class BackupActivities:
                     first.snapshot_id.rsplit("/", 1)[-1],
                     f"it ended {first.provisioning_state or 'without a provisioning state'}",
                 ),
-                type="SnapshotFailed",
+                type=Reason.SNAPSHOT_FAILED,
                 non_retryable=True,
             )
         log.info("snapshots taken", snapshots=[r.snapshot_id.rsplit("/", 1)[-1] for r in results])
@@ -108,7 +109,7 @@ class BackupActivities:
                 )
             raise ApplicationError(
                 rules.snapshot_failure_message(request.vm.name, disk.name, name, detail),
-                type="SnapshotFailed",
+                type=Reason.SNAPSHOT_FAILED,
                 non_retryable=True,
             ) from exc
         return SnapshotInfo(

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.azure.clients import AzureClients
 from activities.azure.errors import arm_error_code, arm_error_message, classify_arm_error
 from activities.inventory import InventoryActivities
+from adeflow.domain import vocabulary
 from adeflow.domain.campaign_plan.keks import normalise_kek, parse_kek
 from adeflow.domain.campaign_plan.payloads import (
     CampaignReport,
@@ -38,9 +39,10 @@ from adeflow.domain.campaign_plan.payloads import (
 )
 from adeflow.domain.model import KeyEncryptionKey, VmRef
 from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.vocabulary import Reason
 from adeflow.reports.campaign_report import report_csv, report_json, report_markdown, webhook_body
 
-ROLLOUT_KEY = SearchAttributeKey.for_keyword("AdeRolloutId")
+ROLLOUT_KEY = SearchAttributeKey.for_keyword(vocabulary.ROLLOUT_ID)
 
 
 class CampaignActivities:
@@ -168,7 +170,7 @@ class CampaignActivities:
             raise ApplicationError(
                 f"cannot write the campaign report to {directory}: {exc.strerror or exc}; check notify.report_dir "
                 "and that the worker may write there",
-                type="ReportNotWritten",
+                type=Reason.REPORT_NOT_WRITTEN,
             ) from exc
         return WrittenReport([str(p) for p in files])
 

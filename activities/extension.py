@@ -25,6 +25,7 @@ from adeflow.domain.model import (
     ExtensionResult,
     VmRef,
 )
+from adeflow.domain.vocabulary import Reason
 
 _TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -85,7 +86,7 @@ class ExtensionActivities:
             if _is_extension_failure(exc):
                 raise ApplicationError(
                     rules.explain_extension_failure(vm.name, arm_error_message(exc)),
-                    type="ExtensionProvisioningFailed",
+                    type=Reason.EXTENSION_PROVISIONING_FAILED,
                     non_retryable=True,
                 ) from exc
             raise classify_arm_error(exc, f"enabling ADE on VM {vm.name}") from exc
@@ -136,7 +137,7 @@ class ExtensionActivities:
             raise ApplicationError(
                 f"{request.vm.name}: extension provisioning ended '{state}' for sequence "
                 f"{request.settings.sequence_version}",
-                type="ExtensionProvisioningFailed",
+                type=Reason.EXTENSION_PROVISIONING_FAILED,
                 non_retryable=True,
             )
 

@@ -20,8 +20,8 @@ from adeflow.domain import rules
 from adeflow.domain.arm_parse import parse_extension
 from adeflow.domain.model import ADE_EXTENSION_NAME, EncryptionStatus, ProgressRequest, VolumeState
 from adeflow.domain.rules import ProgressKind, ProgressVerdict, assess_disable_progress, assess_encryption_progress
+from adeflow.domain.vocabulary import Reason
 
-STILL_ENCRYPTING = "EncryptionInProgress"
 POWER_CHECK_EVERY = 3
 """Every how many polls the VM's power state is read too: a third more reads finds a deallocated VM in minutes."""
 
@@ -57,7 +57,7 @@ class StatusActivities:
             raise ApplicationError(
                 f"{request.vm.name}: the ADE extension now carries sequence version {status.sequence_version}, "
                 f"not ours ({request.sequence_version}); someone else re-ran ADE on this VM (R-NEW-4).",
-                type="Superseded",
+                type=Reason.SUPERSEDED,
                 non_retryable=True,
             )
         disabling = request.encryption_operation == "DisableEncryption"
@@ -74,7 +74,7 @@ class StatusActivities:
                 f"still {'decrypting' if disabling else 'encrypting'} {request.vm.name}: {verdict.message}",
                 status.describe(),
                 status,
-                type=STILL_ENCRYPTING,
+                type=Reason.STILL_WORKING,
                 category=ApplicationErrorCategory.BENIGN,
             )
         raise ApplicationError(f"{request.vm.name}: {verdict.message}", status, type=verdict.reason, non_retryable=True)

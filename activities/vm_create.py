@@ -30,6 +30,7 @@ from adeflow.domain.vhd import (
     VmCreateOutcome,
     VmCreateRequest,
 )
+from adeflow.domain.vocabulary import Reason
 
 _TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -90,7 +91,7 @@ class VmCreateActivities:
                     raise ApplicationError(
                         f"{vm.name}: refused by R-VHD-1 (vm-name-taken): a VM of that name appeared that does not "
                         "attach this disk with these key references. Fix: choose another VM name.",
-                        type="vm-name-taken",
+                        type=Reason.VM_NAME_TAKEN,
                         non_retryable=True,
                     )
                 state = current.provisioning_state
@@ -134,7 +135,7 @@ class VmCreateActivities:
         if state.lower() != "succeeded":
             raise ApplicationError(
                 f"{vm.name}: VM creation ended '{state}'. Fix: read the VM's activity log, delete the VM and retry.",
-                type="vm-provisioning-failed",
+                type=Reason.VM_PROVISIONING_FAILED,
                 non_retryable=True,
             )
 

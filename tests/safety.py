@@ -28,6 +28,9 @@ class Expectations:
     disks: dict[str, list[str]]
     """Every managed disk of each VM, by name."""
     waived: set[str] = field(default_factory=set)
+    """VMs whose encryption was waived with an operator's statement (R-BAK-2)."""
+    disable_waived: set[str] = field(default_factory=set)
+    """VMs whose disable was waived with an operator's statement (R-BAK-2)."""
     acknowledged_format_all: set[str] = field(default_factory=set)
     leave_encrypted: set[str] = field(default_factory=set)
 
@@ -38,9 +41,10 @@ def _state(detail: str, volume: str) -> str:
 
 
 def violations(records: Iterable[RequestRecord], expect: Expectations) -> list[str]:
-    """Every breach of: no enable without a prior backup (or waiver), no disable while the OS volume is
-    encrypted (R-DIS-3), no extension removal while anything is encrypted (R-DIS-2), no EncryptFormatAll
-    without the operator's acknowledgement (R-EFA-1/2). An empty list means the log is safe."""
+    """Every breach of: no enable or disable without a backup of the VM taken since its last ADE write (or a
+    waiver with a statement, R-BAK-2), no disable while the OS volume is encrypted (R-DIS-3), no extension removal
+    while anything is encrypted (R-DIS-2), no EncryptFormatAll without the operator's acknowledgement (R-EFA-1/2).
+    An empty list means the log is safe."""
     found: list[str] = []
     snapshotted: dict[str, set[str]] = {}
     backed_up: set[str] = set()
@@ -63,13 +67,23 @@ def violations(records: Iterable[RequestRecord], expect: Expectations) -> list[s
                 continue
             operation = r.detail.split(" ", 1)[0]
             if operation.startswith("EnableEncryption"):
-                disks = {d.lower() for d in expect.disks.get(vm, [])}
-                if vm not in expect.waived and vm not in backed_up and not disks <= snapshotted.get(vm, set()):
+                if vm not in expect.waived and not _backed_up(vm, expect, snapshotted, backed_up):
                     found.append(f"#{r.seq} {vm}: {operation} without a backup of every disk (R-BAK-2)")
                 if "format-all" in r.detail and vm not in expect.acknowledged_format_all:
                     found.append(f"#{r.seq} {vm}: EncryptFormatAll without acknowledgement (R-EFA-1)")
                 snapshotted.pop(vm, None)  # the next enable of this VM needs a backup of its own
                 backed_up.discard(vm)
-            elif operation == "DisableEncryption" and _state(r.detail, "os") in HOLDS_DATA:
-                found.append(f"#{r.seq} {vm}: DisableEncryption while {r.detail} (R-DIS-3)")
+            elif operation == "DisableEncryption":
+                if vm not in expect.disable_waived and not _backed_up(vm, expect, snapshotted, backed_up):
+                    found.append(f"#{r.seq} {vm}: DisableEncryption without a backup of every disk (R-BAK-2)")
+                if _state(r.detail, "os") in HOLDS_DATA:
+                    found.append(f"#{r.seq} {vm}: DisableEncryption while {r.detail} (R-DIS-3)")
+                snapshotted.pop(vm, None)
+                backed_up.discard(vm)
     return found
+
+
+def _backed_up(vm: str, expect: Expectations, snapshotted: dict[str, set[str]], backed_up: set[str]) -> bool:
+    """An Azure Backup was triggered, or every disk of the VM was snapshotted, since the VM's last ADE write."""
+    disks = {d.lower() for d in expect.disks.get(vm, [])}
+    return vm in backed_up or disks <= snapshotted.get(vm, set())

@@ -32,7 +32,7 @@ def vm_finished(outcome: str, timings: Sequence[PhaseTiming], backup: BackupMeth
     meter = workflow.metric_meter()
     meter.create_counter("adeflow_vms_finished", "VM runs finished, by outcome").add(1, {"outcome": outcome})
     for timing in timings:
-        if timing.phase is Phase.ENCRYPTING:
+        if timing.phase in (Phase.ENCRYPTING, Phase.DECRYPTING):
             meter.create_histogram_float(
                 ENCRYPTION_DURATION, "Time from the extension PUT to the end of encryption (or decryption)", "s"
             ).record(timing.seconds, {"outcome": outcome})

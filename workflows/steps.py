@@ -1,5 +1,7 @@
 """Steps shared by the per-VM workflows: activity calls, phase tracking, the backup gate, the extension wait.
 
+The run's own shape (result, refuse/fail/finish, progress query, workflow id) is ``workflows.vm_run``.
+
 Plain functions and a small class that run inside a workflow's context (deterministic; no I/O of their own).
 """
 
@@ -20,8 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.azure_backup import AzureBackupActivities
     from activities.backup import BackupActivities
     from activities.backup import run_tag as snapshot_run_tag
-    from activities.status import STILL_ENCRYPTING, StatusActivities
-    from adeflow.domain import rules
+    from activities.status import StatusActivities
+    from adeflow.domain import rules, vocabulary
     from adeflow.domain.model import (
         AzureBackupRequest,
         BackupMethod,
@@ -37,17 +39,18 @@ with workflow.unsafe.imports_passed_through():
         SnapshotRequest,
         VmRef,
     )
+    from adeflow.domain.vocabulary import Reason
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
-PHASE_KEY = SearchAttributeKey.for_keyword("AdePhase")
-VM_KEY = SearchAttributeKey.for_keyword("AdeVmName")
-RESOURCE_GROUP_KEY = SearchAttributeKey.for_keyword("AdeResourceGroup")
-SUBSCRIPTION_KEY = SearchAttributeKey.for_keyword("AdeSubscription")
-OUTCOME_KEY = SearchAttributeKey.for_keyword("AdeOutcome")
-ROLLOUT_KEY = SearchAttributeKey.for_keyword("AdeRolloutId")
-VOLUME_TYPE_KEY = SearchAttributeKey.for_keyword("AdeVolumeType")
+PHASE_KEY = SearchAttributeKey.for_keyword(vocabulary.PHASE)
+VM_KEY = SearchAttributeKey.for_keyword(vocabulary.VM_NAME)
+RESOURCE_GROUP_KEY = SearchAttributeKey.for_keyword(vocabulary.RESOURCE_GROUP)
+SUBSCRIPTION_KEY = SearchAttributeKey.for_keyword(vocabulary.SUBSCRIPTION)
+OUTCOME_KEY = SearchAttributeKey.for_keyword(vocabulary.OUTCOME)
+ROLLOUT_KEY = SearchAttributeKey.for_keyword(vocabulary.ROLLOUT_ID)
+VOLUME_TYPE_KEY = SearchAttributeKey.for_keyword(vocabulary.VOLUME_TYPE)
 
 ARM_CALL = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 """ARM reads and writes: the SDK already retried throttling; these retries cover worker or network loss."""
@@ -74,7 +77,7 @@ def _failure(err: ActivityError, during: str) -> StepFailed:
     if err.retry_state is RetryState.TIMEOUT:  # retried through the whole outage budget (call's schedule-to-close)
         last = cause.cause if isinstance(cause, TimeoutError) and cause.cause is not None else cause
         return StepFailed(
-            "arm-outage-budget-exceeded",
+            Reason.ARM_OUTAGE_BUDGET_EXCEEDED,
             f"{during}: Azure Resource Manager kept failing for longer than the outage budget "
             f"({ARM_OUTAGE_BUDGET}); the step was retried all along and nothing after it was done (last error: "
             f"{getattr(last, 'message', None) or last or 'no answer'}). Fix: restore the worker's access to ARM "
@@ -82,8 +85,8 @@ def _failure(err: ActivityError, during: str) -> StepFailed:
             "every step is idempotent and resumes where it stopped.",
         )
     if isinstance(cause, ApplicationError):
-        return StepFailed(cause.type or "activity-failed", cause.message)
-    return StepFailed("activity-failed", f"{during} failed: {cause or err}")
+        return StepFailed(cause.type or Reason.ACTIVITY_FAILED, cause.message)
+    return StepFailed(Reason.ACTIVITY_FAILED, f"{during} failed: {cause or err}")
 
 
 async def call(
@@ -101,18 +104,6 @@ async def call(
         )
     except ActivityError as err:
         raise _failure(err, during or getattr(method, "__name__", "activity")) from err
-
-
-def tag_vm(vm: VmRef, rollout_id: str) -> None:
-    """Search attributes that let operators find a VM's runs in the UI (AdeVmName, AdeSubscription, ...)."""
-    attributes = [
-        VM_KEY.value_set(vm.name),
-        RESOURCE_GROUP_KEY.value_set(vm.resource_group),
-        SUBSCRIPTION_KEY.value_set(vm.subscription_id),
-    ]
-    if rollout_id:
-        attributes.append(ROLLOUT_KEY.value_set(rollout_id))
-    workflow.upsert_search_attributes(attributes)
 
 
 class PhaseTracker:
@@ -158,7 +149,10 @@ async def backup_gate(
     """R-BAK-2: a backup taken and verified here (Azure Backup or snapshots), or an operator's recorded waiver."""
     run_tag = snapshot_run_tag(workflow.info().run_id)  # unique per run, stable across its retries
     if policy is BackupPolicy.WAIVE:
-        assert waiver is not None  # preflight refuses a waive without a statement
+        # A waiver without the operator's name and statement is refused here, whichever run asks (encrypt's
+        # preflight refuses it earlier; disable has only this gate): never an assert (a stuck workflow task).
+        if not rules.waiver_on_record(waiver):
+            return BackupGateResult(refusal=rules.backup_waiver_missing())
         tracker.enter(Phase.BACKUP, f"backup waived by {waiver.operator}: {waiver.statement}")
         return BackupGateResult(method=BackupMethod.WAIVED, waiver=waiver)
     if policy in (BackupPolicy.AUTO, BackupPolicy.AZURE_BACKUP):
@@ -219,7 +213,7 @@ def _last_seen(err: BaseException) -> str:
     """The status the last poll saw (details[0] of its "still encrypting" error), wherever the server nests it."""
     cause = err.__cause__ or getattr(err, "cause", None)
     while cause is not None:
-        if isinstance(cause, ApplicationError) and cause.type == STILL_ENCRYPTING and cause.details:
+        if isinstance(cause, ApplicationError) and cause.type == Reason.STILL_WORKING and cause.details:
             return str(cause.details[0])
         cause = cause.__cause__ or getattr(cause, "cause", None)
     return ""

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from adeflow.cli.devserver import DevServer
 from adeflow.client.connect import connect as connect_temporal
 from adeflow.client.rollouts import start_rollout, ui_link, vm_results, watch, write_report
-from adeflow.domain.model import EncryptVmResult, Outcome, VmRef
+from adeflow.domain.model import DisableInput, DisableResult, EncryptVmResult, Outcome, VmRef
 from adeflow.domain.rollout import build_rollout_input
 from adeflow.inputs.manifest import load_manifest
 from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
@@ -29,7 +29,7 @@ from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec, load_fleet
 from azuresim.server import SimServer
 from worker.main import build_runtime, run_worker
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, DisableResult, disable_workflow_id
+from workflows.disable_encryption import DisableEncryptionWorkflow, disable_workflow_id
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_FLEET = EXAMPLES / "demo-fleet.yaml"

@@ -22,17 +22,19 @@ from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
     CreateFromVhdInput,
+    DisableInput,
     EncryptVmInput,
     KeyEncryptionKey,
     Outcome,
+    RemoveExtensionInput,
     RestartPolicy,
     VmRef,
 )
 from adeflow.domain.values import VaultObjectUrl
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, disable_workflow_id
+from workflows.disable_encryption import DisableEncryptionWorkflow, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
-from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow, remove_extension_workflow_id
+from workflows.remove_extension import RemoveExtensionWorkflow, remove_extension_workflow_id
 
 T = TypeVar("T")
 

@@ -33,7 +33,10 @@ class VolumeType(StrEnum):
 
 
 class Phase(StrEnum):
-    """Where a VM's run stands; published as the ``AdePhase`` search attribute (docs/original-design.md §4)."""
+    """Where a VM's run stands, in words that say what happens; published as the ``AdePhase`` search attribute
+    (docs/original-design.md §4). Encrypt: preflight, backup, plan, enable, encrypting, verify. Disable: preflight,
+    backup, disable, decrypting, remove. Remove the extension: preflight, remove. Create from a VHD: preflight,
+    create, verify. Every run ends in done, failed or refused."""
 
     PREFLIGHT = "preflight"
     BACKUP = "backup"
@@ -41,6 +44,13 @@ class Phase(StrEnum):
     ENABLE = "enable"
     ENCRYPTING = "encrypting"
     VERIFY = "verify"
+    DISABLE = "disable"
+    """The disable PUT (``EncryptionOperation: DisableEncryption``)."""
+    DECRYPTING = "decrypting"
+    REMOVE = "remove"
+    """Deleting the ADE extension (R-DIS-5)."""
+    CREATE = "create"
+    """Creating a VM around an encrypted OS disk (R-VHD-1)."""
     DONE = "done"
     FAILED = "failed"
     REFUSED = "refused"
@@ -418,12 +428,33 @@ class PhaseTiming:
 
 
 @dataclass(frozen=True)
-class EncryptVmResult:
+class VmRunProgress:
+    """Answer of every per-VM run's ``progress`` query: the phase and a plain-words line for operators."""
+
+    phase: Phase
+    detail: str
+
+
+@dataclass(frozen=True)
+class VmRunResult:
+    """What every per-VM run returns: how it ended, why (a rule id for a refusal, a reason code), the message for
+    operators, and how long each phase took. A failed result still carries what had been done (snapshot ids)."""
+
     vm: VmRef
     outcome: Outcome
     reason: str = ""
     rule: str = ""
     message: str = ""
+    timings: list[PhaseTiming] = field(default_factory=list)
+
+    @property
+    def backup_method(self) -> BackupMethod | None:
+        """How the run passed its R-BAK-2 gate (a metrics label); None for runs without a gate."""
+        return None
+
+
+@dataclass(frozen=True)
+class EncryptVmResult(VmRunResult):
     volume_type: VolumeType | None = None
     sequence_version: str = ""
     backup: BackupMethod | None = None
@@ -435,7 +466,47 @@ class EncryptVmResult:
     encrypted_disks: list[str] = field(default_factory=list)
     unconfirmed_checks: list[str] = field(default_factory=list)
     """Guest-side checks nobody confirmed: listed for the operator, who must vouch for them."""
-    timings: list[PhaseTiming] = field(default_factory=list)
+
+    @property
+    def backup_method(self) -> BackupMethod | None:
+        return self.backup
+
+
+@dataclass(frozen=True)
+class DisableInput:
+    vm: VmRef
+    remove_extension: bool = True
+    backup_policy: BackupPolicy = BackupPolicy.AUTO
+    backup_waiver: BackupWaiver | None = None
+    poll_interval_s: float = 300.0
+    deadline_s: float = 72 * 3600.0
+    rollout_id: str = ""
+
+
+@dataclass(frozen=True)
+class DisableResult(VmRunResult):
+    reinstalled_extension: bool = False
+    """The extension had been removed while disks stayed encrypted; the disable PUT re-added it (R-DIS-2)."""
+    extension_removed: bool = False
+    sequence_version: str = ""
+    backup: BackupMethod | None = None
+    snapshot_ids: list[str] = field(default_factory=list)
+
+    @property
+    def backup_method(self) -> BackupMethod | None:
+        return self.backup
+
+
+@dataclass(frozen=True)
+class RemoveExtensionInput:
+    vm: VmRef
+    leave_encrypted: bool = False
+    """Remove even though volumes stay encrypted: they then stay encrypted with no extension to manage them."""
+
+
+@dataclass(frozen=True)
+class RemoveExtensionResult(VmRunResult):
+    """Removed (or already absent), refused (R-DIS-2) or failed: the shared fields say which."""
 
 
 @dataclass(frozen=True)
@@ -461,16 +532,10 @@ class CreateFromVhdInput:
 
 
 @dataclass(frozen=True)
-class CreateFromVhdResult:
-    vm: VmRef
-    outcome: Outcome
-    reason: str = ""
-    rule: str = ""
-    message: str = ""
+class CreateFromVhdResult(VmRunResult):
     location: str = ""
     created: bool = False
     """This run created the VM; False when a VM of an earlier run, with the same disk and keys, was adopted."""
     os_disk_encrypted: bool = False
     notes: list[str] = field(default_factory=list)
     """What ARM cannot confirm (e.g. an older secret version) and the operator should know."""
-    timings: list[PhaseTiming] = field(default_factory=list)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from adeflow.domain.fleet import FailureBudget
 from adeflow.domain.model import BackupPolicy, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
-from adeflow.domain.rules.eligibility import GUEST_CHECKS
+from adeflow.domain.vocabulary import GUEST_CHECKS
 
 T = TypeVar("T")
 

@@ -51,11 +51,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import PlainValidator
 
 from adeflow.domain import values
-from adeflow.domain.campaign_plan.decisions import NEW_DISK_CONFIRMATION
 from adeflow.domain.campaign_plan.payloads import CampaignInput, CampaignKind, RotateKek
 from adeflow.domain.campaign_plan.run import MAX_NAME
 from adeflow.domain.fleet import ResolvedVm, RolloutPolicy, Selector
 from adeflow.domain.rollout import build_rollout_input
+from adeflow.domain.vocabulary import NEW_DISK_CONFIRMATION
 from adeflow.inputs.fleet_entries import Duration, Positive, read_rollout, read_selectors, read_vms, rollout_policy
 from adeflow.inputs.manifest import load_manifest, read_text
 from adeflow.inputs.problems import ManifestError, ManifestProblem, Problems

@@ -12,10 +12,13 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from adeflow.domain.model import EncryptVmResult
+from adeflow.domain.model import EncryptVmResult, Phase
 from adeflow.domain.rollout import RolloutProgress
 
-PHASES = ("preflight", "backup", "plan", "enable", "encrypting", "verify")
+PHASES = tuple(
+    p.value for p in (Phase.PREFLIGHT, Phase.BACKUP, Phase.PLAN, Phase.ENABLE, Phase.ENCRYPTING, Phase.VERIFY)
+)
+"""The phases of an encryption run, the only runs a rollout starts: one bar each in the live display."""
 BAR = 30
 
 

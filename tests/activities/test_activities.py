@@ -13,9 +13,10 @@ from activities.backup import BackupActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
-from activities.status import STILL_ENCRYPTING, StatusActivities
+from activities.status import StatusActivities
 from adeflow.domain import rules
 from adeflow.domain.model import ExtensionRequest, ProgressRequest, SnapshotRequest, VmRef, VolumeType
+from adeflow.domain.vocabulary import Reason
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
 from tests.factories import request as make_request
@@ -109,7 +110,7 @@ async def test_await_encryption_raises_benign_retryable_while_encrypting_then_re
     sim.clock.scale = 1.0
     with pytest.raises(ApplicationError) as waiting:
         await ActivityEnvironment().run(status.await_encryption, poll)
-    assert waiting.value.type == STILL_ENCRYPTING and not waiting.value.non_retryable
+    assert waiting.value.type == Reason.STILL_WORKING and not waiting.value.non_retryable
     assert "EncryptionInProgress" in waiting.value.message
     sim.clock.advance(8 * 3600)
     done = await ActivityEnvironment().run(status.await_encryption, poll)
@@ -117,4 +118,4 @@ async def test_await_encryption_raises_benign_retryable_while_encrypting_then_re
     other = ProgressRequest(REF, VolumeType.ALL, "someone-else")
     with pytest.raises(ApplicationError) as superseded:
         await ActivityEnvironment().run(status.await_encryption, other)
-    assert superseded.value.non_retryable and superseded.value.type == "Superseded"
+    assert superseded.value.non_retryable and superseded.value.type == "superseded"

@@ -28,7 +28,15 @@ from activities.registry import build_activities
 from activities.vm_search import VmSearchActivities
 from adeflow.domain.campaign_plan.payloads import FactsBatch, KekQuery
 from adeflow.domain.fleet_query import VmQuery
-from adeflow.domain.model import EncryptVmInput, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
+from adeflow.domain.model import (
+    DisableInput,
+    EncryptVmInput,
+    KeyEncryptionKey,
+    RemoveExtensionInput,
+    RestartPolicy,
+    VmRef,
+    VolumeType,
+)
 from adeflow.inputs.settings import Settings, TemporalSettings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
@@ -39,9 +47,9 @@ from tests.workflows.test_create_from_vhd import KEK_URL, create_request
 from tests.workflows.test_create_from_vhd import fleet as vhd_fleet
 from worker.main import build_worker
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput
+from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
-from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow
+from workflows.remove_extension import RemoveExtensionWorkflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
 

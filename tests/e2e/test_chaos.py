@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from adeflow.cli.devserver import free_port
 from adeflow.client.rollouts import start_rollout
 from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
-from adeflow.domain.model import EncryptVmInput, Outcome, Phase, VmRef, VolumeType
+from adeflow.domain.model import DisableInput, DisableResult, EncryptVmInput, Outcome, Phase, VmRef, VolumeType
 from adeflow.domain.rollout import RolloutResult, RolloutStage, build_rollout_input
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
@@ -29,7 +29,7 @@ from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, fleet_dict
 from tests.e2e.chaos_support import SideEffects, TemporalDev, Workers, eventually
 from tests.safety import Expectations, violations
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, DisableResult, disable_workflow_id
+from workflows.disable_encryption import DisableEncryptionWorkflow, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]

@@ -23,7 +23,7 @@ from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
 from activities.registry import build_activities
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
-from adeflow.domain.model import EncryptVmInput, VmRef, VolumeType
+from adeflow.domain.model import DisableInput, EncryptVmInput, RemoveExtensionInput, VmRef, VolumeType
 from adeflow.domain.rollout import RolloutInput, RolloutTarget
 from adeflow.inputs.settings import Settings
 from azuresim.clock import SimClock
@@ -31,11 +31,11 @@ from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, fleet_dict, register_search_attributes
 from tests.workflows.standins import StandInVmRun
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput
+from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.registry import WORKFLOWS, workflow_runner
-from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow
+from workflows.remove_extension import RemoveExtensionWorkflow
 
 HERE = Path(__file__).parent
 UBUNTU = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2"}

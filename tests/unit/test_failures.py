@@ -38,5 +38,5 @@ def test_still_encrypting_poll_failure_has_no_stack_trace_but_keeps_its_message_
 
 
 def test_a_real_failure_keeps_its_stack_trace() -> None:
-    failure = _failure(ApplicationError("vm-1: extension failed", type="ExtensionProvisioningFailed"))
+    failure = _failure(ApplicationError("vm-1: extension failed", type="extension-provisioning-failed"))
     assert "test_failures.py" in failure.stack_trace

@@ -75,7 +75,7 @@ async def test_r_vhd_1_creates_the_vm_attaching_the_encrypted_disk_with_its_key_
 
     assert result.outcome is Outcome.ENCRYPTED, result.message
     assert result.created and result.os_disk_encrypted and result.location == "eastus" and result.notes == []
-    assert [t.phase.value for t in result.timings] == ["preflight", "enable", "verify"]
+    assert [t.phase.value for t in result.timings] == ["preflight", "create", "verify"]
     ops = [r.operation for r in sim.requests()]
     assert ops.count("VirtualMachines_CreateOrUpdate") == 1
     before_put = set(ops[: ops.index("VirtualMachines_CreateOrUpdate")])

@@ -1,5 +1,8 @@
 """Property: over random fleets, random operator inputs and random faults, the simulator's request log never
-shows a dangerous write (tests/safety.py: R-BAK-2, R-DIS-2, R-DIS-3, R-EFA-1). Seeded, so a failure replays."""
+shows a dangerous write (tests/safety.py: R-BAK-2, R-DIS-2, R-DIS-3, R-EFA-1). Seeded, so a failure replays.
+
+Operator inputs include a backup waived without a statement (R-BAK-2), for encrypt and for disable: such a run
+is refused (or fails) and never writes; it never leaves a run stuck on a failing workflow task either."""
 
 from __future__ import annotations
 
@@ -12,18 +15,45 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from adeflow.domain.model import BackupPolicy, BackupWaiver, EncryptVmInput, RestartPolicy, VmRef, VolumeType
+from adeflow.domain.model import (
+    BackupPolicy,
+    BackupWaiver,
+    DisableInput,
+    EncryptVmInput,
+    Outcome,
+    RemoveExtensionInput,
+    RestartPolicy,
+    VmRef,
+    VolumeType,
+)
 from adeflow.domain.rules import FORMAT_ALL_ACKNOWLEDGEMENT
 from azuresim.server import SimServer
 from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
 from tests.safety import Expectations, violations
 from tests.workflows.test_encrypt_vm import vm
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput
+from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
-from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionWorkflow
+from workflows.remove_extension import RemoveExtensionWorkflow
 
 SEEDS = [11, 23, 37, 41]
 FAULTS = ["extension_failure", "snapshot_failure", "backup_job_failure", "throttle", "server_error", None, None]
+WAIVE_UNSTATED = "waive-unstated"
+"""Backup policy waive, but the waiver has no statement (or is missing): R-BAK-2 must refuse it."""
+POLICIES: list[BackupPolicy | str] = [BackupPolicy.AUTO, BackupPolicy.SNAPSHOT, BackupPolicy.WAIVE, WAIVE_UNSTATED]
+
+
+def backup_choice(rng: random.Random) -> tuple[BackupPolicy, BackupWaiver | None]:
+    """A random backup policy and waiver as an operator might give them, statement-less waivers included."""
+    policy = rng.choice(POLICIES)
+    if policy == WAIVE_UNSTATED:
+        return BackupPolicy.WAIVE, rng.choice([None, BackupWaiver("ops", ""), BackupWaiver("ops", "   ")])
+    if policy is BackupPolicy.WAIVE:
+        return BackupPolicy.WAIVE, BackupWaiver("ops", "covered by job 7")
+    return BackupPolicy(policy), None
+
+
+def stated(waiver: BackupWaiver | None) -> bool:
+    return waiver is not None and bool(waiver.statement.strip())
 
 
 def random_case(rng: random.Random, tag: str) -> tuple[list[dict[str, Any]], list[EncryptVmInput], Expectations]:
@@ -39,10 +69,10 @@ def random_case(rng: random.Random, tag: str) -> tuple[list[dict[str, Any]], lis
         encrypted = rng.choice([{}, {}, {"data": True}, {"os": True, "data": True}, {"os": True}])
         specs.append(vm(name, data_disks=disks, encrypted=encrypted))
         expect.disks[name] = [f"{name}-osdisk", *(f"{name}-datadisk-{d['lun']}" for d in disks)]
-        policy = rng.choice([BackupPolicy.AUTO, BackupPolicy.SNAPSHOT, BackupPolicy.WAIVE])
+        policy, waiver = backup_choice(rng)
         format_all = rng.random() < 0.3
         acknowledged = format_all and rng.random() < 0.5
-        if policy is BackupPolicy.WAIVE:
+        if stated(waiver):
             expect.waived.add(name)
         if acknowledged:
             expect.acknowledged_format_all.add(name)
@@ -52,7 +82,7 @@ def random_case(rng: random.Random, tag: str) -> tuple[list[dict[str, Any]], lis
                 key_vault_id=VAULT_ID,
                 volume_type=rng.choice([None, VolumeType.OS, VolumeType.DATA, VolumeType.ALL]),
                 backup_policy=policy,
-                backup_waiver=BackupWaiver("ops", "covered by job 7") if policy is BackupPolicy.WAIVE else None,
+                backup_waiver=waiver,
                 restart_policy=RestartPolicy.AUTO,
                 encrypt_format_all=format_all,
                 acknowledge_data_loss=FORMAT_ALL_ACKNOWLEDGEMENT if acknowledged else "",
@@ -81,6 +111,8 @@ async def test_no_dangerous_write_whatever_the_fleet_inputs_and_faults(
         elif kind is not None:
             sim.inject({"kind": kind, "vm": spec["name"]})
     env = time_skipping_env
+    unstated: list[Any] = []
+    """Results of the runs whose backup was waived without a statement."""
     async with new_worker(env, azure_for(sim)) as worker:
 
         async def run(workflow: Any, arg: Any) -> Any:
@@ -90,16 +122,27 @@ async def test_no_dangerous_write_whatever_the_fleet_inputs_and_faults(
 
         # One at a time: the Java time-skipping server was seen to stop skipping with several polling runs open.
         for request in inputs:
-            await run(EncryptVmWorkflow.run, request)
+            result = await run(EncryptVmWorkflow.run, request)
+            if request.backup_policy is BackupPolicy.WAIVE and not stated(request.backup_waiver):
+                unstated.append(result)
         for request in inputs:  # then an operator disables or removes on some of them, in random order
             choice = rng.choice(["disable", "remove", None])
             if choice == "disable":
-                await run(DisableEncryptionWorkflow.run, DisableInput(request.vm, poll_interval_s=300))
+                policy, waiver = backup_choice(rng)
+                if stated(waiver):
+                    expect.disable_waived.add(request.vm.name)
+                disable = DisableInput(request.vm, backup_policy=policy, backup_waiver=waiver, poll_interval_s=300)
+                result = await run(DisableEncryptionWorkflow.run, disable)
+                if policy is BackupPolicy.WAIVE and not stated(waiver):
+                    unstated.append(result)
             elif choice == "remove":
                 await run(RemoveExtensionWorkflow.run, RemoveExtensionInput(request.vm))
     records = sim.requests()
     assert any(r.operation == "VirtualMachineExtensions_CreateOrUpdate" for r in records)  # something was written
     assert violations(records, expect) == []
+
+    # R-BAK-2: a waiver without a statement never lets a run change the VM (refused, or failed before any write).
+    assert [(r.vm.name, r.outcome) for r in unstated if r.outcome not in (Outcome.REFUSED, Outcome.FAILED)] == []
 
 
 def test_the_checker_flags_each_kind_of_breach() -> None:
@@ -121,4 +164,4 @@ def test_the_checker_flags_each_kind_of_breach() -> None:
         rec(3, "DELETE", "VirtualMachineExtensions_Delete", "os=NotEncrypted data=Encrypted"),
     ]
     found = violations(log, Expectations(disks={"v1": ["v1-osdisk"]}))
-    assert [f.rsplit("(", 1)[-1] for f in found] == ["R-BAK-2)", "R-EFA-1)", "R-DIS-3)", "R-DIS-2)"]
+    assert [f.rsplit("(", 1)[-1] for f in found] == ["R-BAK-2)", "R-EFA-1)", "R-BAK-2)", "R-DIS-3)", "R-DIS-2)"]

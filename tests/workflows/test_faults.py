@@ -89,7 +89,7 @@ async def test_extension_failure_surfaces_the_extensions_own_message_and_the_fix
     sim.inject({"kind": "extension_failure", "vm": "ext-01", "message": own})
     result, _ = await run(time_skipping_env, azure_for(sim), request("ext-01"))
 
-    assert (result.outcome, result.reason) == (Outcome.FAILED, "ExtensionProvisioningFailed")
+    assert (result.outcome, result.reason) == (Outcome.FAILED, "extension-provisioning-failed")
     assert_surfaced(result, own, "R-NEW-1", "R-BAK-1")
     assert "VMExtensionProvisioningError" not in result.message  # ARM's wrapper is peeled off
     assert len(result.snapshot_ids) == 1  # the way back is in the result
@@ -181,7 +181,7 @@ async def test_snapshot_failure_fails_before_enable_and_leaves_the_vm_as_it_was(
     sim.inject({"kind": "snapshot_failure", "vm": "snap-01"})
     result, _ = await run(time_skipping_env, azure_for(sim), request("snap-01", VolumeType.ALL))
 
-    assert (result.outcome, result.reason) == (Outcome.FAILED, "SnapshotFailed")
+    assert (result.outcome, result.reason) == (Outcome.FAILED, "snapshot-failed")
     assert_surfaced(result, "R-BAK-2", "InternalDiskManagementError", "Nothing was changed on the VM")
     assert PUT_EXTENSION not in operations(sim)
     assert all("/virtualMachines/" not in r.path for r in sim.requests() if r.method != "GET")
@@ -199,7 +199,7 @@ async def test_backup_job_failure_fails_before_enable_and_leaves_the_vm_as_it_wa
     sim.inject({"kind": "backup_job_failure", "vm": "bkf-01", "message": "Snapshot operation failed."})
     result, _ = await run(time_skipping_env, azure_for(sim), request("bkf-01"))
 
-    assert (result.outcome, result.reason) == (Outcome.FAILED, "BackupJobFailed")
+    assert (result.outcome, result.reason) == (Outcome.FAILED, "backup-job-failed")
     assert_surfaced(result, "Snapshot operation failed.", "R-BAK-2", "Nothing was changed on the VM")
     assert PUT_EXTENSION not in operations(sim) and "Snapshots_CreateOrUpdate" not in operations(sim)
     assert operations(sim).count("Backups_Trigger") == 1

@@ -13,13 +13,22 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
 from adeflow.domain import rules
-from adeflow.domain.model import BackupMethod, Outcome, RestartPolicy, VolumeType
+from adeflow.domain.model import (
+    BackupMethod,
+    DisableInput,
+    DisableResult,
+    Outcome,
+    RemoveExtensionInput,
+    RemoveExtensionResult,
+    RestartPolicy,
+    VolumeType,
+)
 from azuresim.server import SimServer
 from tests.conftest import SUB, SimFactory, fleet_dict, new_worker
 from tests.workflows.test_encrypt_vm import operations, request, run, vm
-from workflows.disable_encryption import DisableEncryptionWorkflow, DisableInput, DisableResult
+from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
-from workflows.remove_extension import RemoveExtensionInput, RemoveExtensionResult, RemoveExtensionWorkflow
+from workflows.remove_extension import RemoveExtensionWorkflow
 
 Azure = Callable[[SimServer], AzureClients]
 SECRET_POLICY = "/providers/Microsoft.Authorization/policyDefinitions/342e8053-e12e-4c44-be01-c3c2f318400f"
@@ -75,7 +84,7 @@ async def test_r_bak_2_failed_backup_job_stops_before_enable(
     sim = make_sim(fleet, 60, 300)
     sim.inject({"kind": "backup_job_failure", "vm": "bk-03"})
     result, _ = await run(time_skipping_env, azure_for(sim), request("bk-03"))
-    assert (result.outcome, result.reason) == (Outcome.FAILED, "BackupJobFailed")
+    assert (result.outcome, result.reason) == (Outcome.FAILED, "backup-job-failed")
     assert "bk-03" in result.message and "R-BAK-2" in result.message
     assert "VirtualMachineExtensions_CreateOrUpdate" not in operations(sim)
 
@@ -177,7 +186,7 @@ async def test_extension_failure_surfaces_the_extension_message_and_keeps_snapsh
     sim = make_sim(fleet_dict([vm("ef-01")]), 60, 300)
     sim.inject({"kind": "extension_failure", "vm": "ef-01", "message": "Failed to install cryptsetup package(s)"})
     result, _ = await run(time_skipping_env, azure_for(sim), request("ef-01"))
-    assert (result.outcome, result.reason) == (Outcome.FAILED, "ExtensionProvisioningFailed")
+    assert (result.outcome, result.reason) == (Outcome.FAILED, "extension-provisioning-failed")
     assert "cryptsetup" in result.message and "ef-01" in result.message
     assert len(result.snapshot_ids) == 1
 

@@ -68,7 +68,7 @@ async def test_r_bak_2_a_rerun_right_after_a_snapshot_failure_takes_new_snapshot
     req = replace(request("rerun-01", VolumeType.OS), poll_interval_s=1)
 
     failed, first_run = await run_vm(dev_env, clients, req)
-    assert (failed.outcome, failed.reason) == (Outcome.FAILED, "SnapshotFailed"), failed.message
+    assert (failed.outcome, failed.reason) == (Outcome.FAILED, "snapshot-failed"), failed.message
     first_names = snapshot_puts(sim)
     encrypted, second_run = await run_vm(dev_env, clients, req)  # at once: the same minute, the same id head
 
@@ -101,7 +101,7 @@ async def test_r_bak_2_a_failed_snapshot_of_the_same_name_is_refused_clearly_not
     with pytest.raises(ApplicationError) as again:  # the fault is spent: only the failed snapshot is left
         await ActivityEnvironment().run(BackupActivities(clients).snapshot_disks, snapshot)
 
-    assert (again.value.type, again.value.non_retryable) == ("SnapshotFailed", True)
+    assert (again.value.type, again.value.non_retryable) == ("snapshot-failed", True)
     message = again.value.message
     assert message.startswith("snapfail-01: snapshot snapfail-01-osdisk-ade-0123456789ab of disk snapfail-01-osdisk")
     assert "already exists in provisioning state Failed" in message and "not reused" in message, message
@@ -119,7 +119,7 @@ async def test_r_new_1_a_rerun_after_a_failed_enable_encrypts_instead_of_refusin
     req = request("reenable-01", VolumeType.ALL)
 
     failed, _ = await run_vm(time_skipping_env, clients, req)
-    assert (failed.outcome, failed.reason) == (Outcome.FAILED, "ExtensionProvisioningFailed"), failed.message
+    assert (failed.outcome, failed.reason) == (Outcome.FAILED, "extension-provisioning-failed"), failed.message
     sim.clear_faults()
     encrypted, _ = await run_vm(time_skipping_env, clients, req)
 

@@ -25,9 +25,7 @@ from adeflow.domain.campaign_plan.payloads import (
 from adeflow.domain.campaign_plan.state import AdeState, ade_state, retirement_path
 from adeflow.domain.fleet import VmSettings
 from adeflow.domain.model import Refusal, VmFacts, VolumeType
-
-NEW_DISK_CONFIRMATION = "data-disks-mounted-in-fstab"
-"""R-NEW-1: the operator's word that new data disks are formatted, mounted and in /etc/fstab."""
+from adeflow.domain.vocabulary import NEW_DISK_CONFIRMATION
 
 
 def _unencrypted(facts: VmFacts, volume_type: VolumeType) -> list[str]:

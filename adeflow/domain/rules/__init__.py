@@ -16,12 +16,11 @@ is unit-tested without Temporal or Azure, and an operator-facing refusal always 
 from __future__ import annotations
 
 from adeflow.domain.rules.eligibility import (
-    GUEST_CHECKS,
     PLATFORM_KEY,
     PREMIUM_V2_SKU,
     SECRET_POLICY_DEFINITIONS,
     ULTRA_SKU,
-    GuestCheck,
+    backup_waiver_missing,
     check_backup_policy,
     check_ever_encrypted_now_sse,
     check_key_vault,
@@ -34,6 +33,7 @@ from adeflow.domain.rules.eligibility import (
     normalise_region,
     preflight,
     unconfirmed_guest_checks,
+    waiver_on_record,
 )
 from adeflow.domain.rules.lifecycle import (
     check_disable,
@@ -80,6 +80,7 @@ from adeflow.domain.rules.volume_type import (
     current_volume_type,
     decide_volume_type,
 )
+from adeflow.domain.vocabulary import GUEST_CHECKS, GuestCheck
 
 __all__ = [
     "FORMAT_ALL_ACKNOWLEDGEMENT",
@@ -100,6 +101,7 @@ __all__ = [
     "assess_encryption_progress",
     "assess_power_state",
     "backup_conflict_message",
+    "backup_waiver_missing",
     "check_backup_policy",
     "check_disable",
     "check_ever_encrypted_now_sse",
@@ -133,4 +135,5 @@ __all__ = [
     "verify_encryption",
     "vm_deleted_verdict",
     "wait_deadline_verdict",
+    "waiver_on_record",
 ]

@@ -6,10 +6,11 @@ EncryptFormatAll checks of the sibling modules); guest-side limitations ARM cann
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TypeGuard
 
 from adeflow.domain.model import (
     BackupPolicy,
+    BackupWaiver,
     DiskFacts,
     EncryptVmInput,
     KeyVaultFacts,
@@ -22,6 +23,7 @@ from adeflow.domain.model import (
 from adeflow.domain.rules.settings import check_format_all
 from adeflow.domain.rules.volume_type import check_new_disk_confirmed, decide_volume_type
 from adeflow.domain.support import MATRIX
+from adeflow.domain.vocabulary import GUEST_CHECKS, GuestCheck
 
 SECRET_POLICY_DEFINITIONS = {
     "342e8053-e12e-4c44-be01-c3c2f318400f": "Key Vault secrets should have the specified maximum validity period",
@@ -29,37 +31,6 @@ SECRET_POLICY_DEFINITIONS = {
 }
 """Built-in policies whose Deny effect blocks the secret ADE writes (the second is an inference, arm-ref §h)."""
 
-
-@dataclass(frozen=True)
-class GuestCheck:
-    """A limitation only the guest can reveal; ARM cannot see it, so an operator must vouch for it."""
-
-    name: str
-    rule: str
-    description: str
-
-
-GUEST_CHECKS: dict[str, GuestCheck] = {
-    check.name: check
-    for check in (
-        GuestCheck("no-nested-mounts", "R-LIM-4p", "no nested mount points (e.g. /1st/data/2nd)"),
-        GuestCheck("no-data-drive-over-os-folder", "R-LIM-4q", "no data drive mounted on top of an OS folder"),
-        GuestCheck("no-lvm-root-on-data-disk", "R-LIM-4r", "the root logical volume is not extended onto a data disk"),
-        GuestCheck("no-kdump", "R-LIM-4m", "kernel crash dump (kdump) is not in use"),
-        GuestCheck("no-oracle-acfs", "R-LIM-4n", "no Oracle ACFS"),
-        GuestCheck("no-nfs", "R-LIM-4g", "no NFS mounts to encrypt"),
-        GuestCheck("no-azure-files", "R-LIM-4f", "no Azure Files shares to encrypt"),
-        GuestCheck("no-shared-filesystems", "R-LIM-4j", "no shared/distributed file systems (DFS, GFS, DRBD, CephFS)"),
-        GuestCheck("no-dynamic-volumes", "R-LIM-4h", "no dynamic volumes"),
-        GuestCheck("not-in-failover-cluster", "R-LIM-4v", "the VM is not in a failover cluster"),
-        GuestCheck("not-a-custom-image", "R-LIM-4d", "the OS is an unmodified marketplace image, not a custom image"),
-        GuestCheck(
-            "data-disks-mounted-in-fstab",
-            "R-NEW-1",
-            "every data disk is formatted, mounted and listed in /etc/fstab by a persistent name",
-        ),
-    )
-}
 
 ULTRA_SKU = "UltraSSD_LRS"
 
@@ -410,19 +381,24 @@ def check_not_busy(facts: VmFacts) -> list[Refusal]:
 
 def check_backup_policy(request: EncryptVmInput) -> list[Refusal]:
     """R-BAK-2: waiving the backup needs an operator's statement on record."""
-    waiver = request.backup_waiver
-    if request.backup_policy is BackupPolicy.WAIVE and (
-        waiver is None or not waiver.operator.strip() or not waiver.statement.strip()
-    ):
-        return [
-            Refusal(
-                "R-BAK-2",
-                "backup-waiver-missing",
-                "backup policy is waive but no operator statement that a backup exists was recorded.",
-                "Give the operator's name and a statement of where the backup is, or use backup policy auto.",
-            )
-        ]
+    if request.backup_policy is BackupPolicy.WAIVE and not waiver_on_record(request.backup_waiver):
+        return [backup_waiver_missing()]
     return []
+
+
+def waiver_on_record(waiver: BackupWaiver | None) -> TypeGuard[BackupWaiver]:
+    """R-BAK-2: a waiver counts only with the operator's name and a statement of where the backup is."""
+    return waiver is not None and bool(waiver.operator.strip()) and bool(waiver.statement.strip())
+
+
+def backup_waiver_missing() -> Refusal:
+    """R-BAK-2 refusal of a waived backup without a statement: by encrypt's preflight and by every backup gate."""
+    return Refusal(
+        "R-BAK-2",
+        "backup-waiver-missing",
+        "backup policy is waive but no operator statement that a backup exists was recorded.",
+        "Give the operator's name and a statement of where the backup is, or use backup policy auto.",
+    )
 
 
 def unconfirmed_guest_checks(confirmations: list[str]) -> list[GuestCheck]:

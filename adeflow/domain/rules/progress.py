@@ -13,6 +13,7 @@ from enum import StrEnum
 from adeflow.domain.model import EncryptionStatus, VolumeState, VolumeType
 from adeflow.domain.rules.messages import _sentence, extension_failure_fix
 from adeflow.domain.rules.verification import required_volumes_encrypted
+from adeflow.domain.vocabulary import Reason
 
 
 class ProgressKind(StrEnum):
@@ -48,14 +49,14 @@ def _extension_problem(status: EncryptionStatus, doing: str) -> ProgressVerdict 
     """A vanished extension or a non-transient error status ends any wait."""
     if not status.extension_present:
         return ProgressVerdict(
-            ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", "extension-missing"
+            ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", Reason.EXTENSION_MISSING
         )
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         reported = status.message or status.code
         return ProgressVerdict(
             ProgressKind.FAILED,
             f"the ADE extension reported an error: {_sentence(reported)} Fix: {extension_failure_fix(reported)}",
-            "extension-error",
+            Reason.EXTENSION_ERROR,
         )
     return None
 
@@ -71,7 +72,7 @@ def assess_encryption_progress(status: EncryptionStatus, volume_type: VolumeType
             "the OS volume is encrypted but the VM must be restarted to finish (VMRestartPending, R-ENA-2). "
             "Fix: restart the VM (az vm restart), then check it with adeflow vm status; or run again with "
             "restart policy auto or ask.",
-            "vm-restart-pending",
+            Reason.VM_RESTART_PENDING,
         )
     if required_volumes_encrypted(status, volume_type):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
@@ -82,13 +83,13 @@ def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
     """Disable is done when data reports NotEncrypted/NotMounted and no decryption is running (R-DIS-2)."""
     if not status.extension_present:
         return ProgressVerdict(
-            ProgressKind.FAILED, "the ADE extension disappeared during disable.", "extension-missing"
+            ProgressKind.FAILED, "the ADE extension disappeared during disable.", Reason.EXTENSION_MISSING
         )
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         return ProgressVerdict(
             ProgressKind.FAILED,
             f"the ADE extension reported an error: {status.message or status.code}",
-            "extension-error",
+            Reason.EXTENSION_ERROR,
         )
     if status.data in (VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
@@ -109,7 +110,7 @@ def wait_deadline_verdict(operation: str, deadline_s: float, last_seen: str) -> 
         "be stuck in the guest (R-LIM-2). Fix: follow it with adeflow vm status (az vm encryption show); if it no "
         "longer moves, read the extension log in the guest and restore from the backup taken before the run "
         "(R-BAK-1) before running again; for large data disks allow a longer deadline.",
-        f"{'disable' if doing == 'decryption' else 'encryption'}-deadline-exceeded",
+        Reason.DISABLE_DEADLINE_EXCEEDED if doing == "decryption" else Reason.ENCRYPTION_DEADLINE_EXCEEDED,
     )
 
 
@@ -124,7 +125,7 @@ def assess_power_state(power_state: str, operation: str) -> ProgressVerdict | No
         "is not running (R-LIM-2). The VM was left as it is. Fix: start the VM (az vm start) and follow the "
         "extension with adeflow vm status; if it does not resume, restore from the backup taken before the run "
         "(R-BAK-1) and run again.",
-        "vm-not-running",
+        Reason.VM_NOT_RUNNING,
     )
 
 
@@ -135,5 +136,5 @@ def vm_deleted_verdict(operation: str) -> ProgressVerdict:
         f"the VM was deleted during {_doing(operation)}; there is nothing left to do for it. The snapshots or "
         "backup taken before the run remain (R-BAK-1). Fix: none for the VM; remove its snapshots with adeflow "
         "snapshots delete once they are no longer needed.",
-        "vm-deleted",
+        Reason.VM_DELETED,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from adeflow.domain.model import EncryptVmInput, Refusal, VmFacts, VolumeType
 from adeflow.domain.rules.verification import ade_took_effect
+from adeflow.domain.vocabulary import NEW_DISK_CONFIRMATION
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def _first_enable_volume_type(requested: VolumeType | None, facts: VmFacts) -> V
 
 def check_new_disk_confirmed(request: EncryptVmInput) -> list[Refusal]:
     """R-NEW-1: a re-enable for a new data disk needs the operator's word that it is formatted and mounted."""
-    if "data-disks-mounted-in-fstab" in request.confirmations:
+    if NEW_DISK_CONFIRMATION in request.confirmations:
         return []
     return [
         Refusal(
@@ -99,6 +100,6 @@ def check_new_disk_confirmed(request: EncryptVmInput) -> list[Refusal]:
             "new-disk-not-confirmed",
             "the VM is already ADE-encrypted; encrypting a new data disk needs it formatted, mounted and in "
             "/etc/fstab by a persistent name first, and that was not confirmed.",
-            "Prepare the disk in the guest, then confirm 'data-disks-mounted-in-fstab'.",
+            f"Prepare the disk in the guest, then confirm '{NEW_DISK_CONFIRMATION}'.",
         )
     ]

@@ -10,6 +10,7 @@ from adeflow.domain.resource_ids import ResourceId, parse_resource_id
 from adeflow.domain.rules.eligibility import PLATFORM_KEY, PREMIUM_V2_SKU, ULTRA_SKU, normalise_region
 from adeflow.domain.values import parse_vault_object_url
 from adeflow.domain.vhd.facts import VhdCreateFacts, key_refs
+from adeflow.domain.vocabulary import Reason
 
 _RSA = ("RSA", "RSA-HSM")
 
@@ -172,7 +173,7 @@ def check_facts(request: CreateFromVhdInput, facts: VhdCreateFacts) -> list[Refu
         refusals.append(
             Refusal(
                 "R-VHD-1",
-                "vm-name-taken",
+                Reason.VM_NAME_TAKEN,
                 f"a VM named '{request.vm.name}' already exists in {request.vm.resource_group} and does not attach "
                 "this disk with these key references.",
                 "Choose another VM name, or delete that VM first if it is a failed earlier attempt.",

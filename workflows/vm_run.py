@@ -1,0 +1,105 @@
+"""The shape every per-VM workflow shares, written once: its id, the result so far, how a run ends, what it tells.
+
+``VmRunWorkflow`` is the base of the four per-VM workflows (encrypt, disable, remove the extension, create from a
+VHD), which then hold only their runbook. It tags the VM's search attributes, tracks the phases, answers the
+``progress`` query, and ends a run in one of three ways: refused (nothing was changed; the rule and the fix),
+failed (a step ended it; what had been done, e.g. snapshot ids, is still in the result) or finished. Every ending
+sets ``AdeOutcome``, counts the VM in ``adeflow_vms_finished`` and logs one line, whichever workflow it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Generic, TypeVar
+
+from temporalio import workflow
+
+from workflows import metrics
+
+with workflow.unsafe.imports_passed_through():
+    from adeflow.domain.model import Outcome, Phase, Refusal, VmRef, VmRunProgress, VmRunResult
+    from workflows.steps import (
+        OUTCOME_KEY,
+        RESOURCE_GROUP_KEY,
+        ROLLOUT_KEY,
+        SUBSCRIPTION_KEY,
+        VM_KEY,
+        PhaseTracker,
+        StepFailed,
+    )
+
+ResultT = TypeVar("ResultT", bound=VmRunResult)
+
+
+def vm_workflow_id(kind: str, vm: VmRef) -> str:
+    """``<kind>/<vm>/<rg>/<subscription>``, lower-cased: the VM's name first (operators scan the UI list for it),
+    and one id per VM and kind, so two runs of a kind cannot overlap on one VM. ARM names are case-insensitive,
+    so ``Web-01`` and ``web-01`` are one VM and must give one id, not two runs."""
+    return f"{kind}/{vm.name}/{vm.resource_group}/{vm.subscription_id}".lower()
+
+
+def tag_vm(vm: VmRef, rollout_id: str) -> None:
+    """Search attributes that let operators find a VM's runs in the UI (AdeVmName, AdeSubscription, ...)."""
+    attributes = [
+        VM_KEY.value_set(vm.name),
+        RESOURCE_GROUP_KEY.value_set(vm.resource_group),
+        SUBSCRIPTION_KEY.value_set(vm.subscription_id),
+    ]
+    if rollout_id:
+        attributes.append(ROLLOUT_KEY.value_set(rollout_id))
+    workflow.upsert_search_attributes(attributes)
+
+
+class VmRunWorkflow(Generic[ResultT]):
+    """Base of a per-VM workflow; the subclass's ``@workflow.run`` calls :meth:`execute` with its runbook."""
+
+    def __init__(self, blank: ResultT) -> None:
+        self.tracker = PhaseTracker()
+        self.done = blank
+        """What has been done to the VM so far; a failed or refused result still says it."""
+
+    @workflow.query
+    def progress(self) -> VmRunProgress:
+        """The phase and a plain-words line for operators (``adeflow vm status``, the UI's query tab)."""
+        return VmRunProgress(self.tracker.phase, self.tracker.detail)
+
+    async def execute(
+        self, vm: VmRef, rollout_id: str, reading: str, runbook: Callable[[], Awaitable[ResultT]]
+    ) -> ResultT:
+        """Tag the VM, enter ``preflight`` (``reading`` says what is read first), then run the runbook; a step
+        that fails (:class:`StepFailed`) ends the run as failed, with what was done so far."""
+        self.done = replace(self.done, vm=vm)
+        tag_vm(vm, rollout_id)
+        self.enter(Phase.PREFLIGHT, reading)
+        try:
+            return await runbook()
+        except StepFailed as failure:
+            return self.fail(failure)
+
+    def enter(self, phase: Phase, detail: str) -> None:
+        self.tracker.enter(phase, detail)
+
+    def refuse(self, refusals: Sequence[Refusal]) -> ResultT:
+        """Nothing was changed on the VM: the first refusal's rule and reason, every refusal's words and fix."""
+        first = refusals[0]
+        message = " ".join(r.render(self.done.vm) for r in refusals)
+        return self.finish(
+            replace(self.done, outcome=Outcome.REFUSED, reason=first.reason, rule=first.rule, message=message),
+            Phase.REFUSED,
+        )
+
+    def fail(self, failure: StepFailed) -> ResultT:
+        return self.finish(
+            replace(self.done, outcome=Outcome.FAILED, reason=failure.reason, message=failure.message), Phase.FAILED
+        )
+
+    def finish(self, result: ResultT, phase: Phase = Phase.DONE) -> ResultT:
+        """The run's last phase, its ``AdeOutcome``, the finished-VMs metric and one log line; the result carries
+        the phases' timings."""
+        self.enter(phase, result.message or result.outcome.value)
+        workflow.upsert_search_attributes([OUTCOME_KEY.value_set(result.outcome.value)])
+        metrics.vm_finished(result.outcome.value, self.tracker.timings, result.backup_method)
+        workflow.logger.info("%s: %s", result.vm.name, result.outcome.value, extra={"vm": result.vm.name})
+        self.done = replace(result, timings=list(self.tracker.timings))
+        return self.done
