@@ -204,7 +204,7 @@ async def test_a_retried_enable_polls_its_operation_at_retry_after_not_the_fixed
     """Issue 14 item 3: the attempt after one that lost its LRO polls (here to 503s) used to re-read the extension
     every lro_poll_seconds (30 s), whatever ARM's Retry-After; it now resumes the operation the first attempt
     heartbeated and polls it at ARM's Retry-After (the simulator's is at most MAX_RETRY_AFTER seconds)."""
-    sim = make_sim(fleet_dict([vm("lro-01")], stamp_seconds=20.0), scale=1.0)  # the enable's operation: 20 s
+    sim = make_sim(fleet_dict([vm("lro-01")], stamp_seconds=25.0), scale=1.0)  # the enable's operation: 25 s
     sim.inject({"kind": "server_error", "operation": "AsyncOperation_Get", "count": SDK_ATTEMPTS})
     clients = AzureClients(replace(sim_settings(sim).azure, lro_poll_seconds=30))
     waiver = BackupWaiver(operator="test", statement="no backup needed: test VM")  # no snapshot operations
@@ -224,7 +224,8 @@ async def test_a_retried_enable_polls_its_operation_at_retry_after_not_the_fixed
     reads = [r for r in calls[put + 1 :] if r.operation in ("AsyncOperation_Get", "VirtualMachineExtensions_Get")]
     last_503 = max(i for i, r in enumerate(reads) if r.status == 503)
     retried = reads[last_503 + 1 :]  # the next attempt: it reads the extension, then waits for the operation
-    assert retried[0].operation == "VirtualMachineExtensions_Get", [r.operation for r in retried]
+    operations = [r.operation for r in retried]
+    assert operations[:2] == ["VirtualMachineExtensions_Get", "AsyncOperation_Get"], operations  # still running
     gaps = [(b.real_time - a.real_time).total_seconds() for a, b in itertools.pairwise(retried)]
-    assert gaps and max(gaps) <= MAX_RETRY_AFTER + 1.5, gaps  # ARM's Retry-After, not lro_poll_seconds (30 s)
+    assert max(gaps) <= MAX_RETRY_AFTER + 3, gaps  # ARM's Retry-After (<= 5 s), not lro_poll_seconds (30 s)
     assert retried[-1].status == 200
