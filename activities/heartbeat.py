@@ -26,4 +26,12 @@ async def await_with_heartbeat(awaitable: Awaitable[T], detail: str, *more: Any,
             if done:
                 return task.result()
     finally:
-        task.cancel()
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(_retrieve)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a cancelled call's outcome as seen (a cancelled ``gather`` ends with an exception, else logged)."""
+    if not task.cancelled():
+        task.exception()
