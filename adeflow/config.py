@@ -110,7 +110,8 @@ class AzureSettings:
     authority: str = "login.microsoftonline.com"
     """Entra ID authority host of ``cloud`` for DefaultAzureCredential."""
     lro_poll_seconds: float = 30.0
-    """Poll interval of Azure long-running operations when ARM sends no Retry-After."""
+    """Poll interval of Azure long-running operations when ARM sends no Retry-After; the ADE extension's
+    operation follows ARM's Retry-After but is never polled further apart than this (activities/arm_retry.py)."""
     # --- ARM request budget (activities/arm_budget.py, DESIGN §5 invariant 8) --------------------------------
     # ARM allows per subscription reads 250 (refill 25/s), writes and deletes 200 (refill 10/s) and, per VM,
     # 12 "Update VM" calls (refill 4/min) (arm-reference §e). The worker waits for its own, smaller, buckets
