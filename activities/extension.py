@@ -67,9 +67,7 @@ class ExtensionActivities:
             if current is not None and current.sequence_version == seq:
                 state = current.provisioning_state
                 if state.lower() not in _TERMINAL:
-                    state = await await_with_heartbeat(
-                        self._wait_terminal(extensions, request), f"waiting for extension on {vm.name}"
-                    )
+                    state = await self._rejoin(extensions, request)
                 self._raise_if_failed(request, state)
                 return ExtensionResult(provisioning_state=state, sequence_version=seq, sent_put=False)
             log.info(
@@ -79,9 +77,15 @@ class ExtensionActivities:
                 sequence_version=seq,
             )
             poller = await extensions.begin_create_or_update(
-                vm.resource_group, vm.name, ADE_EXTENSION_NAME, extension_body(request)
+                vm.resource_group,
+                vm.name,
+                ADE_EXTENSION_NAME,
+                extension_body(request),
+                polling=self._clients.lro_polling(),
             )
-            ext = await await_with_heartbeat(poller.result(), f"enabling ADE on {vm.name} (sequence {seq})")
+            ext = await await_with_heartbeat(
+                poller.result(), f"enabling ADE on {vm.name} (sequence {seq})", poller.continuation_token()
+            )
         except HttpResponseError as exc:
             if _is_extension_failure(exc):
                 raise ApplicationError(
@@ -123,6 +127,37 @@ class ExtensionActivities:
     async def _get(extensions: Any, request: ExtensionRequest) -> ExtensionFacts | None:
         return await ExtensionActivities._get_for(extensions, request.vm)
 
+    async def _rejoin(self, extensions: Any, request: ExtensionRequest) -> str:
+        """Wait for the operation of our PUT, sent by an earlier attempt (R-ENA-1: never a second PUT).
+
+        That attempt heartbeated the operation's continuation token (``details[1]``): polling the operation
+        follows ARM's ``Retry-After`` (at most ``lro_poll_seconds`` apart), as the first attempt did. Without a
+        token (the attempt died before its heartbeat got out) or once ARM has forgotten the operation, the
+        extension itself is re-read every ``lro_poll_seconds``, for a resource GET carries no ``Retry-After``.
+        """
+        vm = request.vm
+        waiting = f"waiting for extension on {vm.name} (sequence {request.settings.sequence_version})"
+        token = _resume_token()
+        if token:
+            try:
+                poller = await extensions.begin_create_or_update(
+                    vm.resource_group,
+                    vm.name,
+                    ADE_EXTENSION_NAME,
+                    extension_body(request),
+                    continuation_token=token,
+                    polling=self._clients.lro_polling(),
+                )
+                ext = await await_with_heartbeat(poller.result(), waiting, token)
+                return str(ext.properties.provisioning_state if ext.properties else "")
+            except HttpResponseError as exc:
+                if exc.status_code != 404:  # 404: ARM no longer knows the operation (or the extension is gone)
+                    raise
+                log.info("the extension's operation is gone: re-reading the extension", error=arm_error_message(exc))
+            except ValueError as exc:  # not a continuation token this SDK can read
+                log.info("cannot resume the extension's operation: re-reading the extension", error=str(exc))
+        return await await_with_heartbeat(self._wait_terminal(extensions, request), waiting)
+
     async def _wait_terminal(self, extensions: Any, request: ExtensionRequest) -> str:
         while True:
             current = await self._get(extensions, request)
@@ -140,6 +175,13 @@ class ExtensionActivities:
                 type=Reason.EXTENSION_PROVISIONING_FAILED,
                 non_retryable=True,
             )
+
+
+def _resume_token() -> str | None:
+    """The LRO continuation token an earlier attempt heartbeated after its PUT, if any."""
+    details = activity.info().heartbeat_details
+    token = details[1] if len(details) > 1 else None
+    return token if isinstance(token, str) and token else None
 
 
 def _is_extension_failure(exc: HttpResponseError) -> bool:

@@ -35,6 +35,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 
+from activities.azure.arm_retry import call_deadline
 from adeflow.inputs.settings import AzureSettings
 
 log = logging.getLogger(__name__)
@@ -291,9 +292,15 @@ class ArmBudget:
             found.append((("arm", target.subscription, target.kind), arm))
         return found
 
-    async def acquire(self, target: ArmTarget) -> float:
-        """Wait until ``target`` may be sent; returns the seconds waited."""
+    async def acquire(self, target: ArmTarget, max_wait: float | None = None) -> float:
+        """Wait until ``target`` may be sent, or ``max_wait`` seconds at most; returns the seconds waited.
+
+        ``max_wait`` is what is left of the SDK call's time (``activities/arm_retry.py``): a request queued behind
+        a long ``Retry-After`` pause is sent when it is up rather than kept until its activity times out, so the
+        activity fails with ARM's 429, typed, and Temporal retries after ARM's ``Retry-After``.
+        """
         started = self.clock()
+        give_up = started + max_wait if max_wait is not None else math.inf
         slept = False
         for key, limit in self._limited(target):
             with self._lock:
@@ -301,7 +308,8 @@ class ArmBudget:
                 due, shift = bucket.reserve(self.clock()), bucket.shift
             while True:
                 with self._lock:
-                    wait = due + (bucket.shift - shift) - self.clock()
+                    now = self.clock()
+                    wait = min(due + (bucket.shift - shift), give_up) - now
                 if wait <= 0:
                     break
                 slept = True
@@ -387,7 +395,8 @@ class ArmBudgetPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
         target = classify(request.http_request.method, request.http_request.url)
         if target is None:
             return await self.next.send(request)
-        await self.budget.acquire(target)
+        deadline = call_deadline(request.context)
+        await self.budget.acquire(target, None if deadline is None else deadline - time.monotonic())
         response = await self.next.send(request)
         http = response.http_response
         self.budget.observe(target, http.status_code, http.headers)

@@ -24,6 +24,7 @@ from yarl import URL
 
 from activities.azure.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
 from activities.azure.arm_metrics import ArmMetricsPolicy
+from activities.azure.arm_retry import BoundedArmPolling, BoundedRetryPolicy
 from activities.azure.credentials import AsyncStaticTokenCredential
 from adeflow.inputs.settings import AzureSettings
 
@@ -64,6 +65,12 @@ class AzureClients:
     def lro_poll_seconds(self) -> float:
         return self._settings.lro_poll_seconds
 
+    def lro_polling(self) -> BoundedArmPolling:
+        """Polling for an LRO (a new one per operation): ARM's ``Retry-After``, at most ``lro_poll_seconds``."""
+        return BoundedArmPolling(
+            self._settings.lro_poll_seconds, path_format_arguments={"endpoint": self._settings.arm_endpoint}
+        )
+
     def _http_session(self) -> aiohttp.ClientSession:
         """One HTTP session (connection pool) for every client, with one TLS context built once.
 
@@ -94,6 +101,8 @@ class AzureClients:
             "session_owner": False,
             "polling_interval": self._settings.lro_poll_seconds,
             "credential_scopes": [self._settings.arm_scope],
+            # Retries of one call end within ARM_CALL_BUDGET_S, inside any activity's start-to-close (issue 14).
+            "retry_policy": BoundedRetryPolicy(),
             # Per retry, so every attempt (also the SDK's retries of a 429, and LRO polls) spends the budget;
             # a new policy per client, because azure-core chains a policy instance into one pipeline.
             "per_retry_policies": [ArmBudgetPolicy(self.arm_budget), ArmMetricsPolicy(self._metric_meter)],

@@ -153,6 +153,15 @@ async def test_a_429_pauses_that_subscription_and_kind_for_retry_after_including
     assert budget.snapshot().throttled == 1
 
 
+async def test_behind_a_long_pause_a_request_waits_no_longer_than_its_sdk_call_may() -> None:
+    """Issue 14 item 2: queued behind a 10-minute Retry-After, a request used to outlive its 2-minute activity."""
+    budget, _ = fake_budget(BudgetLimits(reads=BucketLimit(10, 1)))
+    await budget.acquire(READ)
+    budget.observe(READ, 429, {"Retry-After": "600"})
+    assert await budget.acquire(READ, max_wait=45) == pytest.approx(45)  # then sent, to meet ARM's 429
+    assert await budget.acquire(READ) > 500  # without a limit (no SDK call deadline): the whole pause
+
+
 async def test_a_low_remaining_count_from_arm_drains_the_bucket() -> None:
     budget, _ = fake_budget(BudgetLimits(reads=BucketLimit(100, 10)))
     await budget.acquire(READ)
