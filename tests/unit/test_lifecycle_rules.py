@@ -18,7 +18,7 @@ from adeflow.domain.model import (
     VolumeState,
     VolumeType,
 )
-from tests.factories import ade_extension, disk, request, status, vault, vm_facts
+from tests.support.domain_facts import ade_extension, disk, request, status, vault, vm_facts
 
 
 def ids(refusals: list[rules.Refusal]) -> list[tuple[str, str]]:
