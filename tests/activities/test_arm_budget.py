@@ -31,7 +31,8 @@ from activities.keyvault import KeyVaultActivities
 from adeflow.domain.model import SnapshotRequest, VmRef
 from adeflow.inputs.settings import AzureSettings, Settings
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, sim_settings
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
+from tests.support.servers import SimFactory, sim_settings
 
 BASE = f"https://management.azure.com/subscriptions/{SUB.upper()}/resourceGroups/rg-web"
 VM_URL = f"{BASE}/providers/Microsoft.Compute/virtualMachines/app-01"

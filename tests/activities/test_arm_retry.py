@@ -29,7 +29,8 @@ from activities.inventory import InventoryActivities
 from activities.power import PowerActivities
 from adeflow.domain.model import VmRef
 from azuresim.server import SimServer
-from tests.conftest import SUB, SimFactory, fleet_dict
+from tests.support.fleets import SUB, fleet_dict
+from tests.support.servers import SimFactory
 
 Azure = Callable[[SimServer], AzureClients]
 REF = VmRef(SUB, "rg-web", "app-01")

@@ -12,7 +12,8 @@ from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
 from adeflow.domain.model import VmRef
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
+from tests.support.servers import SimFactory
 
 FLEET = fleet_dict([{"name": f"app-{i:02d}", "data_disks": [{"lun": 0, "size_gb": 8}]} for i in range(4)])
 

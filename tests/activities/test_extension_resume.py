@@ -24,8 +24,9 @@ from adeflow.domain import rules
 from adeflow.domain.model import ADE_EXTENSION_NAME, ExtensionRequest, VmRef, VolumeType
 from azuresim.http import MAX_RETRY_AFTER
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, sim_settings
-from tests.factories import request as make_request
+from tests.support.domain_facts import request as make_request
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
+from tests.support.servers import SimFactory, sim_settings
 
 REF = VmRef(SUB, "rg-web", "app-01")
 FLEET = fleet_dict([{"name": "app-01", "os_disk": {"size_gb": 30}}], stamp_seconds=6.0)  # the PUT's LRO: 6 s

@@ -35,7 +35,8 @@ from adeflow.domain.model import SnapshotRequest, VmRef
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
-from tests.conftest import SUB, fleet_dict, sim_settings
+from tests.support.fleets import SUB, fleet_dict
+from tests.support.servers import sim_settings
 
 DISKS = f"/subscriptions/{SUB}/resourceGroups/{{rg}}/providers/Microsoft.Compute/disks/{{disk}}"
 OLD = {"app-01-osdisk-ade-old00001", "app-01-datadisk-0-ade-old00001"}

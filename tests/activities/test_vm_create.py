@@ -13,8 +13,8 @@ from activities.vm_create import VmCreateActivities
 from adeflow.domain import vhd
 from adeflow.domain.model import KeyEncryptionKey
 from azuresim.server import SimServer
-from tests.conftest import SimFactory
-from tests.workflows.test_create_from_vhd import KEK_URL, SECRET_URL, create_request, fleet
+from tests.support.create_from_vhd import KEK_URL, SECRET_URL, create_request, fleet
+from tests.support.servers import SimFactory
 
 Azure = Callable[[SimServer], AzureClients]
 

@@ -29,7 +29,7 @@ from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSetting
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, fleet_dict
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
 from worker.main import run_worker
 from workflows.encrypt_vm import EncryptVmWorkflow
 

@@ -42,9 +42,10 @@ from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, fleet_dict, sim_settings
-from tests.workflows.test_create_from_vhd import KEK_URL, create_request
-from tests.workflows.test_create_from_vhd import fleet as vhd_fleet
+from tests.support.create_from_vhd import KEK_URL, create_request
+from tests.support.create_from_vhd import fleet as vhd_fleet
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
+from tests.support.servers import sim_settings
 from worker.main import build_worker
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 from workflows.disable_encryption import DisableEncryptionWorkflow

@@ -9,7 +9,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES
-from tests.conftest import VENV_BIN
+from tests.support.servers import VENV_BIN
 
 
 @pytest.fixture(scope="module")

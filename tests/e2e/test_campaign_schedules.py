@@ -23,7 +23,7 @@ from adeflow.cli.main import cli
 from adeflow.client import campaigns
 from adeflow.inputs.campaign_file import load_campaign, parse_campaign_text
 from azuresim.server import SimServer
-from tests.conftest import SimFactory, new_worker
+from tests.support.servers import SimFactory, new_worker
 
 pytestmark = pytest.mark.campaign
 

@@ -2,7 +2,7 @@
 the ARM simulator. Workers are SIGKILLed mid-phase, the dev server is stopped and restarted on its database file, the
 simulator goes away (connection refused) and comes back on its port, and ARM answers 429 to everything for a while.
 Every run must complete, and the simulator's request log must show no repeated side effect and no dangerous write
-(``tests/safety.py``). Each case prints its figures (``pytest -s``): runs and side-effect counts."""
+(``tests/support/data_safety.py``). Each case prints its figures (``pytest -s``): runs and side-effect counts."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, fleet_dict
-from tests.e2e.chaos_support import SideEffects, TemporalDev, Workers, eventually
-from tests.safety import Expectations, violations
+from tests.support.chaos import SideEffects, TemporalDev, Workers, eventually
+from tests.support.data_safety import Expectations, violations
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
 from workflows.disable_encryption import DisableEncryptionWorkflow, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 

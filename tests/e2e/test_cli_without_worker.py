@@ -32,10 +32,10 @@ from adeflow.domain.fleet_query import VmQuery
 from adeflow.domain.model import VmRef
 from adeflow.domain.rollout import RolloutStage, build_rollout_input
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
-from tests.e2e.chaos_support import eventually
-from tests.workflows.standins import StandInVmRun
-from tests.workflows.test_encrypt_vm import vm
+from tests.support.chaos import eventually
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
+from tests.support.servers import SimFactory, new_worker
+from tests.support.standins import StandInVmRun
 from workflows.disable_encryption import DisableInput, disable_workflow_id
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.registry import workflow_runner

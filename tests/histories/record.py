@@ -29,8 +29,9 @@ from adeflow.inputs.settings import Settings
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, fleet_dict, register_search_attributes
-from tests.workflows.standins import StandInVmRun
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict
+from tests.support.servers import register_search_attributes
+from tests.support.standins import StandInVmRun
 from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import FleetRolloutWorkflow
@@ -106,8 +107,8 @@ async def record(env: WorkflowEnvironment, clients: AzureClients) -> None:
 
 async def record_vhd_and_campaign(env: WorkflowEnvironment, vhd: AzureClients, campaign: AzureClients) -> None:
     """The other two workflow types, each against a fleet of its own (tests' fleets, so both stay in step)."""
-    from tests.workflows.test_campaign import campaign as campaign_input
-    from tests.workflows.test_create_from_vhd import create_request
+    from tests.support.campaigns import campaign as campaign_input
+    from tests.support.create_from_vhd import create_request
     from workflows.campaign import CampaignWorkflow
     from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 
@@ -130,8 +131,8 @@ async def record_vhd_and_campaign(env: WorkflowEnvironment, vhd: AzureClients, c
 
 
 async def main() -> None:
-    from tests.workflows.test_campaign import campaign_fleet
-    from tests.workflows.test_create_from_vhd import fleet as vhd_fleet
+    from tests.support.campaigns import campaign_fleet
+    from tests.support.create_from_vhd import fleet as vhd_fleet
 
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as state_dir:

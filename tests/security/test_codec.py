@@ -21,8 +21,8 @@ from adeflow.client.codec import CodecKeyError, CodecKeys, EncryptionCodec, data
 from adeflow.client.codec_server import build_app
 from adeflow.domain.model import EncryptVmInput, Outcome, VmRef
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict
-from tests.workflows.test_encrypt_vm import vm
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
+from tests.support.servers import SimFactory
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.registry import WORKFLOWS, workflow_runner
 

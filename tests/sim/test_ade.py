@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from tests.sim.conftest import Sim, ade_extension, ade_settings
+from tests.support.frozen_sim import Sim, ade_extension, ade_settings
 
 ADE = "AzureDiskEncryptionForLinux"
 

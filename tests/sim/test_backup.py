@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from tests.sim.conftest import SUB1, Sim
+from tests.support.frozen_sim import SUB1, Sim
 
 CONTAINER = "IaasVMContainer;iaasvmcontainerv2;rg-web;web-03"
 ITEM = "VM;iaasvmcontainerv2;rg-web;web-03"

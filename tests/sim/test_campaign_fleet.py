@@ -18,7 +18,7 @@ from activities.inventory import InventoryActivities
 from adeflow.domain.model import VmRef
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
-from tests.conftest import SimFactory
+from tests.support.servers import SimFactory
 
 pytestmark = pytest.mark.campaign
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 import azuresim.providers.disks
-from tests.sim.conftest import SUB1, Sim, ade_extension, ade_settings
+from tests.support.arm_examples import EXAMPLES, shape_errors
+from tests.support.frozen_sim import SUB1, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.conformance
-EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "arm-examples"
 
 RG = f"/subscriptions/{SUB1}/resourceGroups/rg-web"
 VM = f"{RG}/providers/Microsoft.Compute/virtualMachines"
@@ -32,8 +31,6 @@ ITEM = (
 )
 VM_API, DISK_API, KV_API, BK_API = "2026-04-01", "2026-03-02", "2026-05-15", "2026-10-01"
 
-# Free-form objects (the extension's public settings, the job's property bag): not compared.
-OPAQUE = {".properties.settings", ".properties.extendedInfo.propertyBag"}
 _DISK_EXTRAS = {  # Disk/Snapshot model fields (azure-mgmt-compute 39 DiskProperties/SnapshotProperties, Sku.tier)
     ".properties.diskSizeBytes",
     ".properties.diskState",
@@ -301,41 +298,6 @@ CASES = [
     ),
     Case("JobDetails_Get", "GetJobDetails.json", "200", "GET", f"{RSV}/backupJobs/{{job}}", BK_API),
 ]
-
-
-def _jtype(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int | float):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}[type(v)]
-
-
-def shape_errors(ours: Any, example: Any, path: str = "") -> list[str]:
-    """Keys of ``ours`` missing from ``example`` or of another JSON type (a null in the example matches anything)."""
-    if example is None or path in OPAQUE:
-        return []
-    if _jtype(ours) != _jtype(example):
-        return [f"{path}: {_jtype(ours)} where the example has {_jtype(example)}"]
-    errors: list[str] = []
-    if isinstance(ours, dict):
-        for key, value in ours.items():
-            if key not in example:
-                errors.append(f"{path}.{key}")
-            else:
-                errors += shape_errors(value, example[key], f"{path}.{key}")
-    elif isinstance(ours, list) and ours and example:
-        merged: Any = example[0]
-        if all(isinstance(e, dict) for e in example):
-            merged = {}
-            for e in example:
-                for k, v in e.items():
-                    merged.setdefault(k, v)
-        for item in ours:
-            errors += shape_errors(item, merged, f"{path}[]")
-    return sorted(set(errors))
 
 
 def _has(body: Any, dotted: str) -> bool:

@@ -23,7 +23,7 @@ from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 
 from activities.azure.credentials import StaticTokenCredential
 from azuresim.faults import Fault, FaultPlan
-from tests.sim.conftest import SUB1, SUB2, Sim, ade_extension, ade_settings
+from tests.support.frozen_sim import SUB1, SUB2, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.faults
 ADE = "AzureDiskEncryptionForLinux"

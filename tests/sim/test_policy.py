@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from tests.sim.conftest import SUB2, Sim
+from tests.support.frozen_sim import SUB2, Sim
 
 MAX_VALIDITY = "342e8053-e12e-4c44-be01-c3c2f318400f"
 EXPIRY = "98728c90-32c7-4049-8429-847dc0f4fe37"

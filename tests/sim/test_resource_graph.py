@@ -17,7 +17,8 @@ from adeflow.domain.fleet_query import VmQuery
 from azuresim.errors import ArmError
 from azuresim.kql import run_query
 from azuresim.server import SimServer
-from tests.conftest import SUB, SimFactory, fleet_dict
+from tests.support.fleets import SUB, fleet_dict
+from tests.support.servers import SimFactory
 
 ROWS: list[dict[str, Any]] = [
     {"name": "web-01", "type": "microsoft.compute/virtualmachines", "resourceGroup": "rg-web",

@@ -12,7 +12,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
-from tests.sim.conftest import SUB1, Sim
+from tests.support.frozen_sim import SUB1, Sim
 
 
 def raw(sim: Sim, method: str, path: str, body: Any = None, token: str | None = "t") -> tuple[int, Any]:

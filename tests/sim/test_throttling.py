@@ -16,7 +16,7 @@ from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
 from azuresim.throttling import BucketSpec, Throttler, ThrottlingSpec, TokenBucket, retry_after_seconds
-from tests.sim.conftest import FLEET, FROZEN, SUB1, ade_extension, ade_settings
+from tests.support.frozen_sim import FLEET, FROZEN, SUB1, ade_extension, ade_settings
 
 
 class FakeTime:

@@ -25,7 +25,7 @@ from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
 from azuresim.state.keyvault import object_version
-from tests.sim.test_conformance import EXAMPLES, shape_errors
+from tests.support.arm_examples import EXAMPLES, shape_errors
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-vhd"

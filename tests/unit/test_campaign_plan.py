@@ -38,7 +38,7 @@ from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.model import DiskFacts, ExtensionFacts, VmFacts, VmRef, VolumeState, VolumeType
 from adeflow.domain.rollout import build_rollout_input
 from adeflow.reports.campaign_report import report_csv, report_json, report_markdown, webhook_body
-from tests.factories import RG, SUB, VAULT_ID, ade_extension, status, vm_facts
+from tests.support.domain_facts import RG, SUB, VAULT_ID, ade_extension, status, vm_facts
 
 pytestmark = pytest.mark.campaign
 

@@ -6,7 +6,7 @@ import pytest
 
 from adeflow.domain import rules
 from adeflow.domain.model import VolumeState, VolumeType
-from tests.factories import VAULT_ID, status
+from tests.support.domain_facts import VAULT_ID, status
 
 ARM_WRAPPED = (
     "VM has reported a failure when processing extension 'AzureDiskEncryptionForLinux'. "

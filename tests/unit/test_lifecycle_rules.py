@@ -19,7 +19,7 @@ from adeflow.domain.model import (
     VolumeState,
     VolumeType,
 )
-from tests.factories import ade_extension, disk, request, status, vault, vm_facts
+from tests.support.domain_facts import ade_extension, disk, request, status, vault, vm_facts
 
 
 def ids(refusals: list[Refusal]) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import pytest
 
 from adeflow.domain import rules
 from adeflow.domain.model import KeyEncryptionKey, Refusal, VolumeState, VolumeType
-from tests.factories import ade_extension, disk, request, status, vault, vm_facts
+from tests.support.domain_facts import ade_extension, disk, request, status, vault, vm_facts
 
 
 def reasons(refusals: list[Refusal]) -> list[tuple[str, str]]:

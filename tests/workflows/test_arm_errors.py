@@ -36,8 +36,9 @@ from adeflow.domain.model import BackupPolicy, BackupWaiver, EncryptVmInput, Enc
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 from azuresim.http import MAX_RETRY_AFTER
 from azuresim.server import SimServer
-from tests.conftest import SimFactory, fleet_dict, new_worker, sim_settings
-from tests.workflows.test_encrypt_vm import request, vm
+from tests.support.encrypt_vm_runs import request
+from tests.support.fleets import fleet_dict, vm
+from tests.support.servers import SimFactory, new_worker, sim_settings
 from workflows.encrypt_vm import EncryptVmWorkflow
 
 Azure = Callable[[SimServer], AzureClients]

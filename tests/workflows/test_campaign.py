@@ -14,12 +14,10 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -28,10 +26,10 @@ from temporalio.worker import Worker
 from activities.azure.clients import AzureClients
 from adeflow.domain.campaign_plan.payloads import CampaignInput, CampaignResult
 from adeflow.domain.model import EncryptVmInput, VmRef
-from adeflow.inputs.campaign_file import load_campaign
 from azuresim.server import SimServer
-from tests.conftest import SimFactory, new_worker
-from tests.workflows.campaign_standins import BusyVmRun
+from tests.support.campaign_standins import BusyVmRun
+from tests.support.campaigns import campaign, campaign_fleet
+from tests.support.servers import SimFactory, new_worker
 from workflows.campaign import CampaignWorkflow
 from workflows.encrypt_vm import encrypt_vm_workflow_id
 from workflows.registry import workflow_runner
@@ -39,22 +37,12 @@ from workflows.steps import ROLLOUT_KEY
 
 pytestmark = pytest.mark.campaign
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SUB = "6f1c3a52-8d11-4c4e-9a7e-00000000c0de"
 RG = "rg-campaign"
 TARGET = "https://kv-camp-eastus.vault.azure.net/keys/kek-ade/4d3e5f60718293a4b5c6d7e8f90a1b2c"
 STALE = {"cmp-stale-01", "cmp-stale-02", "cmp-otherkey-01", "cmp-nokek-01"}
 DRIFTED = {"cmp-newdisk-01", "cmp-newdisk-02", "cmp-noext-01", "cmp-plain-01", "cmp-plain-02"}
 WRITES = ("PUT", "PATCH", "POST", "DELETE")
-
-
-def campaign_fleet() -> dict[str, Any]:
-    fleet: dict[str, Any] = yaml.safe_load((EXAMPLES / "campaign-fleet.yaml").read_text())
-    return fleet
-
-
-def campaign(kind: str, report_dir: Path) -> CampaignInput:
-    return replace(load_campaign(EXAMPLES / f"campaign-{kind}.yaml").to_input(), report_dir=str(report_dir))
 
 
 async def run_campaign(

@@ -4,48 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from adeflow.domain.model import CreateFromVhdInput, CreateFromVhdResult, KeyEncryptionKey, Outcome, VmRef
+from adeflow.domain.model import CreateFromVhdInput, CreateFromVhdResult, KeyEncryptionKey, Outcome
 from azuresim.server import SimServer
-from azuresim.state.keyvault import object_version
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
+from tests.support.create_from_vhd import KEK_URL, SECRET_URL, create_request, fleet
+from tests.support.fleets import SUB, VAULT_ID
+from tests.support.servers import SimFactory, new_worker
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 
 Azure = Callable[[SimServer], AzureClients]
-PROVIDERS = f"/subscriptions/{SUB}/resourceGroups/rg-web/providers"
-SECRET_URL = (
-    f"https://kv-ade-eastus.vault.azure.net/secrets/vhd-bek/{object_version('kv-ade-eastus', 'secrets', 'vhd-bek')}"
-)
-KEK_URL = f"https://kv-ade-eastus.vault.azure.net/keys/kek/{object_version('kv-ade-eastus', 'keys', 'kek')}"
-
-
-def fleet(*, vault_enabled: bool = True, vms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """rg-web with vault kv-ade-eastus holding the VHD's secret and a KEK, and imported disks vhd-os-1..3."""
-    spec = fleet_dict(vms or [], vault_enabled=vault_enabled)
-    group = spec["subscriptions"][0]["resource_groups"][0]
-    vault = group["key_vaults"][0]
-    vault["secrets"] = [{"name": "vhd-bek", "tags": {"DiskEncryptionKeyFileName": "LinuxPassPhraseFileName"}}]
-    vault["keys"] = [{"name": "kek"}]
-    group["disks"] = [
-        {"name": f"vhd-os-{i}", "source_uri": f"https://acct.blob.core.windows.net/vhds/os-{i}.vhd"} for i in (1, 2, 3)
-    ]
-    return spec
-
-
-def create_request(name: str, disk: str = "vhd-os-1", **kw: Any) -> CreateFromVhdInput:
-    return CreateFromVhdInput(
-        vm=VmRef(SUB, "rg-web", name),
-        os_disk_id=f"{PROVIDERS}/Microsoft.Compute/disks/{disk}",
-        secret_url=kw.pop("secret_url", SECRET_URL),
-        key_vault_id=VAULT_ID,
-        network_interface_id=f"{PROVIDERS}/Microsoft.Network/networkInterfaces/{name}-nic",
-        **kw,
-    )
 
 
 async def run(

@@ -1,5 +1,6 @@
 """Property: over random fleets, random operator inputs and random faults, the simulator's request log never
-shows a dangerous write (tests/safety.py: R-BAK-2, R-DIS-2, R-DIS-3, R-EFA-1). Seeded, so a failure replays.
+shows a dangerous write (tests/support/data_safety.py: R-BAK-2, R-DIS-2, R-DIS-3, R-EFA-1).
+Seeded, so a failure replays.
 
 Operator inputs include a backup waived without a statement (R-BAK-2), for encrypt and for disable: such a run
 is refused (or fails) and never writes; it never leaves a run stuck on a failing workflow task either."""
@@ -28,9 +29,9 @@ from adeflow.domain.model import (
 )
 from adeflow.domain.rules import FORMAT_ALL_ACKNOWLEDGEMENT
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
-from tests.safety import Expectations, violations
-from tests.workflows.test_encrypt_vm import vm
+from tests.support.data_safety import Expectations, violations
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
+from tests.support.servers import SimFactory, new_worker
 from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.remove_extension import RemoveExtensionWorkflow

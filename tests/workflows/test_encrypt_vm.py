@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any
 
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
@@ -15,41 +12,13 @@ from adeflow.domain.model import (
     BackupMethod,
     BackupPolicy,
     BackupWaiver,
-    EncryptVmInput,
-    EncryptVmResult,
     Outcome,
-    VmRef,
     VolumeType,
 )
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
-from workflows.encrypt_vm import EncryptVmWorkflow
-
-UBUNTU_2204 = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2"}
-
-
-def vm(name: str, **spec: Any) -> dict[str, Any]:
-    return {"name": name, "size": "Standard_D4s_v5", "image": UBUNTU_2204, **spec}
-
-
-def request(name: str, volume_type: VolumeType | None = None, **kw: Any) -> EncryptVmInput:
-    return EncryptVmInput(
-        vm=VmRef(SUB, "rg-web", name), key_vault_id=VAULT_ID, volume_type=volume_type, poll_interval_s=300, **kw
-    )
-
-
-async def run(
-    env: WorkflowEnvironment, clients: AzureClients, req: EncryptVmInput
-) -> tuple[EncryptVmResult, WorkflowHandle[EncryptVmWorkflow, EncryptVmResult]]:
-    async with new_worker(env, clients) as worker:
-        handle = await env.client.start_workflow(
-            EncryptVmWorkflow.run, req, id=f"ade-encrypt/test/{uuid.uuid4()}", task_queue=worker.task_queue
-        )
-        return await handle.result(), handle
-
-
-def operations(sim: SimServer) -> list[str]:
-    return [r.operation for r in sim.requests()]
+from tests.support.encrypt_vm_runs import operations, request, run
+from tests.support.fleets import fleet_dict, vm
+from tests.support.servers import SimFactory
 
 
 async def test_multi_hour_encryption_finishes_in_seconds(

@@ -18,8 +18,9 @@ from activities.status import POWER_CHECK_EVERY
 from adeflow.domain.model import BackupMethod, EncryptVmResult, Outcome, RestartPolicy, VolumeType
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
-from tests.conftest import SUB, SimFactory, fleet_dict
-from tests.workflows.test_encrypt_vm import operations, request, run, vm
+from tests.support.encrypt_vm_runs import operations, request, run
+from tests.support.fleets import SUB, fleet_dict, vm
+from tests.support.servers import SimFactory
 
 pytestmark = pytest.mark.faults
 Azure = Callable[[SimServer], AzureClients]

@@ -33,9 +33,9 @@ from adeflow.domain.rollout import (
 )
 from adeflow.inputs.settings import Settings
 from azuresim.server import SimServer
-from tests.conftest import SUB, VAULT_ID, SimFactory, fleet_dict, new_worker
-from tests.workflows.standins import StandInVmRun
-from tests.workflows.test_encrypt_vm import vm
+from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
+from tests.support.servers import SimFactory, new_worker
+from tests.support.standins import StandInVmRun
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.registry import workflow_runner

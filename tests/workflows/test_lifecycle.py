@@ -24,8 +24,9 @@ from adeflow.domain.model import (
     VolumeType,
 )
 from azuresim.server import SimServer
-from tests.conftest import SUB, SimFactory, fleet_dict, new_worker
-from tests.workflows.test_encrypt_vm import operations, request, run, vm
+from tests.support.encrypt_vm_runs import operations, request, run
+from tests.support.fleets import SUB, fleet_dict, vm
+from tests.support.servers import SimFactory, new_worker
 from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.remove_extension import RemoveExtensionWorkflow

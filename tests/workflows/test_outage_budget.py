@@ -7,7 +7,7 @@ import uuid
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.workflows.standins import OutageProbe, unreachable_arm
+from tests.support.standins import OutageProbe, unreachable_arm
 from workflows.registry import workflow_runner
 from workflows.steps import ARM_OUTAGE_BUDGET
 

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from tests.workflows.standins import StandInVmRun
+from tests.support.standins import StandInVmRun
 from workflows.registry import WORKFLOWS, workflow_runner
 
 pytestmark = pytest.mark.replay

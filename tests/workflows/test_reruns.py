@@ -24,8 +24,9 @@ from activities.snapshot_retention import RUN_TAG
 from adeflow.domain.model import EncryptVmInput, EncryptVmResult, Outcome, SnapshotRequest, VmRef, VolumeType
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 from azuresim.server import SimServer
-from tests.conftest import SUB, SimFactory, fleet_dict, new_worker
-from tests.workflows.test_encrypt_vm import request, vm
+from tests.support.encrypt_vm_runs import request
+from tests.support.fleets import SUB, fleet_dict, vm
+from tests.support.servers import SimFactory, new_worker
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
 
 Azure = Callable[[SimServer], AzureClients]

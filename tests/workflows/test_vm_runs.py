@@ -25,10 +25,11 @@ from activities.azure.clients import AzureClients
 from activities.registry import build_activities
 from adeflow.domain.model import BackupPolicy, DisableInput, Outcome, RemoveExtensionInput, VmRef
 from azuresim.server import SimServer
-from tests.conftest import SUB, SimFactory, fleet_dict
-from tests.workflows.test_create_from_vhd import create_request
-from tests.workflows.test_create_from_vhd import fleet as vhd_fleet
-from tests.workflows.test_encrypt_vm import request, vm
+from tests.support.create_from_vhd import create_request
+from tests.support.create_from_vhd import fleet as vhd_fleet
+from tests.support.encrypt_vm_runs import request
+from tests.support.fleets import SUB, fleet_dict, vm
+from tests.support.servers import SimFactory
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
 from workflows.disable_encryption import DisableEncryptionWorkflow, disable_workflow_id
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
