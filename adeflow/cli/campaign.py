@@ -6,7 +6,6 @@ campaign file (nothing created or changed).
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,9 +16,8 @@ from typing import TypeVar
 import click
 from temporalio.client import Client, ScheduleAlreadyRunningError, ScheduleDescription
 
-from adeflow.cli.common import settings as load_settings
-from adeflow.cli.common import temporal_client
 from adeflow.client import campaigns
+from adeflow.client.session import run_temporal
 from adeflow.inputs.campaign_file import CampaignError, CampaignFile, load_campaign
 from adeflow.inputs.settings import Settings
 from adeflow.reports.campaign_report import counts_line
@@ -37,15 +35,7 @@ def _load(path: Path) -> CampaignFile:
 
 
 def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
-    async def go() -> T:
-        settings = load_settings()
-        client = await temporal_client(settings)
-        try:
-            return await work(client, settings)
-        except campaigns.CampaignNotFound as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return asyncio.run(go())
+    return run_temporal(work)  # CampaignNotFound, an unreachable Temporal: one line, exit 1 (adeflow.cli.main)
 
 
 def _time_zone(description: ScheduleDescription) -> str | None:

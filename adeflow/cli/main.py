@@ -1,11 +1,19 @@
-"""The ``adeflow`` command. Exit codes: 0 success, 1 the operation failed, 2 bad input (nothing started)."""
+"""The ``adeflow`` command. Exit codes: 0 success, 1 the operation failed (refused, unreachable), 2 bad input
+(nothing started).
+
+One exception mapper (:class:`AdeflowGroup`, also what ``main`` runs): the client layer's errors
+(``adeflow.client.errors``) become ``adeflow: <message>`` and their exit code; anything unexpected becomes one line
+and "rerun with --log-level debug for details" (the traceback is logged at debug level only). Never a raw traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -14,13 +22,47 @@ from adeflow.cli.codec import codec_key, codec_server
 from adeflow.cli.rollout import rollout
 from adeflow.cli.snapshots import snapshots
 from adeflow.cli.vm import vm
+from adeflow.client.errors import BadInput, OperationFailed
 from adeflow.client.logging import configure_logging
 from adeflow.domain.model import Outcome
 from adeflow.inputs.settings import Settings
 from worker.command import worker_command
 
+log = logging.getLogger("adeflow.cli")
 
-@click.group()
+
+class Failure(click.ClickException):
+    """An operation that failed: ``adeflow: <message>``, exit 1 (click's own usage errors keep their form)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"adeflow: {self.format_message()}", err=True)
+
+
+def _mapped(exc: Exception) -> NoReturn:
+    """The one mapping from an error to what the operator sees."""
+    if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
+        raise exc
+    if isinstance(exc, BadInput):
+        raise click.UsageError(str(exc)) from exc
+    if isinstance(exc, OperationFailed):
+        raise Failure(str(exc)) from exc
+    log.debug("unexpected error", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    raise Failure(f"unexpected error: {what}; rerun with --log-level debug for details") from exc
+
+
+class AdeflowGroup(click.Group):
+    """Every subcommand runs through :func:`_mapped` (so the CLI, CliRunner tests and ``main`` agree)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            _mapped(exc)
+
+
+@click.group(cls=AdeflowGroup)
 @click.option(
     "--log-level", default=None, help="Log level for adeflow's own logs [default: WARNING; worker: ADEFLOW_LOG_LEVEL]."
 )
@@ -104,6 +146,10 @@ cli.add_command(codec_key)
 def main() -> None:
     try:
         cli()
+    except Exception as exc:  # outside any command (e.g. while parsing): still one line, never a traceback
+        log.debug("unexpected error", exc_info=exc)
+        click.echo(f"adeflow: unexpected error: {type(exc).__name__}: {exc}; rerun with --log-level debug", err=True)
+        sys.exit(1)
     finally:
         # Free Temporal clients while the interpreter is still whole: a client left for finalization makes the
         # SDK's Rust threads touch a dying interpreter (a crash at exit in about 1 run in 10 here).

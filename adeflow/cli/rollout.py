@@ -4,44 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.azure.clients import AzureClients
-from activities.vm_search import find_vms
-from adeflow.cli.common import settings, temporal_client
+from adeflow.client.azure_reads import AzureClients, find_vms
 from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.preflight import evaluate
 from adeflow.client.rollouts import (
-    RolloutUnavailable,
+    list_rollouts,
     read_rollout,
+    rollout_ui_link,
     start_rollout,
     status_name,
-    steerable,
+    steer,
+    ui_base,
     ui_link,
     watch,
     write_report,
 )
+from adeflow.client.session import run_azure, run_temporal
 from adeflow.domain.fleet import Manifest, VmSettings
 from adeflow.domain.fleet_query import merge_selected
 from adeflow.domain.model import VmRef
 from adeflow.domain.rollout import build_rollout_input
 from adeflow.inputs.manifest import ManifestError, load_manifest
 from adeflow.inputs.settings import Settings
-from workflows.fleet_rollout import FleetRolloutWorkflow, rollout_workflow_id
 
 T = TypeVar("T")
-
-
-def _ui_base() -> str:
-    return os.environ.get("ADEFLOW_TEMPORAL_UI", "http://localhost:8233")
 
 
 def _load(path: Path) -> Manifest:
@@ -55,19 +49,12 @@ def _load(path: Path) -> Manifest:
 
 
 def _run(work: Callable[[Client, Settings], Awaitable[T]]) -> T:
-    async def go() -> T:
-        config = settings()
-        return await work(await temporal_client(config), config)
-
+    """Against Temporal (``run_temporal``: its failures are one line, exit 1); Ctrl-C only detaches."""
     try:
-        return asyncio.run(go())
+        return run_temporal(work)
     except KeyboardInterrupt:
         click.echo("\ndetached; the rollout goes on (adeflow rollout watch ID re-attaches)", err=True)
         sys.exit(0)
-    except RolloutUnavailable as exc:  # no such rollout, no worker to answer, ended: one line, exit 1
-        raise click.ClickException(str(exc)) from exc
-    except RPCError as exc:
-        raise click.ClickException(f"Temporal refused: {exc.message}") from exc
 
 
 async def selected_vms(clients: AzureClients, fleet: Manifest) -> list[tuple[VmRef, VmSettings]]:
@@ -106,8 +93,7 @@ def check(manifest: Path, parallel: int) -> None:
     """Dry run of a whole manifest: each VM's verdict; writes nothing."""
     fleet = _load(manifest)
 
-    async def go() -> list[tuple[str, bool, str]]:
-        clients = AzureClients(settings().azure)
+    async def go(clients: AzureClients) -> list[tuple[str, bool, str]]:
         gate = asyncio.Semaphore(parallel)
 
         async def one(ref: VmRef, settings: VmSettings) -> tuple[str, bool, str]:
@@ -115,13 +101,12 @@ def check(manifest: Path, parallel: int) -> None:
                 report = await evaluate(clients, settings.to_encrypt_input(ref, fleet.rollout))
                 return ref.name, report.eligible, report.render()
 
-        try:
-            vms = await selected_vms(clients, fleet)
-            return await asyncio.gather(*(one(ref, settings) for ref, settings in vms))
-        finally:
-            await clients.close()
+        vms = await selected_vms(clients, fleet)
+        async with asyncio.TaskGroup() as group:  # the first failure cancels the rest before the clients close
+            tasks = [group.create_task(one(ref, settings)) for ref, settings in vms]
+        return [task.result() for task in tasks]
 
-    verdicts = asyncio.run(go())
+    verdicts = run_azure(go, what=f"rollout check {manifest}")
     for _, _, text in verdicts:
         click.echo(text)
     eligible = sum(1 for _, ok, _ in verdicts if ok)
@@ -145,7 +130,7 @@ def start(manifest: Path, rollout_id: str, wait: bool) -> None:
 
     async def go(client: Client, settings: Settings) -> None:
         handle = await start_rollout(client, request, settings.temporal.task_queue)
-        link = ui_link(_ui_base(), settings.temporal.namespace, handle.id)
+        link = ui_link(ui_base(), settings.temporal.namespace, handle.id)
         click.echo(f"rollout {rollout_id} ({len(fleet.vms)} VMs): workflow {handle.id}")
         click.echo(f"UI: {link}")
         if not await worker_polls(client, settings.temporal.task_queue):
@@ -164,7 +149,7 @@ def watch_command(rollout_id: str) -> None:
     """Re-attach the live display to a rollout (Ctrl-C detaches)."""
 
     async def go(client: Client, settings: Settings) -> None:
-        link = ui_link(_ui_base(), settings.temporal.namespace, rollout_workflow_id(rollout_id))
+        link = rollout_ui_link(ui_base(), settings.temporal.namespace, rollout_id)
         await watch(client, rollout_id, ui_url=link)
 
     _run(go)
@@ -192,20 +177,8 @@ def _control(name: str, doc: str) -> click.Command:
     @click.argument("rollout_id")
     @operator_option
     def command(rollout_id: str, operator: str) -> None:
-        method = {
-            "pause": FleetRolloutWorkflow.pause,
-            "resume": FleetRolloutWorkflow.resume,
-            "cancel": FleetRolloutWorkflow.cancel,
-            "retry-failed": FleetRolloutWorkflow.retry_failed,
-        }[name]
-
         async def go(client: Client, settings: Settings) -> None:
-            try:
-                answer = await (await steerable(client, rollout_id)).execute_update(method, operator)
-            except WorkflowUpdateFailedError as err:
-                click.echo(f"{name} refused: {err.cause}", err=True)
-                sys.exit(1)
-            click.echo(answer)
+            click.echo(await steer(client, rollout_id, name, operator))
 
         _run(go)
 
@@ -226,14 +199,7 @@ def skip(rollout_id: str, vm: str, operator: str) -> None:
     """Leave a pending VM out of the rollout."""
 
     async def go(client: Client, settings: Settings) -> None:
-        try:
-            answer = await (await steerable(client, rollout_id)).execute_update(
-                FleetRolloutWorkflow.skip, args=[vm, operator]
-            )
-        except WorkflowUpdateFailedError as err:
-            click.echo(f"skip refused: {err.cause}", err=True)
-            sys.exit(1)
-        click.echo(answer)
+        click.echo(await steer(client, rollout_id, "skip", operator, vm=vm))
 
     _run(go)
 
@@ -256,8 +222,7 @@ def list_command() -> None:
     """Rollouts known to Temporal, newest first."""
 
     async def go(client: Client, settings: Settings) -> None:
-        async for execution in client.list_workflows('WorkflowType="FleetRolloutWorkflow"'):
-            status = execution.status.name.lower() if execution.status else "?"
-            click.echo(f"{execution.id:<40} {status:<12} {execution.start_time:%Y-%m-%d %H:%M}")
+        for listed in await list_rollouts(client):
+            click.echo(f"{listed.rollout_id:<40} {listed.status:<16} {listed.started:%Y-%m-%d %H:%M}")
 
     _run(go)

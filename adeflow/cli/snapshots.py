@@ -7,42 +7,22 @@ snapshot without those tags is never touched.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from activities.azure.clients import AzureClients
-from activities.snapshot_retention import (
+from adeflow.client.azure_reads import (
     DeleteOutcome,
     RetainedSnapshot,
     SnapshotQuery,
     delete_snapshots,
     list_snapshots,
 )
-from adeflow.inputs.settings import Settings
-
-T = TypeVar("T")
-
-
-def _run(work: Callable[[AzureClients], Awaitable[T]]) -> T:
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-    async def run() -> T:
-        clients = AzureClients(settings.azure)
-        try:
-            return await work(clients)
-        finally:
-            await clients.close()
-
-    return asyncio.run(run())
+from adeflow.client.session import run_azure
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -118,7 +98,7 @@ def list_command(
     """List the snapshots adeflow took (only those carrying its tags), oldest first."""
     query = _query(subscriptions, resource_group, vm_name, older_than)
     now = datetime.now(UTC)
-    found = _run(lambda clients: list_snapshots(clients, query, now))
+    found = run_azure(lambda clients: list_snapshots(clients, query, now), what="snapshots list")
     if emit_json:
         click.echo(json.dumps([s.to_json(now) for s in found], indent=2))
         return
@@ -143,7 +123,7 @@ def delete_command(
     """Delete the adeflow snapshots that match; asks first unless --yes. A snapshot already gone is fine."""
     query = _query(subscriptions, resource_group, vm_name, older_than)
     now = datetime.now(UTC)
-    found = _run(lambda clients: list_snapshots(clients, query, now))
+    found = run_azure(lambda clients: list_snapshots(clients, query, now), what="snapshots list")
     if not found:
         click.echo("no adeflow snapshots match; nothing to delete")
         if emit_json:
@@ -158,7 +138,7 @@ def delete_command(
     if not yes and not click.confirm("Delete them?", default=False, err=True):
         click.echo("nothing deleted", err=True)
         sys.exit(1)
-    results = _run(lambda clients: delete_snapshots(clients, found))
+    results = run_azure(lambda clients: delete_snapshots(clients, found), what="snapshots delete")
     failed = [r for r in results if r.outcome is DeleteOutcome.FAILED]
     if emit_json:
         click.echo(

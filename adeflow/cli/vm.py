@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from temporalio.client import WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
 
-from activities.azure.clients import AzureClients
-from activities.inventory import InventoryActivities
-from adeflow.cli.common import settings as load_settings
-from adeflow.cli.common import temporal_client
+from adeflow.client.azure_reads import read_vm_facts
 from adeflow.client.preflight import evaluate
+from adeflow.client.rollouts import ui_base, ui_link
+from adeflow.client.session import run_azure, run_temporal
+from adeflow.client.vm_runs import (
+    VmRun,
+    disable_deadline_s,
+    encrypt_deadline_s,
+    start_create_from_vhd,
+    start_disable,
+    start_encrypt,
+    start_remove_extension,
+)
 from adeflow.domain import rules, values, vhd
 from adeflow.domain.model import (
     BackupPolicy,
@@ -25,18 +30,11 @@ from adeflow.domain.model import (
     DisableInput,
     EncryptVmInput,
     KeyEncryptionKey,
-    Outcome,
-    RemoveExtensionInput,
     RestartPolicy,
     VmRef,
 )
 from adeflow.domain.values import VaultObjectUrl
-from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
-from workflows.disable_encryption import DisableEncryptionWorkflow, disable_workflow_id
-from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
-from workflows.remove_extension import RemoveExtensionWorkflow, remove_extension_workflow_id
-
-T = TypeVar("T")
+from adeflow.inputs.settings import Settings
 
 
 def parse_vm(value: str) -> VmRef:
@@ -107,28 +105,6 @@ def kek_option(url: VaultObjectUrl | None, vault_id: str | None, key_vault_id: s
     return KeyEncryptionKey(url.url, vault)
 
 
-def _with_clients(work: Callable[[AzureClients], Awaitable[T]]) -> T:
-    """Run Azure reads; Azure's refusals become one clean line (exit 1), never a traceback."""
-
-    async def run() -> T:
-        clients = AzureClients(load_settings().azure)
-        try:
-            return await work(clients)
-        finally:
-            await clients.close()
-
-    try:
-        return asyncio.run(run())
-    except ClientAuthenticationError as exc:
-        raise click.ClickException(
-            "no Azure credential: sign in (az login), or set a managed identity, workload identity or service "
-            "principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET); see the README's Azure identity "
-            f"section [{str(exc).splitlines()[0]}]"
-        ) from exc
-    except (HttpResponseError, ApplicationError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from exc
-
-
 def poll_interval_option(deadline_s: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--poll-interval`` for every verb that waits on the extension (``vm encrypt``, ``vm disable``): a duration
     (the one validator of adeflow.domain.values), above 0 and below the run's deadline, as manifests require."""
@@ -186,7 +162,7 @@ def enable_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Guest-side check the operator vouches for (repeatable).",
         ),
         click.option("--allow-unlisted", is_flag=True, help="Override R-PRE-1 for images/sizes not in the matrix."),
-        poll_interval_option(EncryptVmInput.encryption_deadline_s),
+        poll_interval_option(encrypt_deadline_s),
     ]
     for option in reversed(options):
         command = option(command)
@@ -225,7 +201,7 @@ def vm() -> None:
 def check(vm_ref: str, **opts: Any) -> None:
     """Dry run: what an encrypt would do or why it is refused. Writes nothing. Exit 1 when refused."""
     request = build_request(parse_vm(vm_ref), **opts)
-    report = _with_clients(lambda clients: evaluate(clients, request))
+    report = run_azure(lambda clients: evaluate(clients, request), what=f"vm check {request.vm.name}")
     click.echo(report.render())
     sys.exit(0 if report.eligible else 1)
 
@@ -238,19 +214,7 @@ def encrypt(vm_ref: str, wait: bool, **opts: Any) -> None:
     """Start EncryptVmWorkflow for one VM (a new data disk on an encrypted VM too: R-NEW-2)."""
     request = build_request(parse_vm(vm_ref), **opts)
 
-    async def start() -> None:
-        settings = load_settings()
-        client = await temporal_client(settings)
-        handle = await client.start_workflow(
-            EncryptVmWorkflow.run,
-            request,
-            id=encrypt_vm_workflow_id(request.vm),
-            task_queue=settings.temporal.task_queue,
-            static_summary=f"Encrypt {request.vm.name} in {request.vm.resource_group}",
-        )
-        await _report(handle, wait)
-
-    asyncio.run(start())
+    _follow(lambda client, settings: start_encrypt(client, settings, request), wait)
 
 
 @vm.command()
@@ -258,7 +222,7 @@ def encrypt(vm_ref: str, wait: bool, **opts: Any) -> None:
 def status(vm_ref: str) -> None:
     """The VM's ADE state as ARM reports it (like `az vm encryption show`)."""
     ref = parse_vm(vm_ref)
-    facts = _with_clients(lambda clients: InventoryActivities(clients).read_vm_facts(ref))
+    facts = run_azure(lambda clients: read_vm_facts(clients, ref), what=f"vm status {ref.name}")
     ext = facts.ade_extension
     click.echo(f"{ref.name} ({facts.size}, {facts.location}, {facts.power_state or 'power state unknown'})")
     if ext is None:
@@ -279,7 +243,7 @@ def status(vm_ref: str) -> None:
 @click.argument("vm_ref", metavar="VM")
 @click.option("--keep-extension", is_flag=True, help="Disable only; do not remove the extension afterwards.")
 @click.option("--backup", type=click.Choice([b.value for b in BackupPolicy]), default=BackupPolicy.AUTO.value)
-@poll_interval_option(DisableInput.deadline_s)
+@poll_interval_option(disable_deadline_s)
 @click.option("--wait/--no-wait", default=False)
 def disable(vm_ref: str, keep_extension: bool, backup: str, poll_interval: float, wait: bool) -> None:
     """Disable ADE on data volumes (refused while the OS volume is encrypted, R-DIS-3), then remove the extension."""
@@ -288,19 +252,7 @@ def disable(vm_ref: str, keep_extension: bool, backup: str, poll_interval: float
         vm=ref, remove_extension=not keep_extension, backup_policy=BackupPolicy(backup), poll_interval_s=poll_interval
     )
 
-    async def start() -> None:
-        settings = load_settings()
-        client = await temporal_client(settings)
-        handle = await client.start_workflow(
-            DisableEncryptionWorkflow.run,
-            request,
-            id=disable_workflow_id(ref),
-            task_queue=settings.temporal.task_queue,
-            static_summary=f"Disable ADE (data) on {ref.name} in {ref.resource_group}",
-        )
-        await _report(handle, wait)
-
-    asyncio.run(start())
+    _follow(lambda client, settings: start_disable(client, settings, request), wait)
 
 
 @vm.command(name="remove-extension")
@@ -321,19 +273,7 @@ def remove_extension(vm_ref: str, leave_encrypted: bool, wait: bool) -> None:
             err=True,
         )
 
-    async def start() -> None:
-        settings = load_settings()
-        client = await temporal_client(settings)
-        handle = await client.start_workflow(
-            RemoveExtensionWorkflow.run,
-            RemoveExtensionInput(ref, leave_encrypted),
-            id=remove_extension_workflow_id(ref),
-            task_queue=settings.temporal.task_queue,
-            static_summary=f"Remove the ADE extension from {ref.name}",
-        )
-        await _report(handle, wait)
-
-    asyncio.run(start())
+    _follow(lambda client, settings: start_remove_extension(client, settings, ref, leave_encrypted), wait)
 
 
 @vm.command(name="create-from-vhd")
@@ -371,26 +311,27 @@ def create_from_vhd(vm_ref: str, wait: bool, **opts: Any) -> None:
     if refusals:  # bad input: exit 2, nothing started
         raise click.UsageError("\n".join(r.render(ref) for r in refusals))
 
-    async def start() -> None:
-        settings = load_settings()
-        client = await temporal_client(settings)
-        handle = await client.start_workflow(
-            CreateVmFromEncryptedVhdWorkflow.run,
-            request,
-            id=create_from_vhd_workflow_id(ref),
-            task_queue=settings.temporal.task_queue,
-            static_summary=f"Create {ref.name} from an encrypted VHD in {ref.resource_group}",
-        )
-        await _report(handle, wait)
-
-    asyncio.run(start())
+    _follow(lambda client, settings: start_create_from_vhd(client, settings, request), wait)
 
 
-async def _report(handle: WorkflowHandle[Any, Any], wait: bool) -> None:
-    click.echo(f"started {handle.id}")
-    if not wait:
-        return
-    result = await handle.result()
-    click.echo(f"{result.outcome.value}: {result.message}")
-    if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
+def _follow(start: Callable[[Client, Settings], Awaitable[VmRun]], wait: bool) -> None:
+    """Start the VM's run, or attach to the one in flight (say which), print its id and UI link; with ``wait``,
+    its outcome (exit 1 when it failed or was refused)."""
+
+    async def go(client: Client, settings: Settings) -> bool:
+        run = await start(client, settings)
+        if run.attached:
+            click.echo(f"already running: attached to {run.workflow_id} (one run per VM; this request was not sent)")
+        else:
+            click.echo(f"started {run.workflow_id}")
+        link = ui_link(ui_base(), settings.temporal.namespace, run.workflow_id)
+        if link:
+            click.echo(f"UI: {link}")
+        if not wait:
+            return True
+        result = await run.result()
+        click.echo(f"{result.outcome.value}: {result.message}")
+        return not result.failed
+
+    if not run_temporal(go):
         sys.exit(1)

@@ -34,6 +34,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from adeflow.client.errors import OperationFailed
 from adeflow.inputs.campaign_file import CampaignFile, Overlap, schedule_id
 from workflows.campaign import CampaignWorkflow
 
@@ -43,7 +44,7 @@ OVERLAP = {Overlap.SKIP: ScheduleOverlapPolicy.SKIP, Overlap.BUFFER_ONE: Schedul
 PREFIX = "campaign/"
 
 
-class CampaignNotFound(LookupError):
+class CampaignNotFound(OperationFailed, LookupError):
     """No schedule for that campaign name."""
 
 

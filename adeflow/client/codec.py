@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
+from adeflow.client.errors import BadInput
 from adeflow.client.failures import QuietBenignFailureConverter
 
 ENCODING = b"binary/encrypted"
@@ -35,7 +36,7 @@ NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class CodecKeyError(ValueError):
+class CodecKeyError(BadInput):
     """The key configuration is unusable, or a payload was sealed with a key this process does not hold."""
 
 

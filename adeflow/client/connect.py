@@ -18,6 +18,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from adeflow.client.codec import CodecKeys, data_converter
+from adeflow.client.errors import OperationFailed
 from adeflow.inputs.settings import TemporalSettings
 
 CONNECT_TIMEOUT = timedelta(seconds=10)
@@ -33,7 +34,7 @@ FIX = (
 )
 
 
-class TemporalUnreachable(RuntimeError):
+class TemporalUnreachable(OperationFailed, RuntimeError):
     """Connecting failed: ``reason`` in words, ``detail`` the SDK's own error text, ``fix`` what to check."""
 
     def __init__(self, where: str, reason: str, detail: str) -> None:

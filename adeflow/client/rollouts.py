@@ -8,10 +8,11 @@ from its result and the memo it leaves (``RolloutMemo``), and a running one with
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,11 +22,13 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from adeflow.client.connect import no_worker, worker_polls
+from adeflow.client.errors import OperationFailed
 from adeflow.domain.model import EncryptVmResult
 from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult
 from adeflow.reports.rollout_report import PHASES, ReportRow, render_progress, report_csv, report_json, report_markdown
@@ -40,8 +43,16 @@ would otherwise hold the command for the SDK's 30 s and then fail it."""
 OPEN = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW)
 
 
-class RolloutUnavailable(Exception):
+class RolloutUnavailable(OperationFailed):
     """A rollout that cannot be read or steered now, in words for the operator (the CLI exits 1)."""
+
+
+class RolloutNotReady(RolloutUnavailable):
+    """A running rollout that is still finding its selectors' VMs: no progress yet, but it goes on."""
+
+
+FINDING = "finding the VMs"
+"""How the rollout's ``progress`` query says it has no book yet (``FleetRolloutWorkflow.book``)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,11 @@ class RolloutView:
 
 def status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower().replace("_", "-") if status else "unknown"
+
+
+def ui_base() -> str:
+    """The Temporal UI that links point at (ADEFLOW_TEMPORAL_UI; empty: no links)."""
+    return os.environ.get("ADEFLOW_TEMPORAL_UI", "http://localhost:8233")
 
 
 def ui_link(ui_base: str, namespace: str, workflow_id: str) -> str:
@@ -81,6 +97,46 @@ def rollout_handle(client: Client, rollout_id: str) -> RolloutHandle:
     return client.get_workflow_handle_for(FleetRolloutWorkflow.run, rollout_workflow_id(rollout_id))
 
 
+def rollout_ui_link(ui_base: str, namespace: str, rollout_id: str) -> str:
+    return ui_link(ui_base, namespace, rollout_workflow_id(rollout_id))
+
+
+STEERING = {
+    "pause": FleetRolloutWorkflow.pause,
+    "resume": FleetRolloutWorkflow.resume,
+    "cancel": FleetRolloutWorkflow.cancel,
+    "retry-failed": FleetRolloutWorkflow.retry_failed,
+}
+"""Operator commands that take only the operator's name."""
+
+
+async def steer(client: Client, rollout_id: str, command: str, operator: str, vm: str = "") -> str:
+    """Send ``command`` (a key of STEERING, or ``skip`` with ``vm``) and return the rollout's answer; a refusal
+    is ``OperationFailed`` with the rollout's reason (exit 1)."""
+    handle = await steerable(client, rollout_id)
+    try:
+        if command == "skip":
+            return await handle.execute_update(FleetRolloutWorkflow.skip, args=[vm, operator])
+        return await handle.execute_update(STEERING[command], operator)
+    except WorkflowUpdateFailedError as err:
+        raise OperationFailed(f"{command} refused for rollout {rollout_id}: {err.cause}") from None
+
+
+@dataclass(frozen=True)
+class RolloutListing:
+    rollout_id: str
+    status: str
+    started: datetime
+
+
+async def list_rollouts(client: Client) -> list[RolloutListing]:
+    """Rollouts known to Temporal, newest first (by workflow id: ``rollout/<id>``)."""
+    return [
+        RolloutListing(execution.id, status_name(execution.status), execution.start_time)
+        async for execution in client.list_workflows('WorkflowType="FleetRolloutWorkflow"')
+    ]
+
+
 async def running_by_phase(client: Client, rollout_id: str) -> dict[str, int]:
     """Running VM runs per phase, from visibility (AdePhase), so the rollout's own history stays small."""
     base = f'AdeRolloutId="{rollout_id}" AND WorkflowType="EncryptVmWorkflow" AND ExecutionStatus="Running"'
@@ -101,7 +157,14 @@ async def watch(
     last = ""
     interactive = sys.stdout.isatty()
     while True:
-        view = await read_rollout(client, rollout_id)
+        try:
+            view = await read_rollout(client, rollout_id)
+        except RolloutNotReady as early:  # the first queries of a rollout with selectors: keep waiting
+            if str(early) != last:
+                out(str(early) + ("" if interactive else "\n"))
+                last = str(early)
+            await asyncio.sleep(every_s)
+            continue
         by_phase = {} if view.closed else await running_by_phase(client, rollout_id)
         text = render_progress(view.progress, by_phase, ui_url)
         if text != last:
@@ -182,7 +245,9 @@ async def _query_progress(
         raise RolloutUnavailable(f"rollout {rollout_id} is {state}; reading it needs a worker: {no_worker(queue)}")
     try:
         return await handle.query(FleetRolloutWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
-    except WorkflowQueryFailedError as exc:  # e.g. the rollout is still finding its selectors' VMs
+    except WorkflowQueryFailedError as exc:
+        if FINDING in str(exc):  # a rollout with selectors, before its first book: not an error, just early
+            raise RolloutNotReady(f"rollout {rollout_id}: {FINDING} its selectors name") from None
         raise RolloutUnavailable(f"rollout {rollout_id}: {exc}") from None
     except RPCError as exc:
         if exc.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.FAILED_PRECONDITION):

@@ -8,14 +8,10 @@ venv's ``adeflow`` executable, in a subprocess (README: exit 0 success, 1 the op
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +30,7 @@ from adeflow.domain.rollout import RolloutStage, build_rollout_input
 from azuresim.server import SimServer
 from tests.support.chaos import eventually
 from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
-from tests.support.servers import SimFactory, new_worker
+from tests.support.servers import Run, SimFactory, new_worker
 from tests.support.standins import StandInVmRun
 from workflows.disable_encryption import DisableInput, disable_workflow_id
 from workflows.fleet_rollout import FleetRolloutWorkflow
@@ -42,38 +38,8 @@ from workflows.registry import workflow_runner
 
 pytestmark = pytest.mark.e2e
 
-ADEFLOW = Path(sys.executable).parent / "adeflow"
 SETTINGS = VmSettings(key_vault_id=VAULT_ID)
 ULTRA = [{"lun": 0, "size_gb": 8, "sku": "UltraSSD_LRS"}]
-
-Run = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
-
-
-@pytest.fixture
-def adeflow(dev_env: WorkflowEnvironment) -> Run:
-    """``adeflow ARGS`` against the dev server, configured by ADEFLOW_* variables only; ``queue`` is its
-    ADEFLOW_TASK_QUEUE. A bounded wait: a command that hangs fails the test instead of stalling it."""
-    base = {
-        **os.environ,
-        "ADEFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "ADEFLOW_TEMPORAL_NAMESPACE": dev_env.client.namespace,
-    }
-    base.pop("ADEFLOW_CONFIG_FILE", None)
-
-    async def run(*args: str, queue: str = "adeflow") -> subprocess.CompletedProcess[str]:
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [str(ADEFLOW), *args],
-            env={**base, "ADEFLOW_TASK_QUEUE": queue},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
-        assert "Traceback" not in done.stdout + done.stderr, done.stderr
-        return done
-
-    return run
 
 
 async def test_completed_rollout_status_and_report_come_from_its_result_without_a_worker(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -45,3 +46,7 @@ def new_worker(env: WorkflowEnvironment, clients: AzureClients) -> Worker:
         activities=list(build_activities(clients)),
         workflow_runner=workflow_runner(),
     )
+
+
+Run = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
+"""The ``adeflow`` fixture of tests/e2e: run the CLI as a subprocess against the dev server."""

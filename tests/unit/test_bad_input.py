@@ -7,13 +7,14 @@ import contextlib
 import string
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adeflow.cli.main import cli
+from adeflow.cli.main import AdeflowGroup, cli
 from adeflow.domain.model import VmRef
 from adeflow.domain.resource_ids import parse_resource_id
 from adeflow.domain.values import parse_vault_object_url
@@ -214,3 +215,22 @@ def test_misconfigured_codec_keys_exit_2_before_anything_starts(argv: list[str])
     result = CliRunner().invoke(cli, argv, env=env)
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines()[-1] == "Error: ADEFLOW_CODEC_KEYS: expected id:base64[,id:base64...]"
+
+
+def test_an_unexpected_error_is_one_line_pointing_at_debug_logs() -> None:
+    """Issue 15: the CLI's one mapper; an error of no known kind is one line, its traceback only at debug level."""
+
+    @click.group(cls=AdeflowGroup)
+    def probe() -> None:
+        pass
+
+    @probe.command()
+    def boom() -> None:
+        raise KeyError("no such thing")
+
+    result = CliRunner().invoke(probe, ["boom"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "adeflow: unexpected error: KeyError: 'no such thing'; rerun with --log-level debug for details"
+    )
+    assert "Traceback" not in result.output

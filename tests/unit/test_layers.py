@@ -21,7 +21,8 @@ PRODUCT = ("adeflow", "workflows", "activities", "worker")
 SIMULATOR_COMMANDS = {"adeflow/cli/main.py"}
 """The ``sim`` command group may load the simulator, inside the command only."""
 DEMO_MODULES = {"adeflow/cli/demo.py"}
-"""The demo's own module starts the simulator; the CLI imports it only inside the ``demo`` command (checked below)."""
+"""The demo's own module starts the simulator, and runs the worker and the workflows in process (the embedded
+default); the CLI imports it only inside the ``demo`` command (checked below)."""
 
 DOMAIN_THIRD_PARTY: frozenset[str] = frozenset()
 """The domain is stdlib only: payloads, rules and plans that run in the workflow sandbox and in unit tests."""
@@ -68,7 +69,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "workflows": {"adeflow.client", "adeflow.cli", "adeflow.inputs", "worker", "azuresim"},
     "adeflow.client": {"adeflow.cli", "worker", "azuresim"},
     "worker": {"adeflow.cli", "azuresim"},
-    "adeflow.cli": {"azuresim"},  # tightened to workflows/activities once the CLI goes through the client
+    "adeflow.cli": {"azuresim", "workflows", "activities"},  # the CLI reaches them through adeflow.client
     "azuresim": {
         "adeflow",
         "adeflow.domain",
@@ -114,7 +115,9 @@ def _violations() -> list[str]:
             own, target = _own_layer(imp.source), _layer(imp.module)
             if target not in FORBIDDEN.get(own, set()):
                 continue
-            if target == "azuresim" and (imp.source in DEMO_MODULES or (imp.lazy and imp.source in SIMULATOR_COMMANDS)):
+            if imp.source in DEMO_MODULES and target in ("azuresim", "workflows", "activities"):
+                continue
+            if target == "azuresim" and imp.lazy and imp.source in SIMULATOR_COMMANDS:
                 continue
             found.append(f"{imp.source}:{imp.line}: {own} must not import {imp.module}")
     return found
@@ -133,6 +136,19 @@ def test_the_domain_is_stdlib_only() -> None:
         if imp.module.split(".")[0] not in stdlib
         and _layer(imp.module) != "adeflow.domain"
         and imp.module.split(".")[0] not in DOMAIN_THIRD_PARTY
+    ]
+    assert found == []
+
+
+def test_the_cli_reaches_workflows_and_activities_only_through_the_client() -> None:
+    """Issue 15: the verbs go through adeflow.client (vm_runs, azure_reads, rollouts, session); only the demo,
+    which embeds a worker, imports workflows itself."""
+    assert {"workflows", "activities"} <= FORBIDDEN["adeflow.cli"]
+    found = [
+        f"{imp.source}:{imp.line}: {imp.module}"
+        for path in _sources("adeflow/cli")
+        for imp in _imports(path)
+        if _layer(imp.module) in ("workflows", "activities") and imp.source not in DEMO_MODULES
     ]
     assert found == []
 
