@@ -50,6 +50,9 @@ class ManagedDisk:
     unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     source_uri: str | None = None
     """Set for a disk imported from a VHD blob (``createOption: Import``)."""
+    ade_marker: bool = False
+    """The persistent ADE ("UDE") flag (docs/ade-migration.md M-2): set once ADE has encrypted the disk, kept through
+    decryption, snapshots and copies; only an ``Upload`` disk filled by a page-blob copy is free of it."""
 
     @property
     def id(self) -> str:
