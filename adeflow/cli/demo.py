@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from adeflow.cli.devserver import DevServer
 from adeflow.client.connect import connect as connect_temporal
+from adeflow.client.connect import worker_polls
 from adeflow.client.rollouts import start_rollout, ui_link, vm_results, watch, write_report
 from adeflow.domain.model import DisableInput, DisableResult, EncryptVmResult, Outcome, VmRef
 from adeflow.domain.rollout import build_rollout_input
@@ -143,6 +144,14 @@ async def _disable_lifecycle_vm(
     return None
 
 
+async def _worker_seen(client: Client, task_queue: str, timeout_s: float = 30.0) -> None:
+    """The watch reads progress by query, which needs the server to list the worker just started as a poller
+    (it does within a poll or two; on a loaded machine the first look could come before that)."""
+    deadline = time.monotonic() + timeout_s
+    while not await worker_polls(client, task_queue) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+
+
 async def run_demo(
     fleet_path: Path = DEFAULT_FLEET,
     manifest_path: Path = DEFAULT_MANIFEST,
@@ -181,6 +190,7 @@ async def run_demo(
         handle = await start_rollout(client, request, settings.temporal.task_queue)
         link = ui_link(dev.ui_url, "default", handle.id)
         print(f"Rollout {rollout_id}: {len(manifest.vms)} VMs, canary first; UI {link}", flush=True)
+        await _worker_seen(client, settings.temporal.task_queue)
         await watch(client, rollout_id, ui_url=link, out=lambda text: print(text, flush=True))
         disable = await _disable_lifecycle_vm(client, settings, fleet, poll_interval_s)
         results = await vm_results(client, rollout_id)

@@ -31,7 +31,15 @@ from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.errors import OperationFailed
 from adeflow.domain.model import EncryptVmResult
 from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult
-from adeflow.reports.rollout_report import PHASES, ReportRow, render_progress, report_csv, report_json, report_markdown
+from adeflow.reports.rollout_report import (
+    PHASES,
+    PlainProgress,
+    ReportRow,
+    render_progress,
+    report_csv,
+    report_json,
+    report_markdown,
+)
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import MEMO_KEY, FleetRolloutWorkflow, RolloutMemo, rollout_workflow_id
 
@@ -151,25 +159,31 @@ async def watch(
     ui_url: str = "",
     every_s: float = 2.0,
     out: Callable[[str], None] = print,
+    interactive: bool | None = None,
 ) -> RolloutView:
     """Redraw the live display until the rollout's workflow closes (after its last VM run closed); Ctrl-C only
     detaches (the rollout goes on)."""
     last = ""
-    interactive = sys.stdout.isatty()
+    interactive = sys.stdout.isatty() if interactive is None else interactive
+    plain = PlainProgress()
     while True:
         try:
             view = await read_rollout(client, rollout_id)
         except RolloutNotReady as early:  # the first queries of a rollout with selectors: keep waiting
             if str(early) != last:
-                out(str(early) + ("" if interactive else "\n"))
+                out(str(early))
                 last = str(early)
             await asyncio.sleep(every_s)
             continue
         by_phase = {} if view.closed else await running_by_phase(client, rollout_id)
-        text = render_progress(view.progress, by_phase, ui_url)
-        if text != last:
-            out(("\033[2J\033[H" if interactive else "") + text + ("" if interactive else "\n"))
-            last = text
+        if not interactive:  # a file or CI log: each change once, never the whole frame again
+            for line in plain.update(view.progress, by_phase, ui_url):
+                out(line)
+        else:
+            text = render_progress(view.progress, by_phase, ui_url)
+            if text != last:
+                out("\033[2J\033[H" + text)
+                last = text
         if view.closed:
             return view
         await asyncio.sleep(every_s)

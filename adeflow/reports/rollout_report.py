@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from adeflow.domain.model import EncryptVmResult, Phase
@@ -59,6 +59,44 @@ def render_progress(progress: RolloutProgress, running_by_phase: dict[str, int],
         lines.append("failures:")
         lines += [f"  {n.vm}: {n.reason}: {n.message[:160]}" for n in progress.failures[-10:]]
     return "\n".join(lines)
+
+
+@dataclass
+class PlainProgress:
+    """The live display for a file, a pipe or a CI log: each change once, as plain lines (no redraws, no bars, no
+    ETA, which changes on every poll). A terminal gets :func:`render_progress` redrawn instead."""
+
+    _said: set[str] = field(default_factory=set)
+    _summary: str = ""
+
+    def update(self, progress: RolloutProgress, running_by_phase: dict[str, int], ui_url: str = "") -> list[str]:
+        """The lines that are new since the last update."""
+        lines: list[str] = []
+        if ui_url and not self._summary:
+            lines.append(f"UI: {ui_url}")
+        counts = progress.counts
+        done = sum(counts[k] for k in ("encrypted", "failed", "refused", "skipped", "elsewhere"))
+        running = ", ".join(f"{phase} {n}" for phase in PHASES if (n := running_by_phase.get(phase, 0)))
+        outcomes = ", ".join(
+            f"{k} {counts[k]}" for k in ("encrypted", "refused", "failed", "skipped", "elsewhere") if counts[k]
+        )
+        summary = (
+            f"rollout {progress.rollout_id}: {progress.stage.value}"
+            + (f" ({progress.halted})" if progress.halted else "")
+            + f" | wave {progress.wave} | {done}/{progress.total} done"
+            + (f" | running: {running}" if running else "")
+            + (f" | {outcomes}" if outcomes else "")
+        )
+        if summary != self._summary:
+            lines.append(summary)
+            self._summary = summary
+        notes = [f"  {line}" for line in progress.log]
+        notes += [f"  failed {n.vm}: {': '.join(filter(None, (n.reason, n.message[:160])))}" for n in progress.failures]
+        for note in notes:
+            if note not in self._said:
+                self._said.add(note)
+                lines.append(note)
+        return lines
 
 
 @dataclass(frozen=True)
