@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 with workflow.unsafe.imports_passed_through():
     from adeflow.domain.campaign_plan.payloads import RunningVmRun, VmRunQuery
     from adeflow.domain.fleet_query import VmQueryResult
+    from adeflow.domain.model import VmRef
     from adeflow.domain.rollout import (
         RolloutBook,
         RolloutInput,
@@ -155,7 +156,7 @@ class FleetRolloutWorkflow:
         for pause in (*CLOSE_CHECKS_S, None):
             if not earlier:
                 return []
-            ids = [encrypt_vm_workflow_id(vm) for vm in earlier]
+            ids = [self._vm_run_id(vm) for vm in earlier]
             workflow.set_current_details(
                 f"**{self.book.stage().value}**: waiting for {len(earlier)} VM runs of earlier runs to close"
             )
@@ -176,7 +177,15 @@ class FleetRolloutWorkflow:
             earlier = [run.vm for run in running if run.rollout_id in ("", rollout_id)]
             if earlier and pause is not None:
                 await workflow.sleep(timedelta(seconds=pause))
-        return [encrypt_vm_workflow_id(vm) for vm in earlier]
+        return [self._vm_run_id(vm) for vm in earlier]
+
+    @staticmethod
+    def _vm_run_id(vm: VmRef) -> str:
+        """The VM run's id: lower-cased (one run per VM however its name is spelled). Rollouts that started their
+        VM runs before that change keep the ids they used, so their histories replay."""
+        if workflow.patched("lowercase-vm-ids"):
+            return encrypt_vm_workflow_id(vm)
+        return f"encrypt/{vm.name}/{vm.resource_group}/{vm.subscription_id}"
 
     async def _resolve_selectors(self, request: RolloutInput) -> tuple[RolloutInput, list[str]]:
         """Ask Azure which VMs the selectors name, once: the answer is in history, so the fleet is fixed for the
@@ -197,7 +206,7 @@ class FleetRolloutWorkflow:
             self._children[slot.index] = await workflow.start_child_workflow(
                 EncryptVmWorkflow.run,
                 vm_input,
-                id=encrypt_vm_workflow_id(slot.vm),
+                id=self._vm_run_id(slot.vm),
                 task_queue=request.task_queue or workflow.info().task_queue,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
