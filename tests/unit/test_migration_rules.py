@@ -252,6 +252,17 @@ def test_m_1_target_names_free_or_adopted_from_this_migration(
     assert ids(result.refusals) == expected
 
 
+def test_m_7_nic_reuse_is_refused_on_the_rebuild_path_where_the_owner_still_needs_the_source() -> None:
+    request = migration_input(nic_policy=NicPolicy.REUSE, rebuild=REBUILD)
+    result = migration.preflight(request, migration_facts(os_encrypted_vm()))
+    assert ids(result.refusals) == [("M-7", Reason.MIGRATION_INPUT_INVALID)]
+    assert (
+        migration.preflight(replace(request, nic_policy=NicPolicy.NEW), migration_facts(os_encrypted_vm())).refusals
+        == []
+    )
+    assert migration.preflight(migration_input(nic_policy=NicPolicy.REUSE), migration_facts()).refusals == []
+
+
 def test_preflight_refuses_an_unreachable_vault_and_bad_input_all_at_once() -> None:
     facts = migration_facts(vault=KeyVaultLookup(None, "403 Forbidden", denied=True))
     request = migration_input(

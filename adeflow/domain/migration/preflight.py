@@ -249,6 +249,20 @@ def check_vault_reachable(facts: MigrationFacts) -> list[Refusal]:
     return [rules.key_vault_not_found(facts.vault_id, problem, denied=lookup.denied if lookup else False)]
 
 
+def check_nic_policy(request: MigrationInput, path: MigrationPath) -> list[Refusal]:
+    """M-7/M-4: reusing the NIC deletes the source VM object before the new VM exists; on the rebuild path the owner
+    still needs the source to move the data from, so the NIC is reused only on the copy path."""
+    if path is not MigrationPath.REBUILD or request.nic_policy is not NicPolicy.REUSE:
+        return []
+    return [
+        _invalid(
+            "M-7",
+            "NIC reuse on the rebuild path would delete the source VM before its owner moved the data (M-4).",
+            "Use nic_policy new for this VM; move the private IP by hand after the cleanup if it must stay.",
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class MigrationPreflight:
     decision: PathDecision
@@ -287,6 +301,7 @@ def preflight(request: MigrationInput, facts: MigrationFacts) -> MigrationPrefli
     refusals += check_feature(facts.feature, request.register_feature)
     refusals += check_size(facts)
     refusals += check_targets(request, facts)
+    refusals += check_nic_policy(request, decision.path)
     if decision.path is MigrationPath.COPY_DISKS:
         refusals += check_disks_copyable(facts)
     refusals += check_vault_reachable(facts)
