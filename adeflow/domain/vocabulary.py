@@ -80,6 +80,42 @@ class Reason:
     # campaigns
     REPORT_NOT_WRITTEN: Final = "report-not-written"
 
+    # migration to encryption at host (docs/ade-migration.md, M-1 .. M-8): refusals and failures
+    NEVER_ADE: Final = "never-ade"
+    """M-2: no ADE marker, nothing to migrate: encryption at host can be enabled in place."""
+    ALREADY_ENCRYPTION_AT_HOST: Final = "already-encryption-at-host"
+    NOT_LINUX: Final = "not-linux"
+    LEGACY_ADE: Final = "legacy-ade"
+    OS_VOLUME_ENCRYPTED: Final = "os-volume-encrypted"
+    """M-4: the OS volume cannot be decrypted (R-LIM-3), so its disks cannot be copied into a working VM."""
+    IMAGE_MISSING: Final = "image-missing"
+    FEATURE_NOT_REGISTERED: Final = "feature-not-registered"
+    SIZE_WITHOUT_HOST_ENCRYPTION: Final = "size-without-host-encryption"
+    SIZE_UNKNOWN: Final = "size-unknown"
+    NOT_AN_UPLOAD_DISK: Final = "not-an-upload-disk"
+    """M-1/M-2: a target disk made by Copy, from a snapshot or by import keeps the ADE marker."""
+    TARGET_CARRIES_ADE_MARKER: Final = "target-carries-ade-marker"
+    TARGET_NAME_TAKEN: Final = "target-name-taken"
+    TARGET_IS_SOURCE: Final = "target-is-source"
+    UNMANAGED_DISK: Final = "unmanaged-disk"
+    DOWNTIME_NOT_APPROVED: Final = "downtime-not-approved"
+    DOWNTIME_WINDOW_MISSED: Final = "downtime-window-missed"
+    SOURCE_DISK_IN_USE: Final = "source-disk-in-use"
+    """M-7: a source disk is copied only from a deallocated VM (its disks must not change, ARM refuses the SAS)."""
+    SOURCE_DEFINITION_MISSING: Final = "source-definition-missing"
+    SOURCE_DELETE_OPTION: Final = "source-delete-option"
+    """Deleting the source VM object would delete its disks or NICs with it (``deleteOption: Delete``)."""
+    CLEANUP_NOT_APPROVED: Final = "cleanup-not-approved"
+    NEW_VM_NOT_VERIFIED: Final = "new-vm-not-verified"
+    OWNER_NOT_CONFIRMED: Final = "owner-not-confirmed"
+    VAULT_STILL_USED: Final = "vault-still-used"
+    MIGRATION_INPUT_INVALID: Final = "migration-input-invalid"
+    COPY_INCOMPLETE: Final = "copy-incomplete"
+    COPY_CHECKSUM_MISMATCH: Final = "copy-checksum-mismatch"
+    COPY_SIZE_MISMATCH: Final = "copy-size-mismatch"
+    SAS_EXPIRED: Final = "sas-expired"
+    ROLLBACK_FAILED: Final = "rollback-failed"
+
 
 # -- confirmations: guest-side checks an operator vouches for ---------------------------------------------------
 
