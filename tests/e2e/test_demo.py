@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
 ADEFLOW = Path(sys.executable).parent / "adeflow"
 
 
