@@ -16,6 +16,7 @@ from typing import TypeVar
 import click
 from temporalio.client import Client, ScheduleAlreadyRunningError, ScheduleDescription
 
+from adeflow.cli.tables import echo_table
 from adeflow.client import campaigns
 from adeflow.client.session import run_temporal
 from adeflow.inputs.campaign_file import CampaignError, CampaignFile, load_campaign
@@ -113,17 +114,21 @@ def update(path: Path) -> None:
 def list_command() -> None:
     """Every campaign with its state and next run."""
 
-    async def go(client: Client, settings: Settings) -> None:
-        found = await campaigns.list_campaigns(client)
-        if not found:
-            click.echo("no campaigns (adeflow campaign create FILE)")
-        for item in found:
-            state = "paused" if item.paused else "active"
-            upcoming = f"{item.next_runs[0]:%Y-%m-%d %H:%M} UTC" if item.next_runs and not item.paused else "-"
-            last = f"{item.last_run:%Y-%m-%d %H:%M} UTC" if item.last_run else "-"
-            click.echo(f"{item.name:<32} {state:<7} next {upcoming:<21} last {last:<21} {item.note}")
-
-    _run(go)
+    found = _run(lambda client, settings: campaigns.list_campaigns(client))
+    if not found:
+        click.echo("no campaigns (adeflow campaign create FILE)")
+        return
+    rows = [
+        (
+            item.name,
+            "paused" if item.paused else "active",
+            f"{item.next_runs[0]:%Y-%m-%d %H:%M} UTC" if item.next_runs and not item.paused else "-",
+            f"{item.last_run:%Y-%m-%d %H:%M} UTC" if item.last_run else "-",
+            item.note,
+        )
+        for item in found
+    ]
+    echo_table(("CAMPAIGN", "STATE", "NEXT RUN", "LAST RUN", "NOTE"), rows)
 
 
 @campaign.command(name="describe")

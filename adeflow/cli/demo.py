@@ -19,6 +19,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from adeflow.cli.devserver import DevServer
+from adeflow.cli.tables import table_text
 from adeflow.client.connect import connect as connect_temporal
 from adeflow.client.connect import worker_polls
 from adeflow.client.rollouts import start_rollout, ui_link, vm_results, watch, write_report
@@ -107,22 +108,22 @@ class DemoSummary:
         )
 
 
-def render_table(results: Sequence[EncryptVmResult]) -> str:
-    rows = [("VM", "OUTCOME", "RULE / REASON", "BACKUP", "VOLUMES", "SECONDS")]
-    for r in results:
-        seconds = sum(t.seconds for t in r.timings)
-        rows.append(
-            (
-                r.vm.name,
-                r.outcome.value,
-                " ".join(x for x in (r.rule, r.reason) if x) or "-",
-                r.backup.value if r.backup else "-",
-                r.volume_type.value if r.volume_type else "-",
-                f"{seconds:.0f}",
-            )
+def render_table(results: Sequence[EncryptVmResult], terminal: bool | None = None) -> str:
+    """The outcome per VM: a rich table on a terminal, plain columns in a log (``terminal``: stdout's kind)."""
+    rows = [
+        (
+            r.vm.name,
+            r.outcome.value,
+            " ".join(x for x in (r.rule, r.reason) if x) or "-",
+            r.backup.value if r.backup else "-",
+            r.volume_type.value if r.volume_type else "-",
+            f"{sum(t.seconds for t in r.timings):.0f}",
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+        for r in results
+    ]
+    headers = ("VM", "OUTCOME", "RULE / REASON", "BACKUP", "VOLUMES", "SECONDS")
+    terminal = sys.stdout.isatty() if terminal is None else terminal
+    return table_text(headers, rows, terminal=terminal, right={"SECONDS"})
 
 
 async def _disable_lifecycle_vm(

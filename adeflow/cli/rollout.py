@@ -12,10 +12,12 @@ from typing import TypeVar
 import click
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from adeflow.cli.tables import echo_table
 from adeflow.client.azure_reads import AzureClients, find_vms
 from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.preflight import evaluate
 from adeflow.client.rollouts import (
+    RolloutListing,
     list_rollouts,
     read_rollout,
     rollout_ui_link,
@@ -34,6 +36,7 @@ from adeflow.domain.model import VmRef
 from adeflow.domain.rollout import build_rollout_input
 from adeflow.inputs.manifest import ManifestError, load_manifest
 from adeflow.inputs.settings import Settings
+from adeflow.reports.rollout_report import note_text
 
 T = TypeVar("T")
 
@@ -167,7 +170,7 @@ def status(rollout_id: str) -> None:
         click.echo(f"{rollout_id}: {progress.stage.value}{closed} {progress.halted}".rstrip())
         click.echo("  " + ", ".join(f"{k} {v}" for k, v in progress.counts.items()))
         for note in progress.failures:
-            click.echo(f"  failed {note.vm}: {note.reason}: {note.message[:200]}")
+            click.echo(f"  failed {note.vm}: {note_text(note, 200)}")
 
     _run(go)
 
@@ -221,8 +224,13 @@ def report(rollout_id: str, out: Path) -> None:
 def list_command() -> None:
     """Rollouts known to Temporal, newest first."""
 
-    async def go(client: Client, settings: Settings) -> None:
-        for listed in await list_rollouts(client):
-            click.echo(f"{listed.rollout_id:<40} {listed.status:<16} {listed.started:%Y-%m-%d %H:%M}")
+    async def go(client: Client, settings: Settings) -> list[RolloutListing]:
+        return await list_rollouts(client)
 
-    _run(go)
+    listed = _run(go)
+    if not listed:
+        click.echo("no rollouts (adeflow rollout start MANIFEST)")
+        return
+    echo_table(
+        ("ROLLOUT", "STATUS", "STARTED"), [(r.rollout_id, r.status, f"{r.started:%Y-%m-%d %H:%M}") for r in listed]
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from adeflow.cli.tables import echo_table
 from adeflow.client.azure_reads import (
     DeleteOutcome,
     RetainedSnapshot,
@@ -60,9 +61,11 @@ def _query(
     return SnapshotQuery(wanted, resource_group or None, vm_name or None, older_than)
 
 
-def _table(snapshots: list[RetainedSnapshot], now: datetime) -> str:
-    header = ("NAME", "RESOURCE GROUP", "VM", "RUN", "CREATED", "AGE (DAYS)", "STATE", "SIZE (GB)")
-    rows = [header]
+HEADERS = ("NAME", "RESOURCE GROUP", "VM", "RUN", "CREATED", "AGE (DAYS)", "STATE", "SIZE (GB)")
+
+
+def _echo_table(snapshots: list[RetainedSnapshot], now: datetime, err: bool = False) -> None:
+    rows = []
     for snap in snapshots:
         age = snap.age_days(now)
         rows.append(
@@ -77,8 +80,7 @@ def _table(snapshots: list[RetainedSnapshot], now: datetime) -> str:
                 str(snap.size_gb),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    echo_table(HEADERS, rows, err=err, right={"AGE (DAYS)", "SIZE (GB)"})
 
 
 @click.group()
@@ -105,7 +107,7 @@ def list_command(
     if not found:
         click.echo("no adeflow snapshots match")
         return
-    click.echo(_table(found, now))
+    _echo_table(found, now)
     click.echo(f"{len(found)} snapshot(s), {sum(s.size_gb for s in found)} GB of source disks")
 
 
@@ -134,7 +136,7 @@ def delete_command(
         "before encryption (R-BAK-1):",
         err=emit_json,
     )
-    click.echo(_table(found, now), err=emit_json)
+    _echo_table(found, now, err=emit_json)
     if not yes and not click.confirm("Delete them?", default=False, err=True):
         click.echo("nothing deleted", err=True)
         sys.exit(1)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from temporalio.client import Client
 
+from adeflow.cli.tables import echo_table
 from adeflow.client.azure_reads import read_vm_facts
 from adeflow.client.preflight import evaluate
 from adeflow.client.rollouts import ui_base, ui_link
@@ -234,9 +235,17 @@ def status(vm_ref: str) -> None:
         )
         if ext.status is not None:
             click.echo(f"  {ext.status.describe()}")
-    for disk in facts.disks:
-        state = "encrypted" if disk.instance_view_encrypted else "not encrypted"
-        click.echo(f"  {'OS  ' if disk.is_os else 'data'} {disk.name}: {state}")
+    rows = [
+        (
+            disk.name,
+            "OS" if disk.is_os else f"data (LUN {disk.lun})",
+            str(disk.size_gb),
+            disk.storage_account_type or "-",
+            "encrypted" if disk.instance_view_encrypted else "not encrypted",
+        )
+        for disk in facts.disks
+    ]
+    echo_table(("DISK", "ROLE", "SIZE (GB)", "SKU", "ADE (INSTANCE VIEW)"), rows, right={"SIZE (GB)"})
 
 
 @vm.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,15 +31,8 @@ from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.errors import OperationFailed
 from adeflow.domain.model import EncryptVmResult
 from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult
-from adeflow.reports.rollout_report import (
-    PHASES,
-    PlainProgress,
-    ReportRow,
-    render_progress,
-    report_csv,
-    report_json,
-    report_markdown,
-)
+from adeflow.reports.rollout_live import LiveDisplay, PlainDisplay, RolloutDisplay
+from adeflow.reports.rollout_report import PHASES, ReportRow, report_csv, report_json, report_markdown
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import MEMO_KEY, FleetRolloutWorkflow, RolloutMemo, rollout_workflow_id
 
@@ -138,9 +131,11 @@ class RolloutListing:
 
 
 async def list_rollouts(client: Client) -> list[RolloutListing]:
-    """Rollouts known to Temporal, newest first (by workflow id: ``rollout/<id>``)."""
+    """Rollouts known to Temporal, newest first, by the id the other verbs take (the workflow id is
+    ``rollout/<id>``)."""
+    prefix = rollout_workflow_id("")
     return [
-        RolloutListing(execution.id, status_name(execution.status), execution.start_time)
+        RolloutListing(execution.id.removeprefix(prefix), status_name(execution.status), execution.start_time)
         async for execution in client.list_workflows('WorkflowType="FleetRolloutWorkflow"')
     ]
 
@@ -152,6 +147,31 @@ async def running_by_phase(client: Client, rollout_id: str) -> dict[str, int]:
     return {phase: c.count for phase, c in zip(PHASES, counts, strict=True)}
 
 
+@dataclass(frozen=True)
+class RolloutSnapshot:
+    """One poll of a watched rollout: how it looks and its running VMs per phase, or why it has no progress yet."""
+
+    view: RolloutView | None
+    running_by_phase: dict[str, int]
+    waiting: str = ""
+
+
+async def follow(client: Client, rollout_id: str, every_s: float = 2.0) -> AsyncIterator[RolloutSnapshot]:
+    """A snapshot every ``every_s`` until the rollout's workflow closes (after its last VM run closed); the last
+    one is the closed rollout. A rollout still finding its selectors' VMs is a snapshot with ``waiting`` set."""
+    while True:
+        try:
+            view = await read_rollout(client, rollout_id)
+        except RolloutNotReady as early:  # the first queries of a rollout with selectors: keep waiting
+            yield RolloutSnapshot(None, {}, str(early))
+            await asyncio.sleep(every_s)
+            continue
+        yield RolloutSnapshot(view, {} if view.closed else await running_by_phase(client, rollout_id))
+        if view.closed:
+            return
+        await asyncio.sleep(every_s)
+
+
 async def watch(
     client: Client,
     rollout_id: str,
@@ -160,33 +180,24 @@ async def watch(
     every_s: float = 2.0,
     out: Callable[[str], None] = print,
     interactive: bool | None = None,
+    display: RolloutDisplay | None = None,
 ) -> RolloutView:
-    """Redraw the live display until the rollout's workflow closes (after its last VM run closed); Ctrl-C only
-    detaches (the rollout goes on)."""
-    last = ""
-    interactive = sys.stdout.isatty() if interactive is None else interactive
-    plain = PlainProgress()
-    while True:
-        try:
-            view = await read_rollout(client, rollout_id)
-        except RolloutNotReady as early:  # the first queries of a rollout with selectors: keep waiting
-            if str(early) != last:
-                out(str(early))
-                last = str(early)
-            await asyncio.sleep(every_s)
-            continue
-        by_phase = {} if view.closed else await running_by_phase(client, rollout_id)
-        if not interactive:  # a file or CI log: each change once, never the whole frame again
-            for line in plain.update(view.progress, by_phase, ui_url):
-                out(line)
-        else:
-            text = render_progress(view.progress, by_phase, ui_url)
-            if text != last:
-                out("\033[2J\033[H" + text)
-                last = text
-        if view.closed:
-            return view
-        await asyncio.sleep(every_s)
+    """Show the rollout until its workflow closes: the ``rich`` live view on a terminal, each change once as a
+    plain line through ``out`` otherwise (a file, a pipe, CI). Ctrl-C only detaches (the rollout goes on)."""
+    if display is None:
+        interactive = sys.stdout.isatty() if interactive is None else interactive
+        display = LiveDisplay() if interactive else PlainDisplay(out)
+    last: RolloutView | None = None
+    with display:
+        async for snapshot in follow(client, rollout_id, every_s):
+            if snapshot.view is None:
+                display.waiting(snapshot.waiting)
+                continue
+            display.show(snapshot.view.progress, snapshot.running_by_phase, ui_url)
+            last = snapshot.view
+    if last is None:  # follow only ends on a closed rollout
+        raise RolloutUnavailable(f"rollout {rollout_id}: the watch ended without reading it")
+    return last
 
 
 async def read_rollout(client: Client, rollout_id: str) -> RolloutView:

@@ -1,4 +1,4 @@
-"""What operators read about a rollout: the live display, and the report (JSON, CSV, Markdown).
+"""What operators read about a rollout: the plain progress lines, and the report (JSON, CSV, Markdown).
 
 Pure rendering: the CLI gathers the facts (the rollout's progress query, visibility counts per phase, the VM
 runs' results) and these functions turn them into text, so the formats are tested without a server.
@@ -13,58 +13,42 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from adeflow.domain.model import EncryptVmResult, Phase
-from adeflow.domain.rollout import RolloutProgress
+from adeflow.domain.rollout import RolloutProgress, VmNote
 
 PHASES = tuple(
     p.value for p in (Phase.PREFLIGHT, Phase.BACKUP, Phase.PLAN, Phase.ENABLE, Phase.ENCRYPTING, Phase.VERIFY)
 )
-"""The phases of an encryption run, the only runs a rollout starts: one bar each in the live display."""
-BAR = 30
+"""The phases of an encryption run, the only runs a rollout starts: one count (or bar) each while it runs."""
+OUTCOMES = ("encrypted", "refused", "failed", "skipped", "elsewhere")
+"""How a VM's part in a rollout ends (``RolloutProgress.counts``), in the order operators read them."""
 
 
-def _bar(n: int, total: int) -> str:
-    filled = round(BAR * n / total) if total else 0
-    return "█" * filled + "·" * (BAR - filled)
-
-
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
     return str(timedelta(seconds=round(seconds)))
 
 
-def render_progress(progress: RolloutProgress, running_by_phase: dict[str, int], ui_url: str = "") -> str:
-    """The live display: state, a bar per phase of running VMs and per outcome, recent events, failures."""
-    counts = progress.counts
-    total = progress.total
-    done = sum(counts[k] for k in ("encrypted", "failed", "refused", "skipped", "elsewhere"))
-    lines = [
+def headline(progress: RolloutProgress) -> str:
+    """The rollout in one line: stage (and why it halted), wave, VMs done of the total."""
+    done = sum(progress.counts[k] for k in OUTCOMES)
+    return (
         f"rollout {progress.rollout_id}: {progress.stage.value}"
         + (f" ({progress.halted})" if progress.halted else "")
-        + f" | wave {progress.wave} | {done}/{total} done | ETA {_duration(progress.eta_seconds)}",
-    ]
-    if ui_url:
-        lines.append(f"UI: {ui_url}")
-    lines.append(f"  {'pending':<11}{_bar(counts['pending'], total)} {counts['pending']}")
-    for phase in PHASES:
-        n = running_by_phase.get(phase, 0)
-        lines.append(f"  {phase:<11}{_bar(n, total)} {n}")
-    for outcome in ("encrypted", "refused", "failed", "skipped", "elsewhere"):
-        if counts[outcome] or outcome in ("encrypted", "failed"):
-            lines.append(f"  {outcome:<11}{_bar(counts[outcome], total)} {counts[outcome]}")
-    if progress.log:
-        lines.append("recent:")
-        lines += [f"  {line}" for line in progress.log[-5:]]
-    if progress.failures:
-        lines.append("failures:")
-        lines += [f"  {n.vm}: {n.reason}: {n.message[:160]}" for n in progress.failures[-10:]]
-    return "\n".join(lines)
+        + f" | wave {progress.wave} | {done}/{progress.total} done"
+    )
+
+
+def note_text(note: VmNote, limit: int = 160) -> str:
+    """Why a VM failed or was refused: its rule id (R-..., M-...), reason code and message, the empty ones left
+    out."""
+    return ": ".join(filter(None, (note.rule, note.reason, note.message[:limit])))
 
 
 @dataclass
 class PlainProgress:
     """The live display for a file, a pipe or a CI log: each change once, as plain lines (no redraws, no bars, no
-    ETA, which changes on every poll). A terminal gets :func:`render_progress` redrawn instead."""
+    ETA, which changes on every poll). A terminal gets the live view instead (``rollout_live.LiveDisplay``)."""
 
     _said: set[str] = field(default_factory=set)
     _summary: str = ""
@@ -75,23 +59,16 @@ class PlainProgress:
         if ui_url and not self._summary:
             lines.append(f"UI: {ui_url}")
         counts = progress.counts
-        done = sum(counts[k] for k in ("encrypted", "failed", "refused", "skipped", "elsewhere"))
         running = ", ".join(f"{phase} {n}" for phase in PHASES if (n := running_by_phase.get(phase, 0)))
-        outcomes = ", ".join(
-            f"{k} {counts[k]}" for k in ("encrypted", "refused", "failed", "skipped", "elsewhere") if counts[k]
-        )
+        outcomes = ", ".join(f"{k} {counts[k]}" for k in OUTCOMES if counts[k])
         summary = (
-            f"rollout {progress.rollout_id}: {progress.stage.value}"
-            + (f" ({progress.halted})" if progress.halted else "")
-            + f" | wave {progress.wave} | {done}/{progress.total} done"
-            + (f" | running: {running}" if running else "")
-            + (f" | {outcomes}" if outcomes else "")
+            headline(progress) + (f" | running: {running}" if running else "") + (f" | {outcomes}" if outcomes else "")
         )
         if summary != self._summary:
             lines.append(summary)
             self._summary = summary
         notes = [f"  {line}" for line in progress.log]
-        notes += [f"  failed {n.vm}: {': '.join(filter(None, (n.reason, n.message[:160])))}" for n in progress.failures]
+        notes += [f"  failed {n.vm}: {note_text(n)}" for n in progress.failures]
         for note in notes:
             if note not in self._said:
                 self._said.add(note)

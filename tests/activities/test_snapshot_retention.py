@@ -146,6 +146,9 @@ def test_list_shows_only_adeflow_snapshots_across_pages_and_filters(world: World
 
     table = world.cli("list", "--older-than", "10")
     assert table.exit_code == 0 and "app-01-osdisk-ade-old00001" in table.output and "2 snapshot(s)" in table.output
+    header, *rows = table.output.splitlines()[:3]
+    assert header.startswith("NAME ") and "  RESOURCE GROUP  " in header and all(r.startswith("app-01-") for r in rows)
+    assert "\x1b" not in table.output and "─" not in table.output  # a pipe gets plain columns (issue 15)
 
 
 def test_delete_asks_first_and_removes_only_what_matches(world: World) -> None:

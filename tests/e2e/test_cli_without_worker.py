@@ -76,6 +76,13 @@ async def test_completed_rollout_status_and_report_come_from_its_result_without_
     assert written["selectors"][0].startswith("fleet.yaml:9: ")  # from the memo the rollout left
     assert "- Selector fleet.yaml:9: " in (tmp_path / f"{rollout_id}.md").read_text()
 
+    listed = await adeflow("rollout", "list", queue=worker.task_queue)  # a pipe: plain columns (issue 15)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == ["ROLLOUT", "STATUS", "STARTED"]
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(f"{rollout_id} "))
+    assert row.split()[1] == "completed"
+    assert "\x1b" not in listed.stdout and "─" not in listed.stdout
+
 
 async def test_running_rollout_without_a_worker_says_so_and_exits_1(
     dev_env: WorkflowEnvironment, adeflow: Run, tmp_path: Path

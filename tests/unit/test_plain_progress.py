@@ -4,7 +4,7 @@ again (``rollout start --wait`` in CI printed every redraw, about 360 lines for 
 from __future__ import annotations
 
 from adeflow.domain.rollout import COUNT_NAMES, RolloutProgress, RolloutStage, VmNote
-from adeflow.reports.rollout_report import PlainProgress, render_progress
+from adeflow.reports.rollout_report import PlainProgress
 
 TOTAL = 12  # the demo's fleet size
 
@@ -58,14 +58,3 @@ def test_a_repeated_poll_prints_nothing() -> None:
     progress = _progress(3, 2, log=2)
     assert plain.update(progress, {"enable": 2})
     assert plain.update(progress, {"enable": 2}) == []
-
-
-def test_the_terminal_frames_would_have_repeated_lines() -> None:
-    """What the watch wrote to a pipe before: every changed frame in full, its unchanged lines again and again."""
-    frames: list[str] = []
-    for progress, phases in _demo_polls():
-        text = render_progress(progress, phases, "http://ui/x")
-        if not frames or text != frames[-1]:
-            frames.append(text)
-    lines = [line for frame in frames for line in frame.splitlines()]
-    assert len(lines) > 100 and len(lines) > len(set(lines))
