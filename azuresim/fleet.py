@@ -190,6 +190,8 @@ class StandaloneDiskSpec(_Model):
     image: ImageSpec | None = None
     """What the VHD holds, reported by the guest once a VM runs it (default: VmSpec's image)."""
     disk_encryption_set_id: str | None = None
+    zones: list[str] = Field(default_factory=list)
+    """A zonal disk attaches only to a VM in the same zone."""
 
 
 class ProtectedVmSpec(_Model):

@@ -224,6 +224,7 @@ def _standalone_disk(
         disk_encryption_set_id=spec.disk_encryption_set_id,
         source_uri=spec.source_uri,
         image=spec.image,
+        zones=list(spec.zones),
     )
 
 
