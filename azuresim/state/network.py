@@ -297,7 +297,7 @@ def _apply_subnets(net: VirtualNetwork, prefixes: list[IPv4Network], wanted: dic
     net.subnets = subnets
 
 
-def _location(body: dict[str, Any], existing_location: str | None, kind: str, name: str, rg: str) -> str:
+def _location(body: dict[str, Any], existing_location: str | None, name: str, rg: str) -> str:
     location = body.get("location")
     if not isinstance(location, str) or not location:
         raise _bad("LocationRequired", "The location property is required for this definition.")
@@ -330,7 +330,7 @@ def put_vnet(state: SimState, sub: str, rg_name: str, name: str, body: dict[str,
     """VirtualNetworks_CreateOrUpdate with inline subnets: 201 new, 200 updated."""
     rg = state.resource_group(sub, rg_name)
     existing = rg.vnets.get(name.lower())
-    location = _location(body, existing.location if existing else None, "virtualNetworks", name, rg.name)
+    location = _location(body, existing.location if existing else None, name, rg.name)
     props = _props(body)
     raw = (props.get("addressSpace") or {}).get("addressPrefixes")
     if not isinstance(raw, list) or not raw:
@@ -366,7 +366,7 @@ def put_nic(state: SimState, sub: str, rg_name: str, name: str, body: dict[str, 
     its subnet (Dynamic) or asks for the same one (Static); a new or moved one takes the next free address."""
     rg = state.resource_group(sub, rg_name)
     existing = rg.nics.get(name.lower())
-    location = _location(body, existing.location if existing else None, "networkInterfaces", name, rg.name)
+    location = _location(body, existing.location if existing else None, name, rg.name)
     props = _props(body)
     raw = props.get("ipConfigurations")
     if not isinstance(raw, list) or not raw or not all(isinstance(c, dict) for c in raw):

@@ -208,7 +208,7 @@ def read_request(state: SimState, sub: str, rg: str, name: str, body: dict[str, 
                 "OperationNotAllowed",
                 f"Encryption at host cannot be enabled on VM '{name}': disk '{culprit}' is or was encrypted with "
                 "Azure Disk Encryption. Encryption at host can't be enabled on VMs that currently or ever had Azure "
-                "Disk Encryption enabled; copy the data to a new disk created with createOption 'Upload' (M-2).",
+                "Disk Encryption enabled; copy the data to a new disk created with createOption 'Upload'.",
             )
     vm_id = compute_id(sub, rg, "virtualMachines", name)
     nics = network.nics_for_vm(state, vm_id, location, nic_ids, now)

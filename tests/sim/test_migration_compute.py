@@ -398,7 +398,7 @@ def test_m2_disks_with_the_ade_marker_refuse_eah_but_attach_without_it(env: Env)
     with pytest.raises(HttpResponseError) as exc:
         env.compute.virtual_machines.begin_create_or_update(RG, "ade-eah", VirtualMachine(body))
     message = _refused(exc, 409, "OperationNotAllowed")
-    assert disk_id("ade-data-2-0") in message and "Azure Disk Encryption" in message and "M-2" in message
+    assert disk_id("ade-data-2-0") in message and "ever had Azure Disk Encryption enabled" in message
     assert env.compute.disks.get(RG, "ade-os-2").as_dict()["properties"]["diskState"] == "Unattached"
     assert "virtualMachine" not in env.network.network_interfaces.get(RG, "nic-ade").as_dict()["properties"]
     # The same disks without EAH (a rollback re-creating the source from its own disks) are fine.
