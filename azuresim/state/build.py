@@ -23,7 +23,9 @@ from azuresim.state.compute import (
 from azuresim.state.disks import fleet_pages
 from azuresim.state.encryption import SUCCEEDED as SUCCEEDED_STATUS
 from azuresim.state.encryption import Rates, Status, Volume, VolumeKind, VolumeState, VolumeType
+from azuresim.state.features import Registrations
 from azuresim.state.keyvault import KeyVault, add_vault_objects
+from azuresim.state.network import build_network
 from azuresim.state.policy import PolicyAssignment
 from azuresim.state.tree import ResourceGroup, Subscription, normalize_location
 
@@ -56,12 +58,16 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
                 disk = _standalone_disk(sub.id, rg, disk_spec, created)
                 disk.pages = fleet_pages(disk, disk_spec.written_gb, disk_spec.written_extents, fraction)
                 rg.disks[disk_spec.name.lower()] = disk
+    index = 0
     for sub_spec in fleet.subscriptions:
         sub = subscriptions[sub_spec.id.lower()]
+        sub.registrations = Registrations.at_start(sub_spec.encryption_at_host_feature == "Registered", created)
         for rg_spec in sub_spec.resource_groups:
             rg = sub.resource_groups[rg_spec.name.lower()]
             for vm_spec in rg_spec.vms:
                 _add_vm(sub, rg, vm_spec, rates, created, fraction)
+            build_network(sub, rg, rg_spec, index)
+            index += 1
     for sub_spec in fleet.subscriptions:
         sub = subscriptions[sub_spec.id.lower()]
         sub.policy_assignments = [PolicyAssignment(sub.id, a) for a in sub_spec.policy_assignments]
@@ -226,6 +232,7 @@ def _standalone_disk(
         disk_encryption_set_id=spec.disk_encryption_set_id,
         source_uri=spec.source_uri,
         image=spec.image,
+        zones=list(spec.zones),
     )
 
 
