@@ -19,7 +19,6 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +27,7 @@ from temporalio.converter import DataConverter, PayloadCodec
 
 from adeflow.client.errors import BadInput
 from adeflow.client.failures import QuietBenignFailureConverter
+from adeflow.inputs.secret_files import SecretFileError, read_secret_file
 
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES256-GCM"
@@ -87,9 +87,9 @@ class CodecKeys:
             return CodecKeys.parse([(i.strip(), k.strip()) for i, k in pairs], "ADEFLOW_CODEC_KEYS")
         if path:
             try:
-                lines = Path(path).read_text().splitlines()
-            except OSError as exc:
-                raise CodecKeyError(f"ADEFLOW_CODEC_KEY_FILE: cannot read {path}: {exc.strerror}") from exc
+                lines = read_secret_file(path, "ADEFLOW_CODEC_KEY_FILE").splitlines()
+            except SecretFileError as exc:
+                raise CodecKeyError(str(exc)) from None
             entries = []
             for number, line in enumerate(lines, 1):
                 text = line.split("#", 1)[0].strip()

@@ -31,6 +31,8 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from adeflow.inputs.secret_files import read_secret_file
+
 SEARCH_ATTRIBUTES = {
     "AdeRolloutId": "Keyword",
     "AdeSubscription": "Keyword",
@@ -334,10 +336,7 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
     if env.temporal_api_key_file is not None:
         if api_key is not None:
             raise ValueError("set ADEFLOW_TEMPORAL_API_KEY or ADEFLOW_TEMPORAL_API_KEY_FILE, not both")
-        try:
-            api_key = env.temporal_api_key_file.read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"ADEFLOW_TEMPORAL_API_KEY_FILE={env.temporal_api_key_file}: {exc.strerror}") from None
+        api_key = read_secret_file(env.temporal_api_key_file, "ADEFLOW_TEMPORAL_API_KEY_FILE").strip()
     implied = bool(cert or ca or env.temporal_tls_server_name or api_key)
     if implied and env.temporal_tls is False:
         raise ValueError("ADEFLOW_TEMPORAL_TLS=false contradicts the TLS files or API key that are set")

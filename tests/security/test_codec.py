@@ -77,7 +77,7 @@ async def test_plain_payloads_written_before_the_codec_pass_through() -> None:
         ({"ADEFLOW_CODEC_KEYS": "k1:" + base64.b64encode(b"short").decode()}, "has 5 bytes; AES-256 needs 32"),
         ({"ADEFLOW_CODEC_KEYS": f"{OLD.replace(' ', ':')},{OLD.replace(' ', ':')}"}, "appears twice"),
         ({"ADEFLOW_CODEC_KEYS": "a", "ADEFLOW_CODEC_KEY_FILE": "f"}, "not both"),
-        ({"ADEFLOW_CODEC_KEY_FILE": "/nonexistent/keys"}, "cannot read /nonexistent/keys"),
+        ({"ADEFLOW_CODEC_KEY_FILE": "/nonexistent/keys"}, "ADEFLOW_CODEC_KEY_FILE=/nonexistent/keys: cannot read it"),
     ],
 )
 def test_bad_key_configuration_says_what_is_wrong(env: dict[str, str], message: str) -> None:
@@ -88,6 +88,7 @@ def test_bad_key_configuration_says_what_is_wrong(env: dict[str, str], message: 
 def test_key_file_first_key_seals(tmp_path: Path) -> None:
     path = tmp_path / "keys"
     path.write_text(f"# rotated 2026-11\n{NEW}\n{OLD}  # kept for old histories\n")
+    path.chmod(0o600)
     loaded = CodecKeys.from_env({"ADEFLOW_CODEC_KEY_FILE": str(path)})
     assert loaded is not None and [k for k, _ in loaded.keys] == ["k2026", "k2025"]
     assert CodecKeys.from_env({}) is None
