@@ -8,9 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -18,7 +16,6 @@ from temporalio.worker import Worker
 from activities.azure.clients import AzureClients
 from activities.registry import build_activities
 from adeflow.client.codec import CodecKeyError, CodecKeys, EncryptionCodec, data_converter, new_key_line
-from adeflow.client.codec_server import build_app
 from adeflow.domain.model import EncryptVmInput, Outcome, VmRef
 from azuresim.server import SimServer
 from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
@@ -92,22 +89,6 @@ def test_key_file_first_key_seals(tmp_path: Path) -> None:
     loaded = CodecKeys.from_env({"ADEFLOW_CODEC_KEY_FILE": str(path)})
     assert loaded is not None and [k for k, _ in loaded.keys] == ["k2026", "k2025"]
     assert CodecKeys.from_env({}) is None
-
-
-async def test_codec_server_decodes_for_the_ui_origin_only() -> None:
-    codec = EncryptionCodec(keys(NEW))
-    sealed = await codec.encode([payload('"web-01"')])
-    body = json_format.MessageToJson(Payloads(payloads=sealed))
-    async with TestClient(TestServer(build_app(codec, ("http://localhost:8233",)))) as client:
-        response = await client.post("/decode", data=body, headers={"Origin": "http://localhost:8233"})
-        assert response.status == 200
-        assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8233"
-        decoded = json_format.Parse(await response.text(), Payloads())
-        assert list(decoded.payloads) == [payload('"web-01"')]
-        foreign = await client.options("/decode", headers={"Origin": "https://evil.example"})
-        assert "Access-Control-Allow-Origin" not in foreign.headers
-        bad = await client.post("/decode", data="{not json")
-        assert bad.status == 400
 
 
 async def test_history_on_the_server_holds_no_plaintext_when_the_codec_is_on(
