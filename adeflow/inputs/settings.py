@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -106,6 +107,8 @@ class TelemetrySettings:
     log_level: str = "INFO"
     log_format: str = "auto"
     """``json``, ``console``, or ``auto``: console on a terminal, JSON otherwise (containers, log shippers)."""
+    health_file: str = field(default_factory=lambda: str(Path(tempfile.gettempdir()) / "adeflow-worker.alive"))
+    """The beat the worker's event loop rewrites every 5 s and ``python -m worker.healthcheck`` reads."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ class EnvSettings(BaseSettings):
     arm_budget_share: Share | None = None
 
     metrics_address: str | None = None
+    health_file: str | None = None
     log_level: Annotated[str | None, _case(str.upper)] = None
     log_format: Annotated[Literal["json", "console", "auto"] | None, _case(str.lower)] = None
 
@@ -388,7 +392,12 @@ def _azure(env: EnvSettings) -> AzureSettings:
 
 def _telemetry(env: EnvSettings) -> TelemetrySettings:
     return TelemetrySettings(
-        **_given(metrics_address=env.metrics_address, log_level=env.log_level, log_format=env.log_format)
+        **_given(
+            metrics_address=env.metrics_address,
+            health_file=env.health_file,
+            log_level=env.log_level,
+            log_format=env.log_format,
+        )
     )
 
 
