@@ -22,7 +22,7 @@ from azuresim.control import control
 from azuresim.errors import ArmError
 from azuresim.faults import ActiveFault
 from azuresim.http import DETAIL, Call, Route, json_response
-from azuresim.providers import backup, compute, disks, extensions, keyvault, policy, resourcegraph
+from azuresim.providers import backup, compute, disks, extensions, keyvault, policy, resourcegraph, subscriptions
 from azuresim.requestlog import RequestLog
 from azuresim.state.world import SimState
 from azuresim.throttling import Throttler
@@ -37,6 +37,7 @@ ROUTES: tuple[Route, ...] = (
     *resourcegraph.ROUTES,
     *backup.ROUTES,
     *policy.ROUTES,
+    *subscriptions.ROUTES,
 )
 SERVER_ERRORS = {
     500: ("InternalServerError", "Encountered internal server error. Please try again later."),
