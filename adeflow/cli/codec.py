@@ -53,7 +53,8 @@ def codec_server(
     """Decode adeflow's encrypted payloads for the Temporal UI and CLI.
 
     Keys from ADEFLOW_CODEC_KEYS/_KEY_FILE; clients authenticate with the bearer token in
-    ADEFLOW_CODEC_SERVER_TOKEN/_TOKEN_FILE.
+    ADEFLOW_CODEC_SERVER_TOKEN/_TOKEN_FILE, or the Temporal UI user's OIDC tokens
+    (ADEFLOW_CODEC_SERVER_OIDC_ISSUER and _AUDIENCE).
     """
     from adeflow.client.codec_server import build_app, plan_access
 

@@ -9,9 +9,10 @@ It speaks Temporal's remote codec protocol: ``POST /encode`` and ``POST /decode`
 2. CORS is exact: only the configured UI origins get ``Access-Control-Allow-*`` headers. A pre-flight
    ``OPTIONS`` is answered without credentials (browsers never send them on a pre-flight).
 3. ``POST`` needs ``Authorization: Bearer <token>`` that an :class:`Authenticator` accepts (401 otherwise, with
-   no payload in the body). The Temporal UI sends its user's access token (and the ID token as
-   ``Authorization-Extras``) when its codec setting "Pass access token" is on and the endpoint is HTTPS; the
-   ``temporal`` CLI sends ``--codec-auth``. Only ``--insecure-no-auth`` (loopback binds only) drops this gate.
+   no payload in the body): a shared token (:class:`StaticToken`, what the ``temporal`` CLI sends with
+   ``--codec-auth``) and/or the Temporal UI user's OIDC tokens (``adeflow.client.codec_oidc``), which the UI sends
+   when its codec setting "Pass access token" is on and the endpoint is HTTPS. Only ``--insecure-no-auth``
+   (loopback binds only) drops this gate.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from adeflow.client.codec import CodecKeyError, EncryptionCodec
+from adeflow.client.codec_oidc import AUDIENCE_ENV, ISSUER_ENV, oidc_from_env
 from adeflow.client.errors import BadInput
 from adeflow.inputs.secret_files import SecretFileError, read_secret_file
 
@@ -140,6 +142,23 @@ def default_hosts(bind: str, port: int) -> tuple[HostName, ...]:
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """Several ways in (a shared token for the CLI, OIDC for the UI): a request needs one of them."""
+
+    members: tuple[Authenticator, ...]
+
+    @property
+    def description(self) -> str:
+        return " or ".join(member.description for member in self.members)
+
+    async def accepts(self, bearer: str, extras: str | None) -> bool:
+        for member in self.members:
+            if await member.accepts(bearer, extras):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
 class Access:
     """Who may use the codec server and by which names it is reached, checked before it starts."""
 
@@ -151,7 +170,8 @@ def plan_access(
     env: Mapping[str, str], bind: str, port: int, allowed_hosts: tuple[str, ...], insecure_no_auth: bool
 ) -> Access:
     """Refuses every unsafe combination with the reason and the fix (exit 2, nothing started)."""
-    authenticator = static_token_from_env(env)
+    ways = tuple(way for way in (static_token_from_env(env), oidc_from_env(env)) if way is not None)
+    authenticator: Authenticator | None = (ways[0] if len(ways) == 1 else AnyOf(ways)) if ways else None
     try:
         hosts = tuple(HostName.parse(text) for text in allowed_hosts) or default_hosts(bind, port)
     except ValueError as exc:
@@ -159,7 +179,8 @@ def plan_access(
     if insecure_no_auth:
         if authenticator is not None:
             raise CodecServerConfigError(
-                f"--insecure-no-auth contradicts the token that is set ({TOKEN_ENV} or {TOKEN_FILE_ENV}): drop one"
+                f"--insecure-no-auth contradicts the credentials that are set ({TOKEN_ENV}, {TOKEN_FILE_ENV} or "
+                f"{ISSUER_ENV}): drop one"
             )
         if not is_loopback(bind):
             raise CodecServerConfigError(
@@ -171,8 +192,9 @@ def plan_access(
     elif authenticator is None:
         raise CodecServerConfigError(
             f"no credentials configured: set {TOKEN_ENV} or {TOKEN_FILE_ENV} (a token of at least "
-            f"{MIN_TOKEN_CHARS} characters that clients send as 'Authorization: Bearer <token>'); anyone who "
-            "reaches an open codec server reads every payload (--insecure-no-auth: a loopback-only demo)"
+            f"{MIN_TOKEN_CHARS} characters that clients send as 'Authorization: Bearer <token>'), and/or "
+            f"{ISSUER_ENV} with {AUDIENCE_ENV} (the Temporal UI's sign-in); anyone who reaches an open codec "
+            "server reads every payload (--insecure-no-auth: a loopback-only demo)"
         )
     if not hosts:
         raise CodecServerConfigError(

@@ -143,7 +143,7 @@ def test_insecure_no_auth_on_loopback_answers_loopback_names_only() -> None:
     assert access.authenticator is None
     with pytest.raises(CodecServerConfigError, match="loopback names only"):
         plan_access({}, "127.0.0.1", 8081, ("rebind.evil.example",), insecure_no_auth=True)
-    with pytest.raises(CodecServerConfigError, match="contradicts the token"):
+    with pytest.raises(CodecServerConfigError, match="contradicts the credentials"):
         plan_access(env(token=TOKEN), "127.0.0.1", 8081, (), insecure_no_auth=True)
 
 
