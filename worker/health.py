@@ -35,11 +35,11 @@ def write_beat(path: Path, now: float | None = None) -> None:
 
 async def beat(path: Path, running: Callable[[], bool], every_s: float = BEAT_EVERY_S) -> None:
     """Rewrite the beat every ``every_s`` while ``running()``; removes it when cancelled (the worker stopped)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         while True:
             if running():
                 try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
                     write_beat(path)
                 except OSError as exc:  # a full or read-only disk: the check will say the beat is stale
                     log.warning("cannot write the health beat", path=str(path), error=exc.strerror)

@@ -91,3 +91,15 @@ def test_the_worker_and_the_check_agree_on_the_default_file() -> None:
     assert (
         Settings.from_env({"ADEFLOW_HEALTH_FILE": "/run/adeflow/alive"}).telemetry.health_file == "/run/adeflow/alive"
     )
+
+
+async def test_an_unwritable_beat_is_a_warning_and_a_failing_check_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    path = blocker / "alive"  # its parent is a file: every write fails
+    task = asyncio.create_task(beat(path, lambda: True, every_s=0.05))
+    await asyncio.sleep(0.2)
+    assert not task.done()  # still beating (trying), the worker goes on
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert check_beat(path) is not None
