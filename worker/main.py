@@ -7,8 +7,10 @@ in 3 of 45 runs here, docs/original-design.md §4); in-flight activities are ret
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 from temporalio.client import Client
@@ -19,6 +21,7 @@ from activities.azure.clients import AzureClients
 from activities.registry import build_activities
 from adeflow.client.connect import connect as connect_temporal
 from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
+from worker.health import beat
 from worker.interceptors import LivenessHeartbeatInterceptor, LogContextInterceptor
 from workflows.metrics import BACKUP_DURATION, DURATION_BUCKETS_S, ENCRYPTION_DURATION
 from workflows.registry import WORKFLOWS, workflow_runner
@@ -85,7 +88,8 @@ async def run_worker(
     runtime = client.service_client.config.runtime or Runtime.default()
     azure = AzureClients(settings.azure, metric_meter=runtime.metric_meter)
     try:
-        async with build_worker(client, settings, azure):
+        async with build_worker(client, settings, azure) as worker:
+            health = asyncio.create_task(beat(Path(settings.telemetry.health_file), lambda: worker.is_running))
             log.info(
                 "worker started",
                 task_queue=settings.temporal.task_queue,
@@ -93,8 +97,14 @@ async def run_worker(
                 namespace=settings.temporal.namespace,
                 arm=settings.azure.arm_endpoint,
                 metrics=settings.telemetry.metrics_address or None,
+                health_file=settings.telemetry.health_file,
             )
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                health.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await health
             log.info("worker stopping")
     finally:
         await azure.close()

@@ -128,6 +128,8 @@ OPERATION_ACTIONS: dict[str, str] = {
     "PolicyAssignments_ListForResourceGroup": "Microsoft.Authorization/policyAssignments/read",
     "PolicyAssignments_Get": "Microsoft.Authorization/policyAssignments/read",
     "PolicyDefinitions_GetBuiltIn": "Microsoft.Authorization/policyDefinitions/read",
+    # Resource Manager: only `adeflow worker --check` lists subscriptions (ARM shows those the caller has a role in)
+    "Subscriptions_List": "Microsoft.Resources/subscriptions/read",
 }
 """Simulator operation name -> the RBAC action ARM checks for it (Azure resource provider operations list)."""
 
