@@ -29,8 +29,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.errors import OperationFailed
+from adeflow.client.labels import start_labels
 from adeflow.domain.model import EncryptVmResult
 from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult
+from adeflow.domain.run_labels import rollout_labels
 from adeflow.reports.rollout_report import PHASES, ReportRow, render_progress, report_csv, report_json, report_markdown
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import MEMO_KEY, FleetRolloutWorkflow, RolloutMemo, rollout_workflow_id
@@ -82,14 +84,13 @@ def ui_link(ui_base: str, namespace: str, workflow_id: str) -> str:
 
 async def start_rollout(client: Client, request: RolloutInput, task_queue: str) -> RolloutHandle:
     """Start, or attach to the rollout already running under this id (a repeated trigger never duplicates)."""
-    vms = sum(len(t.names) for t in request.targets)
     return await client.start_workflow(
         FleetRolloutWorkflow.run,
         request,
         id=rollout_workflow_id(request.rollout_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Rollout {request.rollout_id}: {vms} VMs",
+        **start_labels(client, *rollout_labels(request)),
     )
 
 

@@ -31,16 +31,12 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
-SEARCH_ATTRIBUTES = {
-    "AdeRolloutId": "Keyword",
-    "AdeSubscription": "Keyword",
-    "AdeResourceGroup": "Keyword",
-    "AdeVmName": "Keyword",
-    "AdePhase": "Keyword",
-    "AdeOutcome": "Keyword",
-    "AdeVolumeType": "Keyword",
-}
-"""Custom search attributes adeflow's workflows set; a namespace must have them registered first."""
+from adeflow.domain import vocabulary
+
+SEARCH_ATTRIBUTES = vocabulary.SEARCH_ATTRIBUTES
+"""Custom search attributes adeflow's workflows set (``adeflow.domain.vocabulary``); a namespace must have them
+registered first (the dev server, the compose ``temporal-setup``, ``adeflow worker --check`` and the tests all
+register or check this one list)."""
 
 
 ENV_PREFIX = "ADEFLOW_"
