@@ -8,7 +8,6 @@ from its result and the memo it leaves (``RolloutMemo``), and a running one with
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,12 +72,8 @@ def status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower().replace("_", "-") if status else "unknown"
 
 
-def ui_base() -> str:
-    """The Temporal UI that links point at (ADEFLOW_TEMPORAL_UI; empty: no links)."""
-    return os.environ.get("ADEFLOW_TEMPORAL_UI", "http://localhost:8233")
-
-
 def ui_link(ui_base: str, namespace: str, workflow_id: str) -> str:
+    """A run's page in the UI at ``ui_base`` (``TemporalSettings.ui_url``, the server actually used); empty: none."""
     return f"{ui_base.rstrip('/')}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}" if ui_base else ""
 
 
