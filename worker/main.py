@@ -23,6 +23,7 @@ from adeflow.client.connect import connect as connect_temporal
 from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
 from worker.health import beat
 from worker.interceptors import LivenessHeartbeatInterceptor, LogContextInterceptor
+from workflows import metrics
 from workflows.metrics import BACKUP_DURATION, DURATION_BUCKETS_S, ENCRYPTION_DURATION
 from workflows.registry import WORKFLOWS, workflow_runner
 
@@ -87,6 +88,7 @@ async def run_worker(
     client = client or await connect(settings.temporal, build_runtime(settings.telemetry))
     runtime = client.service_client.config.runtime or Runtime.default()
     azure = AzureClients(settings.azure, metric_meter=runtime.metric_meter)
+    metrics.register_at_zero(runtime.metric_meter, settings.temporal.namespace, settings.temporal.task_queue)
     try:
         async with build_worker(client, settings, azure) as worker:
             health = asyncio.create_task(beat(Path(settings.telemetry.health_file), lambda: worker.is_running))

@@ -4,7 +4,8 @@
 VHD), which then hold only their runbook. It tags the VM's search attributes, tracks the phases, answers the
 ``progress`` query, and ends a run in one of three ways: refused (nothing was changed; the rule and the fix),
 failed (a step ended it; what had been done, e.g. snapshot ids, is still in the result) or finished. Every ending
-sets ``AdeOutcome``, counts the VM in ``adeflow_vms_finished`` and logs one line, whichever workflow it is.
+sets ``AdeOutcome`` (and, for a refusal or a failure, ``AdeRule``: the rule id or reason code, so the UI's list says
+why without opening the run), counts the VM in ``adeflow_vms_finished`` and logs one line, whichever workflow it is.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         OUTCOME_KEY,
         RESOURCE_GROUP_KEY,
         ROLLOUT_KEY,
+        RULE_KEY,
         SUBSCRIPTION_KEY,
         VM_KEY,
         PhaseTracker,
@@ -59,7 +61,7 @@ class VmRunWorkflow(Generic[ResultT]):
         self.done = blank
         """What has been done to the VM so far; a failed or refused result still says it."""
 
-    @workflow.query
+    @workflow.query(description="The run's phase and what it is doing, in plain words.")
     def progress(self) -> VmRunProgress:
         """The phase and a plain-words line for operators (``adeflow vm status``, the UI's query tab)."""
         return VmRunProgress(self.tracker.phase, self.tracker.detail)
@@ -95,10 +97,15 @@ class VmRunWorkflow(Generic[ResultT]):
         )
 
     def finish(self, result: ResultT, phase: Phase = Phase.DONE) -> ResultT:
-        """The run's last phase, its ``AdeOutcome``, the finished-VMs metric and one log line; the result carries
-        the phases' timings."""
+        """The run's last phase, its ``AdeOutcome`` and ``AdeRule`` (one upsert, so histories recorded before
+        ``AdeRule`` existed replay unchanged), the finished-VMs metric and one log line; the result carries the
+        phases' timings."""
         self.enter(phase, result.message or result.outcome.value)
-        workflow.upsert_search_attributes([OUTCOME_KEY.value_set(result.outcome.value)])
+        attributes = [OUTCOME_KEY.value_set(result.outcome.value)]
+        why = result.rule or result.reason
+        if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and why:
+            attributes.append(RULE_KEY.value_set(why))
+        workflow.upsert_search_attributes(attributes)
         metrics.vm_finished(result.outcome.value, self.tracker.timings, result.backup_method)
         workflow.logger.info("%s: %s", result.vm.name, result.outcome.value, extra={"vm": result.vm.name})
         self.done = replace(result, timings=list(self.tracker.timings))

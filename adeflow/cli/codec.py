@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from aiohttp import web
 
-from adeflow.client.codec import CodecKeys, EncryptionCodec, new_key_line
+from adeflow.client.codec import CodecKeyError, CodecKeys, EncryptionCodec, new_key_line
+from adeflow.inputs.settings import Settings
 
 
 @click.command("codec-server")
@@ -19,9 +21,7 @@ from adeflow.client.codec import CodecKeys, EncryptionCodec, new_key_line
     "--ui-origin",
     "origins",
     multiple=True,
-    default=("http://localhost:8233", "http://localhost:8080"),
-    show_default=True,
-    help="Temporal UI origin allowed by CORS, exactly as the browser sends it (repeat for several).",
+    help="Temporal UI origin allowed by CORS (repeat for several) [default: that of ADEFLOW_TEMPORAL_UI].",
 )
 @click.option(
     "--allowed-host",
@@ -60,7 +60,11 @@ def codec_server(
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    keys = CodecKeys.from_env()
+    origins = origins or _settings_ui_origin()
+    try:
+        keys = CodecKeys.from_env()
+    except CodecKeyError as exc:
+        raise click.UsageError(str(exc)) from exc
     if keys is None:
         raise click.UsageError("no codec keys: set ADEFLOW_CODEC_KEYS or ADEFLOW_CODEC_KEY_FILE")
     access = plan_access(os.environ, host, port, allowed_hosts, insecure_no_auth)
@@ -85,6 +89,18 @@ def codec_server(
 def _host(name: str, port: int | None) -> str:
     shown = f"[{name}]" if ":" in name else name
     return shown if port is None else f"{shown}:{port}"
+
+
+def _settings_ui_origin() -> tuple[str, ...]:
+    """The origin of the UI the settings name: CORS stays exact, never a guessed default."""
+    try:
+        ui = Settings.from_env().temporal.ui_url
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not ui:
+        raise click.UsageError("name the Temporal UI's origin: --ui-origin http://HOST:PORT or ADEFLOW_TEMPORAL_UI")
+    parts = urlsplit(ui)
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 @click.command("codec-key")

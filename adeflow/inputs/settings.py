@@ -33,19 +33,13 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from adeflow.domain import vocabulary
 from adeflow.inputs.secret_files import read_secret_file
 
-SEARCH_ATTRIBUTES = {
-    "AdeRolloutId": "Keyword",
-    "AdeSubscription": "Keyword",
-    "AdeResourceGroup": "Keyword",
-    "AdeVmName": "Keyword",
-    "AdePhase": "Keyword",
-    "AdeOutcome": "Keyword",
-    "AdeVolumeType": "Keyword",
-}
-"""Custom search attributes adeflow's workflows set; a namespace must have them registered first."""
-
+SEARCH_ATTRIBUTES = vocabulary.SEARCH_ATTRIBUTES
+"""Custom search attributes adeflow's workflows set (``adeflow.domain.vocabulary``); a namespace must have them
+registered first (the dev server, the compose ``temporal-setup``, ``adeflow worker --check`` and the tests all
+register or check this one list)."""
 
 ENV_PREFIX = "ADEFLOW_"
 CONFIG_FILE_ENV = "ADEFLOW_CONFIG_FILE"
@@ -74,6 +68,22 @@ class TemporalSettings:
     """Worker: activity slots (the SDK's default; measured against 200 and 400 in BENCHMARKS.md)."""
     max_concurrent_workflow_tasks: int = 100
     """Worker: workflow task slots (the SDK's default; measured in BENCHMARKS.md)."""
+    ui_url: str = ""
+    """The Temporal UI of this server, for the links commands print; empty: no links (see :func:`temporal_ui`)."""
+
+
+TEMPORAL_CLOUD_UI = "https://cloud.temporal.io"
+TEMPORAL_CLOUD_HOSTS = (".tmprl.cloud", ".api.temporal.io")
+
+
+def temporal_ui(given: str | None, address: str) -> str:
+    """The UI that links point at: ``ADEFLOW_TEMPORAL_UI`` when set, Temporal Cloud's for a Cloud address, else
+    none. A self-hosted UI's address cannot be told from the frontend's (the compose stack serves it on another
+    port, the dev server on the frontend's port + 1000 unless told otherwise), so it is never guessed."""
+    if given:
+        return given.rstrip("/")
+    host = address.rsplit(":", 1)[0].lower()
+    return TEMPORAL_CLOUD_UI if host.endswith(TEMPORAL_CLOUD_HOSTS) else ""
 
 
 @dataclass(frozen=True)
@@ -206,6 +216,8 @@ class EnvSettings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_api_key_file: FilePath | None = None
     """The API key from a file (a mounted secret) instead of the environment."""
+    temporal_ui: str | None = None
+    """The Temporal UI's base URL, for links (``http://localhost:8080``)."""
 
     azure_cloud: str | None = None
     arm_endpoint: str | None = None
@@ -372,6 +384,7 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
             max_cached_workflows=env.worker_max_cached_workflows,
             max_concurrent_activities=env.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=env.worker_max_concurrent_workflow_tasks,
+            ui_url=temporal_ui(env.temporal_ui, env.temporal_address or TemporalSettings.address),
         )
     )
 

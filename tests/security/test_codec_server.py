@@ -180,6 +180,7 @@ def test_token_configuration_errors(tmp_path: Path) -> None:
 def test_the_command_refuses_to_start_with_exit_2(args: list[str], message: str) -> None:
     runner_env = {"ADEFLOW_CODEC_KEYS": KEY.replace(" ", ":"), "ADEFLOW_CODEC_KEY_FILE": None}
     runner_env |= {"ADEFLOW_CODEC_SERVER_TOKEN": None, "ADEFLOW_CODEC_SERVER_TOKEN_FILE": None}
+    runner_env |= {"ADEFLOW_TEMPORAL_UI": "http://localhost:8233"}  # the CORS origin (the default: its origin)
     result = CliRunner().invoke(cli, ["codec-server", *args], env=runner_env)
     assert result.exit_code == 2, result.output
     assert message in result.output

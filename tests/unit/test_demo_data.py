@@ -180,3 +180,38 @@ def test_manifest_policy_and_settings(fleet: FleetSpec, manifest: Manifest) -> N
         assert settings.backup.value == "auto" and settings.restart.value == "auto", ref.name
         vault = settings.key_vault_id
         assert vault.lower().startswith(f"/subscriptions/{ref.subscription_id.lower()}/"), ref.name
+
+
+README = EXAMPLES.parent / "README.md"
+RESOURCE_ID = re.compile(
+    r"/subscriptions/(?P<sub>[0-9a-f-]{36})/resourceGroups/(?P<rg>[\w.-]+)/providers/Microsoft\.(?P<kind>KeyVault/vaults|Compute/virtualMachines)/(?P<name>[\w.-]+)",
+    re.IGNORECASE,
+)
+
+
+def _readme_examples_for_the_demo() -> list[Path]:
+    """The example files the README runs against ``adeflow demo``: its campaign example and the manifest it names."""
+    text = README.read_text()
+    campaign = re.findall(r"adeflow campaign create (examples/\S+\.yaml)", text)
+    named = re.findall(r"`(examples/(?:manifest|campaign)-demo\.yaml)`", text)
+    return sorted({EXAMPLES.parent / p for p in [*campaign, *named]})
+
+
+def test_readme_examples_name_only_what_the_demo_fleet_has(fleet: FleetSpec) -> None:
+    """The README's examples run against the demo as written: every subscription, resource group, vault and VM
+    they name is in examples/demo-fleet.yaml (the campaign example named a subscription the demo lacks)."""
+    groups = {(s.id, rg.name): rg for s in fleet.subscriptions for rg in s.resource_groups}
+    subscriptions = {s.id for s in fleet.subscriptions}
+    files = _readme_examples_for_the_demo()
+    assert {p.name for p in files} >= {"campaign-demo.yaml", "manifest-demo.yaml"}
+    for path in files:
+        text = path.read_text()
+        for sub in re.findall(r"subscriptions?: \[?([0-9a-f-]{36})", text):
+            assert sub in subscriptions, f"{path.name}: subscription {sub} is not in the demo fleet"
+        for found in RESOURCE_ID.finditer(text):
+            rg = groups.get((found["sub"], found["rg"]))
+            assert rg is not None, f"{path.name}: {found[0]}"
+            names = (
+                [v.name for v in rg.key_vaults] if found["kind"].startswith("KeyVault") else [v.name for v in rg.vms]
+            )
+            assert found["name"] in names, f"{path.name}: {found[0]}"
