@@ -46,6 +46,7 @@ def codec_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     tls = ["--tls-cert", str(paths["cert.pem"]), "--tls-key", str(paths["key.pem"])]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADEFLOW_")}
     env |= {"ADEFLOW_CODEC_KEY_FILE": str(paths["keys"]), "ADEFLOW_CODEC_SERVER_TOKEN_FILE": str(paths["token"])}
+    env["ADEFLOW_TEMPORAL_UI"] = "http://localhost:8233"  # the CORS origin defaults to its origin
     process = subprocess.Popen(
         [str(VENV_BIN / "adeflow"), "codec-server", "--port", str(port), *tls],
         env=env,
