@@ -63,11 +63,11 @@ class VmRun:
 
 
 async def _start(
-    client: Client, settings: Settings, run: Any, request: object, workflow_id: str, summary: str
+    client: Client, settings: Settings, run: Any, request: object, workflow_id: str, summary: str, queue: str = ""
 ) -> VmRun:
     try:
         handle = await client.start_workflow(
-            run, request, id=workflow_id, task_queue=settings.temporal.task_queue, static_summary=summary
+            run, request, id=workflow_id, task_queue=queue or settings.temporal.task_queue, static_summary=summary
         )
     except WorkflowAlreadyStartedError:  # the run in flight for this VM: follow it, never a second one
         return VmRun(client.get_workflow_handle(workflow_id), attached=True)
@@ -95,6 +95,7 @@ async def start_remove_extension(client: Client, settings: Settings, vm: VmRef, 
 
 
 async def start_create_from_vhd(client: Client, settings: Settings, request: CreateFromVhdInput) -> VmRun:
+    """On the create task queue: only the create worker, whose identity may write VMs, serves it."""
     vm = request.vm
     summary = f"Create {vm.name} from an encrypted VHD in {vm.resource_group}"
     return await _start(
@@ -104,4 +105,5 @@ async def start_create_from_vhd(client: Client, settings: Settings, request: Cre
         request,
         create_from_vhd_workflow_id(vm),
         summary,
+        settings.temporal.create_queue,
     )

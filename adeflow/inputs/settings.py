@@ -31,17 +31,10 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
-SEARCH_ATTRIBUTES = {
-    "AdeRolloutId": "Keyword",
-    "AdeSubscription": "Keyword",
-    "AdeResourceGroup": "Keyword",
-    "AdeVmName": "Keyword",
-    "AdePhase": "Keyword",
-    "AdeOutcome": "Keyword",
-    "AdeVolumeType": "Keyword",
-}
-"""Custom search attributes adeflow's workflows set; a namespace must have them registered first."""
+from adeflow.domain.vocabulary import SEARCH_ATTRIBUTES as SEARCH_ATTRIBUTES  # the namespace set-up reads it here
 
+WorkerRole = Literal["all", "encrypt", "create"]
+"""Which activity and workflow set a worker registers (``ADEFLOW_WORKER_ROLE``)."""
 
 ENV_PREFIX = "ADEFLOW_"
 CONFIG_FILE_ENV = "ADEFLOW_CONFIG_FILE"
@@ -70,6 +63,15 @@ class TemporalSettings:
     """Worker: activity slots (the SDK's default; measured against 200 and 400 in BENCHMARKS.md)."""
     max_concurrent_workflow_tasks: int = 100
     """Worker: workflow task slots (the SDK's default; measured in BENCHMARKS.md)."""
+    worker_role: WorkerRole = "all"
+    """Which runs a worker serves: ``encrypt`` (every run but VM creation, on ``task_queue``), ``create`` (runs
+    that create VMs, on ``create_queue``) or ``all``. Split, the everyday worker's Azure identity needs no VM write."""
+    create_task_queue: str = ""
+    """Task queue of the runs that create VMs (create from an encrypted VHD); empty: ``task_queue``."""
+
+    @property
+    def create_queue(self) -> str:
+        return self.create_task_queue or self.task_queue
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class EnvSettings(BaseSettings):
     worker_max_cached_workflows: Count | None = None
     worker_max_concurrent_activities: Count | None = None
     worker_max_concurrent_workflow_tasks: Count | None = None
+    worker_role: Annotated[WorkerRole | None, _case(str.lower)] = None
+    create_task_queue: str | None = None
     temporal_tls: bool | None = None
     temporal_tls_cert: FilePath | None = None
     temporal_tls_key: FilePath | None = None
@@ -338,6 +342,12 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
             api_key = env.temporal_api_key_file.read_text().strip()
         except OSError as exc:
             raise ValueError(f"ADEFLOW_TEMPORAL_API_KEY_FILE={env.temporal_api_key_file}: {exc.strerror}") from None
+    role, queue = env.worker_role or "all", env.task_queue or TemporalSettings.task_queue
+    if role != "all" and (env.create_task_queue or queue) == queue:
+        raise ValueError(
+            f"ADEFLOW_WORKER_ROLE={role} needs ADEFLOW_CREATE_TASK_QUEUE set to a queue other than "
+            f"ADEFLOW_TASK_QUEUE={queue}: runs that create VMs go there, to the create worker"
+        )
     implied = bool(cert or ca or env.temporal_tls_server_name or api_key)
     if implied and env.temporal_tls is False:
         raise ValueError("ADEFLOW_TEMPORAL_TLS=false contradicts the TLS files or API key that are set")
@@ -355,6 +365,8 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
             max_cached_workflows=env.worker_max_cached_workflows,
             max_concurrent_activities=env.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=env.worker_max_concurrent_workflow_tasks,
+            worker_role=env.worker_role,
+            create_task_queue=env.create_task_queue,
         )
     )
 
