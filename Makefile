@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The runtime dependencies at the image's locked versions (requirements-sim.lock without its hashes: pip takes no
+# hashes in a constraints file), so the tests run what the image ships; dev tools resolve freely around them.
+$(STAMP): pyproject.toml requirements-sim.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ;]*\).*/\1/p' requirements-sim.lock > $(VENV)/locked.txt
+	$(BIN)/python -m pip install --quiet -c $(VENV)/locked.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: install

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adeflow.cli.main import cli
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES, Settings, TemporalSettings, setting_names
+from tests.support.deployfiles import chain, dockerfile_stages
 from worker.check import check_temporal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
@@ -110,9 +111,10 @@ def test_every_image_is_pinned_to_an_explicit_version(compose: dict[str, Any]) -
         assert pinned(image), f"service {name}: image {image!r} is not pinned to an explicit version"
         if "build" in service:
             assert image.endswith(f":{version}"), f"service {name}: tag the built image with the package version"
-    for line in DOCKERFILE.read_text().splitlines():
-        if line.startswith("FROM "):
-            assert pinned(line.split()[1]), line
+    every = dockerfile_stages()
+    for stage in every:
+        if stage.base not in {earlier.name for earlier in every}:
+            assert pinned(stage.base), f"FROM {stage.base}"
 
 
 def test_worker_is_scalable(worker: dict[str, Any]) -> None:
@@ -194,14 +196,16 @@ def test_search_attributes_created_match_the_product(compose: dict[str, Any]) ->
 
 def test_dockerfile_runs_as_non_root_with_a_health_check_and_without_dev_dependencies() -> None:
     text = DOCKERFILE.read_text()
-    final_stage = text.rsplit("\nFROM ", 1)[1]
-    users = re.findall(r"^USER (\S+)", final_stage, re.MULTILINE)
-    assert users and users[-1].split(":")[0] not in ("root", "0")
-    assert re.search(r"^HEALTHCHECK .*CMD ", final_stage, re.MULTILINE)
+    for target in ("worker", "simulator"):
+        instructions = [i for stage in chain(dockerfile_stages(), target) for i in stage.instructions]
+        users = [args for kw, args in instructions if kw == "USER"]
+        assert users and users[-1].split(":")[0] not in ("root", "0"), f"target {target} runs as root"
+        assert any(kw == "HEALTHCHECK" and "CMD " in args for kw, args in instructions), target
     pip_lines = [line for line in text.splitlines() if line.startswith("RUN ") and " pip " in line]
     assert pip_lines and not any("[dev]" in line or "index-url" in line for line in pip_lines), pip_lines
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*")] == "*", "the build context should be an allowlist (no .env, no .venv)"
+    assert {"!requirements.lock", "!requirements-sim.lock", "!requirements-build.lock"} <= set(ignore)
 
 
 async def test_setup_script_creates_the_search_attributes_and_can_run_again(compose: dict[str, Any]) -> None:
