@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean bench bench-tuning
+.PHONY: install demo test lint typecheck unit clean bench bench-tuning secrets certs
 
 install: $(STAMP)
 
@@ -47,3 +47,16 @@ bench: install
 
 bench-tuning: install
 	$(BIN)/python -m benchmarks.tuning
+
+# The compose stack's secrets (docker-compose.yml): secrets/ is 0700, so the files inside may be readable by the
+# containers' users, which differ (Compose mounts a secret with its host owner and mode).
+secrets: secrets/postgres-password
+
+secrets/postgres-password:
+	install -d -m 700 secrets
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+	chmod 644 $@
+
+# mTLS to the bundled Temporal server (deploy/compose.mtls.yml): a private CA and one certificate per caller.
+certs:
+	sh deploy/mtls/make-certs.sh secrets/tls
