@@ -1,4 +1,10 @@
-"""Everything the worker registers, built around one set of Azure clients."""
+"""Everything the worker registers, built around one set of Azure clients, in two sets by what the identity may do.
+
+The encrypt set never writes a VM (extension PUT/DELETE, restart and snapshots only); the create set is the one
+that does (``virtualMachines/write``). A worker registers one set or both (``ADEFLOW_WORKER_ROLE``), so the
+everyday worker can run with an Azure role that lacks VM write (``deploy/adeflow-operator-role.json``) and only
+the create worker holds it (``deploy/adeflow-vm-create-role.json``).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from activities.vm_create import VmCreateActivities
 from activities.vm_search import VmSearchActivities
 
 
-def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
+def encrypt_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
+    """Encrypt, disable, remove the extension, rollouts and campaigns: no VM write."""
     inventory = InventoryActivities(clients)
     keyvault = KeyVaultActivities(clients)
     backup = BackupActivities(clients)
@@ -29,7 +36,6 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     policy = PolicyActivities(clients)
     vm_search = VmSearchActivities(clients)
     power = PowerActivities(clients)
-    vm_create = VmCreateActivities(clients)
     campaign = CampaignActivities(clients)
     return [
         inventory.read_vm_facts,
@@ -43,12 +49,20 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         policy.find_blocking_policies,
         vm_search.find_vms,
         power.restart_vm,
-        vm_create.read_vhd_create_facts,
-        vm_create.create_vm_from_vhd,
-        vm_create.read_created_vm,
         campaign.read_campaign_facts,
         campaign.read_kek_versions,
         campaign.find_running_vm_runs,
         campaign.write_campaign_report,
         campaign.post_campaign_webhook,
     ]
+
+
+def create_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
+    """Creating a VM (from an encrypted VHD, R-VHD-1): the reads its checks need, the VM PUT, the read-back."""
+    vm_create = VmCreateActivities(clients)
+    return [vm_create.read_vhd_create_facts, vm_create.create_vm_from_vhd, vm_create.read_created_vm]
+
+
+def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
+    """Both sets, for one worker that serves every run (``ADEFLOW_WORKER_ROLE=all``, the demo, the tests)."""
+    return [*encrypt_activities(clients), *create_activities(clients)]

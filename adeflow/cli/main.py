@@ -139,8 +139,15 @@ class _SimulatorCommands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name != "serve":
             return None
-        from azuresim.cli import serve
-
+        try:
+            from azuresim.cli import serve
+        except ModuleNotFoundError as exc:  # the worker image leaves the simulator's test CA library out
+            if exc.name != "trustme":
+                raise
+            raise click.UsageError(
+                "the simulator needs the optional sim dependencies: pip install 'adeflow[sim]' "
+                "(container images: build the Dockerfile's `simulator` target)"
+            ) from None
         return serve
 
 

@@ -65,14 +65,21 @@ class VmRun:
 
 
 async def _start(
-    client: Client, settings: Settings, run: Any, request: object, workflow_id: str, summary: str, details: str
+    client: Client,
+    settings: Settings,
+    run: Any,
+    request: object,
+    workflow_id: str,
+    summary: str,
+    details: str,
+    queue: str = "",
 ) -> VmRun:
     try:
         handle = await client.start_workflow(
             run,
             request,
             id=workflow_id,
-            task_queue=settings.temporal.task_queue,
+            task_queue=queue or settings.temporal.task_queue,
             **start_labels(client, summary, details),
         )
     except WorkflowAlreadyStartedError:  # the run in flight for this VM: follow it, never a second one
@@ -118,6 +125,7 @@ async def start_remove_extension(client: Client, settings: Settings, vm: VmRef, 
 
 
 async def start_create_from_vhd(client: Client, settings: Settings, request: CreateFromVhdInput) -> VmRun:
+    """On the create task queue: only the create worker, whose identity may write VMs, serves it."""
     return await _start(
         client,
         settings,
@@ -126,4 +134,5 @@ async def start_create_from_vhd(client: Client, settings: Settings, request: Cre
         create_from_vhd_workflow_id(request.vm),
         run_labels.create_from_vhd_summary(request),
         run_labels.create_from_vhd_details(request),
+        settings.temporal.create_queue,
     )

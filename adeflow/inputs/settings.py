@@ -41,6 +41,9 @@ SEARCH_ATTRIBUTES = vocabulary.SEARCH_ATTRIBUTES
 registered first (the dev server, the compose ``temporal-setup``, ``adeflow worker --check`` and the tests all
 register or check this one list)."""
 
+WorkerRole = Literal["all", "encrypt", "create"]
+"""Which activity and workflow set a worker registers (``ADEFLOW_WORKER_ROLE``)."""
+
 ENV_PREFIX = "ADEFLOW_"
 CONFIG_FILE_ENV = "ADEFLOW_CONFIG_FILE"
 
@@ -68,8 +71,17 @@ class TemporalSettings:
     """Worker: activity slots (the SDK's default; measured against 200 and 400 in BENCHMARKS.md)."""
     max_concurrent_workflow_tasks: int = 100
     """Worker: workflow task slots (the SDK's default; measured in BENCHMARKS.md)."""
+    worker_role: WorkerRole = "all"
+    """Which runs a worker serves: ``encrypt`` (every run but VM creation, on ``task_queue``), ``create`` (runs
+    that create VMs, on ``create_queue``) or ``all``. Split, the everyday worker's Azure identity needs no VM write."""
+    create_task_queue: str = ""
+    """Task queue of the runs that create VMs (create from an encrypted VHD); empty: ``task_queue``."""
     ui_url: str = ""
     """The Temporal UI of this server, for the links commands print; empty: no links (see :func:`temporal_ui`)."""
+
+    @property
+    def create_queue(self) -> str:
+        return self.create_task_queue or self.task_queue
 
 
 TEMPORAL_CLOUD_UI = "https://cloud.temporal.io"
@@ -208,6 +220,8 @@ class EnvSettings(BaseSettings):
     worker_max_cached_workflows: Count | None = None
     worker_max_concurrent_activities: Count | None = None
     worker_max_concurrent_workflow_tasks: Count | None = None
+    worker_role: Annotated[WorkerRole | None, _case(str.lower)] = None
+    create_task_queue: str | None = None
     temporal_tls: bool | None = None
     temporal_tls_cert: FilePath | None = None
     temporal_tls_key: FilePath | None = None
@@ -367,6 +381,12 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
         if api_key is not None:
             raise ValueError("set ADEFLOW_TEMPORAL_API_KEY or ADEFLOW_TEMPORAL_API_KEY_FILE, not both")
         api_key = read_secret_file(env.temporal_api_key_file, "ADEFLOW_TEMPORAL_API_KEY_FILE").strip()
+    role, queue = env.worker_role or "all", env.task_queue or TemporalSettings.task_queue
+    if role != "all" and (env.create_task_queue or queue) == queue:
+        raise ValueError(
+            f"ADEFLOW_WORKER_ROLE={role} needs ADEFLOW_CREATE_TASK_QUEUE set to a queue other than "
+            f"ADEFLOW_TASK_QUEUE={queue}: runs that create VMs go there, to the create worker"
+        )
     implied = bool(cert or ca or env.temporal_tls_server_name or api_key)
     if implied and env.temporal_tls is False:
         raise ValueError("ADEFLOW_TEMPORAL_TLS=false contradicts the TLS files or API key that are set")
@@ -385,6 +405,8 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
             max_concurrent_activities=env.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=env.worker_max_concurrent_workflow_tasks,
             ui_url=temporal_ui(env.temporal_ui, env.temporal_address or TemporalSettings.address),
+            worker_role=env.worker_role,
+            create_task_queue=env.create_task_queue,
         )
     )
 

@@ -30,7 +30,7 @@ from azuresim.server import SimServer
 from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
 from tests.support.servers import SimFactory
 from worker.interceptors import HEADER
-from worker.main import build_worker
+from worker.main import build_workers
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.registry import WORKFLOWS, workflow_runner
 
@@ -140,7 +140,8 @@ async def test_failure_messages_and_the_log_context_header_are_sealed_too(
     sealed_client = Client(**config)
     settings = Settings(temporal=TemporalSettings(task_queue=f"codec-{uuid.uuid4()}"))
     request = EncryptVmInput(vm=VmRef(SUB, "rg-web", "codec-ext-01"), key_vault_id=VAULT_ID, poll_interval_s=300)
-    async with build_worker(sealed_client, settings, azure_for(sim)) as worker:  # the product's worker
+    (only,) = build_workers(sealed_client, settings, azure_for(sim))  # the product's worker (role all: one)
+    async with only as worker:
         handle = await sealed_client.start_workflow(
             EncryptVmWorkflow.run, request, id=f"codec/{uuid.uuid4()}", task_queue=worker.task_queue
         )
