@@ -186,7 +186,7 @@ def test_manifest_policy_and_settings(fleet: FleetSpec, manifest: Manifest) -> N
 @pytest.mark.migration
 def test_the_demo_migration_takes_the_fleets_ade_vms_one_per_path(fleet: FleetSpec) -> None:
     """examples/demo-migrate.yaml: dis-01 (data volumes only) copies its disks (M-3), nd-01 (OS encrypted) is
-    rebuilt (M-4); they are the fleet's only VMs that start ADE-encrypted."""
+    rebuilt (M-4); they are the only VMs the fleet file starts encrypted (``encrypted:``)."""
     migration = load_migration_manifest(EXAMPLES / "demo-migrate.yaml")
     vms = fleet_vms(fleet)
     encrypted = {vm.name for vm in vms.values() if vm.encrypted.os or vm.encrypted.data}
