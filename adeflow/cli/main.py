@@ -18,6 +18,7 @@ import click
 
 from adeflow.cli.campaign import campaign
 from adeflow.cli.codec import codec_key, codec_server
+from adeflow.cli.migrate import migrate
 from adeflow.cli.rollout import rollout
 from adeflow.cli.snapshots import snapshots
 from adeflow.cli.vm import vm
@@ -160,6 +161,7 @@ cli.add_command(worker_command, name="worker")
 cli.add_command(vm)
 cli.add_command(rollout)
 cli.add_command(campaign)
+cli.add_command(migrate)
 cli.add_command(snapshots)
 cli.add_command(codec_server)
 cli.add_command(codec_key)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from adeflow.domain.fleet import Manifest
+from adeflow.domain.migration import PathPolicy
 from adeflow.domain.model import ImageRef, VolumeType
 from adeflow.domain.support import MATRIX
-from adeflow.inputs.manifest import load_manifest
+from adeflow.inputs.manifest import load_manifest, load_migration_manifest
 from azuresim.fleet import FleetSpec, VmSpec, load_fleet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -215,3 +216,19 @@ def test_readme_examples_name_only_what_the_demo_fleet_has(fleet: FleetSpec) -> 
                 [v.name for v in rg.key_vaults] if found["kind"].startswith("KeyVault") else [v.name for v in rg.vms]
             )
             assert found["name"] in names, f"{path.name}: {found[0]}"
+
+
+@pytest.mark.migration
+def test_the_demo_migration_takes_the_fleets_ade_vms_one_per_path(fleet: FleetSpec) -> None:
+    """examples/demo-migrate.yaml: dis-01 (data volumes only) copies its disks (M-3), nd-01 (OS encrypted) is
+    rebuilt (M-4); they are the only VMs the fleet file starts encrypted (``encrypted:``)."""
+    migration = load_migration_manifest(EXAMPLES / "demo-migrate.yaml")
+    vms = fleet_vms(fleet)
+    encrypted = {vm.name for vm in vms.values() if vm.encrypted.os or vm.encrypted.data}
+    paths = {entry.vm.ref.name: entry.migration.path_policy for entry in migration.vms}
+    assert paths == {"dis-01": PathPolicy.COPY_DISKS, "nd-01": PathPolicy.REBUILD}
+    assert set(paths) == encrypted
+    for entry in migration.vms:
+        ref = entry.vm.ref
+        vm = vms[(ref.subscription_id.lower(), ref.resource_group.lower(), ref.name.lower())]
+        assert vm.encrypted.os is (entry.migration.path_policy is PathPolicy.REBUILD), ref.name

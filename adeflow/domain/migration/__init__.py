@@ -11,10 +11,21 @@ migration`` and ``migration.<name>``: the public names of the modules are re-exp
 - :mod:`.copy`: the sparse page-range copy: chunks, checkpoints, resume, ideal time, verification
 - :mod:`.new_vm`: the new disks', NICs' and VM's ARM bodies and the check after the VM's creation
 - :mod:`.readiness`: VMs per path and per month left until ADE retires
+- :mod:`.fleet`: a migration manifest's fleet and each VM's migrate settings, :func:`migration_inputs`
+- :mod:`.audit`: a campaign report's VMs grouped by path for the manifest ``adeflow migrate plan`` writes
 """
 
 from __future__ import annotations
 
+from adeflow.domain.migration.audit import (
+    AuditedVm,
+    AuditReport,
+    MigrationPlan,
+    PlannedVm,
+    migration_plan,
+    plan_path,
+    readiness_entries,
+)
 from adeflow.domain.migration.copy import (
     MAX_PUT_PAGE_BYTES,
     PAGE,
@@ -46,6 +57,14 @@ from adeflow.domain.migration.evidence import (
     MigrationProgress,
     MigrationResult,
     SasWindow,
+)
+from adeflow.domain.migration.fleet import (
+    MigrationManifest,
+    MigrationSelector,
+    MigrationSettings,
+    MigrationVm,
+    migration_inputs,
+    planned_dates,
 )
 from adeflow.domain.migration.new_vm import (
     DiskPlan,
@@ -149,6 +168,8 @@ __all__ = [
     "WAITING_PHASES",
     "Approval",
     "ApprovalKind",
+    "AuditReport",
+    "AuditedVm",
     "CleanupPlan",
     "CleanupPolicy",
     "CopyCheckpoint",
@@ -166,19 +187,25 @@ __all__ = [
     "FeatureState",
     "MigrationFacts",
     "MigrationInput",
+    "MigrationManifest",
     "MigrationOutcome",
     "MigrationPath",
     "MigrationPhase",
     "MigrationPhaseTiming",
+    "MigrationPlan",
     "MigrationPreflight",
     "MigrationProgress",
     "MigrationResult",
+    "MigrationSelector",
+    "MigrationSettings",
+    "MigrationVm",
     "NewVmFacts",
     "NewVmVerdict",
     "NicPolicy",
     "PageRange",
     "PathDecision",
     "PathPolicy",
+    "PlannedVm",
     "RangeDigest",
     "Readiness",
     "ReadinessEntry",
@@ -217,6 +244,8 @@ __all__ = [
     "ever_ade",
     "feature_action",
     "ideal_copy_seconds",
+    "migration_inputs",
+    "migration_plan",
     "months_left",
     "new_nic_bodies",
     "nic_ids",
@@ -224,9 +253,12 @@ __all__ = [
     "plan_chunks",
     "plan_cleanup",
     "plan_disks",
+    "plan_path",
+    "planned_dates",
     "planned_names",
     "preflight",
     "readiness",
+    "readiness_entries",
     "rebuilt_vm_body",
     "remaining_chunks",
     "subtract",
