@@ -12,6 +12,7 @@ from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
+from activities.migration_disks import MigrationDiskActivities
 from activities.policy import PolicyActivities
 from activities.power import PowerActivities
 from activities.status import StatusActivities
@@ -31,6 +32,7 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     power = PowerActivities(clients)
     vm_create = VmCreateActivities(clients)
     campaign = CampaignActivities(clients)
+    migration_disks = MigrationDiskActivities(clients)
     return [
         inventory.read_vm_facts,
         keyvault.read_key_vault,
@@ -51,4 +53,6 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         campaign.find_running_vm_runs,
         campaign.write_campaign_report,
         campaign.post_campaign_webhook,
+        migration_disks.create_upload_disk,
+        migration_disks.copy_disk,
     ]
