@@ -166,6 +166,10 @@ async def test_m_3_copies_only_the_written_ranges_and_verifies(make_sim: SimFact
     assert (result.resumed_from_bytes, result.sas_renewals) == (0, 0)
     assert sorted(w.access for w in result.sas_windows) == ["Read", "Write"]
     assert all(w.revoked_at is not None and w.duration_s == 4 * 3600 for w in result.sas_windows)
+    # The Blob clients ride the ARM clients' session: one TLS trust (the simulator's CA), one connection pool.
+    arm = {r.connection for r in sim.requests() if r.operation.startswith("Disks_")}
+    data = {r.connection for r in sim.requests() if r.operation in ("GetPageRanges", "PutPageFromURL")}
+    assert arm & data and len(arm | data) <= 6, (arm, data)
 
 
 async def test_m_3_os_disk_upload_carries_os_type_and_generation(make_sim: SimFactory, azure_for: Azure) -> None:
