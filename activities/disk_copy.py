@@ -242,6 +242,13 @@ async def list_ranges(clients: AzureClients, grants: SasGrants, sas: DiskSas, pr
                 await grants.renew(sas, generation, listed)
                 continue
             raise data_plane_error(exc, f"listing the page ranges of disk {sas.disk.name}", grants) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise ApplicationError(
+                f"VM {grants.vm}: listing the page ranges of disk {sas.disk.name} (M-3 disk copy): the Blob service "
+                f"did not answer ({exc}). The copy resumes from its checkpoint.",
+                type=Reason.COPY_STALLED,
+                next_retry_delay=timedelta(seconds=BUSY_PAUSE_S),
+            ) from None
 
 
 def _merge(ranges: list[PageRange]) -> list[PageRange]:
