@@ -18,6 +18,11 @@ an Upload disk; ``ActiveSAS`` while a read SAS is open; otherwise ``Attached`` (
 (deallocated VM) or ``Unattached``.
 
 The ADE marker (M-2, Microsoft's "UDE flag") is not shown in ARM JSON, as in Azure: :func:`ade_marker` reads it.
+
+Sources: the DiskRP REST specs and examples (Disk_Create_UploadDisk, Disk_BeginGetAccess, Disk_EndGetAccess); the
+upload-size and running-VM messages as Azure returns them (quoted in Azure Storage Explorer issues 3029 and 6654).
+Inferred, with no published example: the text of the upload-size range error, 409 ``OperationNotAllowed`` for Write
+access to a disk not created for upload and for deleting a disk whose access is open.
 """
 
 from __future__ import annotations

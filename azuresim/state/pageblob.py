@@ -12,6 +12,9 @@ A disk granted access (:func:`azuresim.state.disks.grant_access`) is reachable a
 - a copy source that does not authorise a read answers 403 ``CannotVerifyCopySource`` with the source's status
   and code in ``x-ms-copy-source-status-code`` / ``x-ms-copy-source-error-code``.
 
+Sources: the Blob service REST reference (Put Page From URL, Get Page Ranges, error codes); inferred: 416
+``InvalidPageRange`` (not a 400) for a range over 4 MiB, and the source's status in the copy-source headers.
+
 Throughput: each disk serves ``sim.disk_mb_per_s`` MiB per simulated second (a copy charges its source and its
 target). A write is scheduled on the disks' lanes and answered when its transfer would end; one whose turn is more
 than ``sim.disk_queue_s`` simulated seconds away answers 503 ``ServerBusy`` with ``Retry-After``, as a storage
