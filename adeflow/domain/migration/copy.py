@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from adeflow.domain.migration.evidence import SasWindow
 from adeflow.domain.migration.payloads import MIB
 from adeflow.domain.vocabulary import Reason
 
@@ -61,9 +62,18 @@ class CopyCheckpoint:
 @dataclass(frozen=True)
 class DiskCopyResult:
     allocated_bytes: int
+    """Written on the source (its page ranges): what the sparse copy had to move."""
     copied_bytes: int
+    """Sent by Put Page From URL in every attempt (as far as their heartbeats recorded it)."""
     resumed_from_bytes: int = 0
     sas_renewals: int = 0
+    """SAS granted again because one expired (or was revoked) mid-copy."""
+    sas_windows: list[SasWindow] = field(default_factory=list)
+    """Every SAS this attempt opened, and when it was revoked (evidence of who could read or write what)."""
+    ranges: int = 0
+    """Source page ranges verified on the target."""
+    checksums_compared: int = 0
+    """Of those, ranges whose checksums were compared (0 where the data plane gives none, as Azure's)."""
 
 
 def upload_size_bytes(source_size_bytes: int) -> int:
@@ -164,6 +174,7 @@ class CopyTracker:
         self._every = checkpoint_bytes
         self._done = [False] * len(chunks)
         self._next = 0
+        self._last_done = -1
         self._start = start or CopyCheckpoint()
         self._bytes = self._start.bytes_copied
         self._since = 0
@@ -173,6 +184,7 @@ class CopyTracker:
         if self._done[index]:
             return
         self._done[index] = True
+        self._last_done = max(self._last_done, index)
         self._bytes += self._chunks[index].length
         self._since += self._chunks[index].length
         while self._next < len(self._chunks) and self._done[self._next]:
@@ -196,7 +208,10 @@ class CopyTracker:
         if self.finished:
             return CopyCheckpoint(self._limit, [], self._bytes)
         mark = max(self._chunks[self._next].offset, self._start.copied_below)
-        above = [c for i, c in enumerate(self._chunks) if self._done[i] and c.offset >= mark]
+        # Only chunks between the first not done and the last done can be done past the watermark: a checkpoint costs
+        # the calls in flight, not the whole disk (a 4 TiB disk has a million chunks and thousands of checkpoints).
+        window = range(self._next, self._last_done + 1)
+        above = [self._chunks[i] for i in window if self._done[i] and self._chunks[i].offset >= mark]
         above += [r for r in self._start.done_above if r.offset >= mark]
         return CopyCheckpoint(mark, normalise_ranges(above, self._limit), self._bytes)
 
