@@ -18,7 +18,6 @@ from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
-from activities.migration_disks import MigrationDiskActivities
 from activities.policy import PolicyActivities
 from activities.power import PowerActivities
 from activities.status import StatusActivities
@@ -38,7 +37,6 @@ def encrypt_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     vm_search = VmSearchActivities(clients)
     power = PowerActivities(clients)
     campaign = CampaignActivities(clients)
-    migration_disks = MigrationDiskActivities(clients)
     return [
         inventory.read_vm_facts,
         keyvault.read_key_vault,
@@ -56,8 +54,6 @@ def encrypt_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         campaign.find_running_vm_runs,
         campaign.write_campaign_report,
         campaign.post_campaign_webhook,
-        migration_disks.create_upload_disk,
-        migration_disks.copy_disk,
     ]
 
 
