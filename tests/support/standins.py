@@ -37,12 +37,15 @@ class OutageProbe:
     @workflow.run
     async def run(self, vm_name: str) -> str:
         try:
-            await call(unreachable_arm, vm_name, timedelta(minutes=1), during=f"reading VM {vm_name}")
+            await call(UnreachableArm.read_vm, vm_name, timedelta(minutes=1), during=f"reading VM {vm_name}")
         except StepFailed as failed:
             return f"{failed.reason}: {failed.message}"
         return "reached"
 
 
-@activity.defn
-async def unreachable_arm(vm_name: str) -> None:
-    raise ConnectionRefusedError(f"ARM endpoint refused the connection (reading {vm_name})")
+class UnreachableArm:
+    """An ARM activity (a method, as ``call`` takes them) whose endpoint always refuses the connection."""
+
+    @activity.defn(name="unreachable_arm")
+    async def read_vm(self, vm_name: str) -> None:
+        raise ConnectionRefusedError(f"ARM endpoint refused the connection (reading {vm_name})")

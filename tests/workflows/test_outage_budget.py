@@ -7,7 +7,7 @@ import uuid
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.support.standins import OutageProbe, unreachable_arm
+from tests.support.standins import OutageProbe, UnreachableArm
 from workflows.registry import workflow_runner
 from workflows.steps import ARM_OUTAGE_BUDGET
 
@@ -18,7 +18,7 @@ async def test_an_outage_beyond_the_budget_fails_the_step_clearly(fresh_time_ski
         env.client,
         task_queue=f"outage-{uuid.uuid4()}",
         workflows=[OutageProbe],
-        activities=[unreachable_arm],
+        activities=[UnreachableArm().read_vm],
         workflow_runner=workflow_runner(),
     ) as worker:
         started = await env.get_current_time()
