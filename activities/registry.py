@@ -12,6 +12,7 @@ from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
+from activities.migration_vm import MigrationVmActivities
 from activities.policy import PolicyActivities
 from activities.power import PowerActivities
 from activities.status import StatusActivities
@@ -31,6 +32,7 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     power = PowerActivities(clients)
     vm_create = VmCreateActivities(clients)
     campaign = CampaignActivities(clients)
+    migration_vm = MigrationVmActivities(clients)
     return [
         inventory.read_vm_facts,
         keyvault.read_key_vault,
@@ -51,4 +53,13 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         campaign.find_running_vm_runs,
         campaign.write_campaign_report,
         campaign.post_campaign_webhook,
+        migration_vm.read_migration_facts,
+        migration_vm.read_migrated_vm,
+        migration_vm.register_host_encryption,
+        migration_vm.set_vm_power,
+        migration_vm.create_migration_nics,
+        migration_vm.create_migrated_vm,
+        migration_vm.delete_vm_object,
+        migration_vm.cleanup_source,
+        migration_vm.find_vault_users,
     ]

@@ -11,6 +11,8 @@ migration`` and ``migration.<name>``: the public names of the modules are re-exp
 - :mod:`.copy`: the sparse page-range copy: chunks, checkpoints, resume, ideal time, verification
 - :mod:`.new_vm`: the new disks', NICs' and VM's ARM bodies and the check after the VM's creation
 - :mod:`.readiness`: VMs per path and per month left until ADE retires
+- :mod:`.requests`: what the workflow asks the VM-side activities (power, NICs, the new VM, deletes, cleanup)
+- :mod:`.arm_read`: ARM JSON into these facts, and the source's body for a rollback (module-qualified, not re-exported)
 """
 
 from __future__ import annotations
@@ -116,6 +118,16 @@ from adeflow.domain.migration.readiness import (
     months_left,
     readiness,
 )
+from adeflow.domain.migration.requests import (
+    CleanupDone,
+    CleanupRequest,
+    DeleteVmRequest,
+    NewVmRequest,
+    NicsRequest,
+    PowerAction,
+    PowerRequest,
+    VaultUsersQuery,
+)
 from adeflow.domain.migration.safety import (
     UPLOAD,
     CleanupPlan,
@@ -149,11 +161,14 @@ __all__ = [
     "WAITING_PHASES",
     "Approval",
     "ApprovalKind",
+    "CleanupDone",
     "CleanupPlan",
     "CleanupPolicy",
+    "CleanupRequest",
     "CopyCheckpoint",
     "CopyTracker",
     "CopyVerdict",
+    "DeleteVmRequest",
     "DiskCopyRequest",
     "DiskCopyResult",
     "DiskMapping",
@@ -174,11 +189,15 @@ __all__ = [
     "MigrationProgress",
     "MigrationResult",
     "NewVmFacts",
+    "NewVmRequest",
     "NewVmVerdict",
     "NicPolicy",
+    "NicsRequest",
     "PageRange",
     "PathDecision",
     "PathPolicy",
+    "PowerAction",
+    "PowerRequest",
     "RangeDigest",
     "Readiness",
     "ReadinessEntry",
@@ -191,6 +210,7 @@ __all__ = [
     "SourceNic",
     "SourceVmDefinition",
     "TargetNames",
+    "VaultUsersQuery",
     "allocated_bytes",
     "approval_on_record",
     "attached_vm_body",
