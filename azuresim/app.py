@@ -22,8 +22,20 @@ from azuresim.control import control
 from azuresim.errors import ArmError
 from azuresim.faults import ActiveFault
 from azuresim.http import DETAIL, Call, Route, json_response
-from azuresim.providers import backup, compute, disks, extensions, keyvault, policy, resourcegraph
+from azuresim.providers import (
+    backup,
+    compute,
+    disks,
+    extensions,
+    features,
+    keyvault,
+    network,
+    policy,
+    resourcegraph,
+    skus,
+)
 from azuresim.requestlog import RequestLog
+from azuresim.state import lifecycle
 from azuresim.state.world import SimState
 from azuresim.throttling import Throttler
 
@@ -37,6 +49,9 @@ ROUTES: tuple[Route, ...] = (
     *resourcegraph.ROUTES,
     *backup.ROUTES,
     *policy.ROUTES,
+    *features.ROUTES,
+    *skus.ROUTES,
+    *network.ROUTES,
 )
 SERVER_ERRORS = {
     500: ("InternalServerError", "Encountered internal server error. Please try again later."),
@@ -205,6 +220,7 @@ class ArmApp:
                 raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
         with self.state.lock:
             call = Call(request, match, body, self.state.clock.now(), api_version)
+            lifecycle.settle(self.state, call.now)
             return route.handler(self.state, call)
 
 

@@ -39,6 +39,10 @@ class SimSettings(_Model):
     stripdown_seconds: float = Field(default=600.0, ge=0)
     format_all_seconds: float = Field(default=300.0, ge=0)
     backup_seconds: float = Field(default=1800.0, ge=0)
+    feature_registration_seconds: float = Field(default=900.0, ge=0)
+    """A subscription feature's ``Registering`` → ``Registered`` (M-5; Azure says "a few minutes" to 15)."""
+    provider_registration_seconds: float = Field(default=60.0, ge=0)
+    """A resource provider's re-registration, which propagates a newly registered feature (M-5)."""
     throttling: ThrottlingSpec = ThrottlingSpec()
 
 
@@ -117,6 +121,8 @@ class VmSpec(_Model):
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     encrypted: EncryptedSpec = EncryptedSpec()
     tags: dict[str, str] = Field(default_factory=dict)
+    subnet: str | None = Field(default=None, pattern=r"^[^/]+/[^/]+$")
+    """``vnet/subnet`` of the resource group for the VM's NIC ``{name}-nic`` (default: the group's first subnet)."""
 
     @model_validator(mode="after")
     def _unique_luns(self) -> VmSpec:
@@ -184,6 +190,8 @@ class StandaloneDiskSpec(_Model):
     image: ImageSpec | None = None
     """What the VHD holds, reported by the guest once a VM runs it (default: VmSpec's image)."""
     disk_encryption_set_id: str | None = None
+    zones: list[str] = Field(default_factory=list)
+    """A zonal disk attaches only to a VM in the same zone."""
 
 
 class ProtectedVmSpec(_Model):
@@ -211,6 +219,29 @@ class PolicyAssignmentSpec(_Model):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class SubnetSpec(_Model):
+    name: str = Field(min_length=1, max_length=80)
+    address_prefix: str = Field(pattern=r"^\d+\.\d+\.\d+\.\d+/\d+$")
+
+
+class VirtualNetworkSpec(_Model):
+    """A virtual network; without any, a resource group with VMs or NICs gets ``{rg}-vnet`` with subnet ``default``."""
+
+    name: str = Field(min_length=2, max_length=64)
+    address_prefix: str = Field(pattern=r"^\d+\.\d+\.\d+\.\d+/\d+$")
+    subnets: list[SubnetSpec] = Field(min_length=1)
+
+
+class NetworkInterfaceSpec(_Model):
+    """A NIC attached to no VM (e.g. the one a VM created by PUT will use)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    subnet: str | None = Field(default=None, pattern=r"^[^/]+/[^/]+$")
+    """``vnet/subnet`` of the same resource group (default: its first subnet)."""
+    private_ip: str | None = Field(default=None, pattern=r"^\d+\.\d+\.\d+\.\d+$")
+    """A static private IP (default: the next free one, allocation ``Dynamic``)."""
+
+
 class ResourceGroupSpec(_Model):
     name: str = Field(min_length=1, max_length=90)
     location: str
@@ -218,6 +249,8 @@ class ResourceGroupSpec(_Model):
     recovery_vaults: list[RecoveryVaultSpec] = Field(default_factory=list)
     vms: list[VmSpec] = Field(default_factory=list)
     disks: list[StandaloneDiskSpec] = Field(default_factory=list)
+    virtual_networks: list[VirtualNetworkSpec] = Field(default_factory=list)
+    network_interfaces: list[NetworkInterfaceSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_vm_names(self) -> ResourceGroupSpec:
@@ -225,6 +258,14 @@ class ResourceGroupSpec(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"resource group {self.name!r}: duplicate VM names {dupes}")
+        nics = [f"{vm.name}-nic".lower() for vm in self.vms] + [n.name.lower() for n in self.network_interfaces]
+        dupes = sorted({n for n in nics if nics.count(n) > 1})
+        if dupes:
+            raise ValueError(f"resource group {self.name!r}: duplicate NIC names {dupes} (a VM's NIC is {{vm}}-nic)")
+        subnets = {f"{v.name}/{s.name}".lower() for v in self.virtual_networks for s in v.subnets}
+        for ref in [vm.subnet for vm in self.vms] + [n.subnet for n in self.network_interfaces]:
+            if ref is not None and ref.lower() not in subnets:
+                raise ValueError(f"resource group {self.name!r}: no subnet {ref!r} (vnet/subnet) declared")
         return self
 
 
@@ -233,6 +274,8 @@ class SubscriptionSpec(_Model):
     tenant_id: str = "72f988bf-86f1-41af-91ab-2d7cd011db47"
     resource_groups: list[ResourceGroupSpec] = Field(default_factory=list)
     policy_assignments: list[PolicyAssignmentSpec] = Field(default_factory=list)
+    encryption_at_host_feature: Literal["Registered", "NotRegistered"] = "Registered"
+    """The subscription feature ``Microsoft.Compute/EncryptionAtHost`` (M-5) when the simulator starts."""
 
     @model_validator(mode="after")
     def _unique_rg_names(self) -> SubscriptionSpec:

@@ -1,5 +1,6 @@
-"""Microsoft.Compute virtual machines over HTTP: get (with instance view), list, create around an attached OS disk,
-restart, and Compute's async-operation status. Extensions are :mod:`azuresim.providers.extensions`; disks and
+"""Microsoft.Compute virtual machines over HTTP: get (with instance view), list, create around attached disks (with
+encryption at host, M-3), restart, deallocate, start, delete (keeping the disks and NICs unless their deleteOption
+says Delete), and Compute's async-operation status. Extensions are :mod:`azuresim.providers.extensions`; disks and
 snapshots :mod:`azuresim.providers.disks`.
 """
 
@@ -29,9 +30,10 @@ from azuresim.http import (
 from azuresim.providers.disks import DISK_API
 from azuresim.providers.extensions import extension_instance_view, render_extension
 from azuresim.state import encryption as enc
-from azuresim.state import vms
-from azuresim.state.compute import AttachedOsDisk, VirtualMachine, compute_id, data_disk_name
+from azuresim.state import lifecycle, vms
+from azuresim.state.compute import AttachedOsDisk, VirtualMachine, compute_id
 from azuresim.state.encryption import Status
+from azuresim.state.network import network_id
 from azuresim.state.operations import AsyncOperation
 from azuresim.state.world import SimState
 
@@ -73,6 +75,26 @@ def put_vm(state: SimState, call: Call) -> web.Response:
 def restart_vm(state: SimState, call: Call) -> web.Response:
     result = vms.restart_vm(state, call["sub"], call["rg"], call["vm"], call.now)
     assert result.operation is not None
+    return web.Response(status=202, headers=lro_headers(call, result.operation, state.clock.scale, location=True))
+
+
+def deallocate_vm(state: SimState, call: Call) -> web.Response:
+    result = lifecycle.deallocate_vm(state, call["sub"], call["rg"], call["vm"], call.now)
+    assert result.operation is not None
+    return web.Response(status=202, headers=lro_headers(call, result.operation, state.clock.scale, location=True))
+
+
+def start_vm(state: SimState, call: Call) -> web.Response:
+    result = lifecycle.start_vm(state, call["sub"], call["rg"], call["vm"], call.now)
+    assert result.operation is not None
+    return web.Response(status=202, headers=lro_headers(call, result.operation, state.clock.scale, location=True))
+
+
+def delete_vm(state: SimState, call: Call) -> web.Response:
+    """VirtualMachines_Delete: 202 LRO (``forceDeletion`` is accepted and changes nothing), 204 if absent."""
+    result = lifecycle.delete_vm(state, call["sub"], call["rg"], call["vm"], call.now)
+    if result.operation is None:
+        return web.Response(status=result.status)
     return web.Response(status=202, headers=lro_headers(call, result.operation, state.clock.scale, location=True))
 
 
@@ -118,23 +140,20 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             spec.os_disk.disk_encryption_set_id,
         )
     data_disks = []
-    for dd in spec.data_disks:
-        name = data_disk_name(vm.name, dd.lun)
+    caching = vm.attached.data_caching if vm.attached is not None else {}
+    for dd, disk in zip(spec.data_disks, vm.data_disks, strict=True):
+        default_caching = "None" if dd.sku in ("UltraSSD_LRS", "PremiumV2_LRS") else "ReadOnly"
         data_disks.append(
             {
                 "lun": dd.lun,
-                "name": name,
+                "name": disk.name,
                 "createOption": "Attach",
-                "caching": "None" if dd.sku in ("UltraSSD_LRS", "PremiumV2_LRS") else "ReadOnly",
+                "caching": caching.get(disk.name.lower(), default_caching),
                 "writeAcceleratorEnabled": dd.write_accelerator,
-                "managedDisk": _managed_disk_ref(
-                    compute_id(vm.subscription_id, vm.resource_group, "disks", name),
-                    dd.sku,
-                    dd.disk_encryption_set_id,
-                ),
-                "diskSizeGB": dd.size_gb,
+                "managedDisk": _managed_disk_ref(disk.id, disk.sku, disk.disk_encryption_set_id),
+                "diskSizeGB": disk.size_gb,
                 "toBeDetached": False,
-                "deleteOption": "Detach",
+                "deleteOption": vm.delete_option(disk.id),
             }
         )
     image = spec.image
@@ -159,17 +178,9 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             "diskControllerType": "SCSI",
         },
         "osProfile": os_profile,
-        "networkProfile": {
-            "networkInterfaces": [
-                {
-                    "id": f"/subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}"
-                    f"/providers/Microsoft.Network/networkInterfaces/{vm.name}-nic",
-                    "properties": {"primary": True},
-                }
-            ]
-        },
+        "networkProfile": _network_profile(vm),
         "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
-        "provisioningState": "Succeeded",
+        "provisioningState": provisioning_state(vm, now),
         "timeCreated": iso(vm.time_created),
     }
     if spec.encryption_at_host or spec.security_type != "Standard":
@@ -194,8 +205,30 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
     if spec.zones:
         body["zones"] = list(spec.zones)
     if vm.attached is not None:
-        _render_attached(vm.attached, props, now)
+        _render_attached(vm, vm.attached, props)
     return body
+
+
+def _network_profile(vm: VirtualMachine) -> dict[str, Any]:
+    if not vm.nics:
+        nic_id = network_id(vm.subscription_id, vm.resource_group, "networkInterfaces", f"{vm.name}-nic")
+        return {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True}}]}
+    return {
+        "networkInterfaces": [
+            {"id": nic.id, "properties": {"primary": i == 0, "deleteOption": vm.delete_option(nic.id)}}
+            for i, nic in enumerate(vm.nics)
+        ]
+    }
+
+
+def provisioning_state(vm: VirtualMachine, now: datetime) -> str:
+    """Deleting, Creating (an attach PUT's LRO), Updating (deallocate/start), else how the create ended."""
+    if vm.delete_operation is not None and not vm.delete_operation.finished(now):
+        return "Deleting"
+    created = vm.attached.provisioning_state(now) if vm.attached is not None else "Succeeded"
+    if created == "Succeeded" and vm.power_operation is not None and not vm.power_operation.finished(now):
+        return "Updating"
+    return created
 
 
 def _os_name(spec: VmSpec) -> tuple[str, str]:
@@ -217,7 +250,7 @@ def render_instance_view(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
         stamps.setdefault(vm.os_disk_name, vm.attached.encryption)
     provisioned = Status(*enc.SUCCEEDED, "")
     disks = []
-    names = [vm.os_disk_name] + [data_disk_name(vm.name, d.lun) for d in vm.spec.data_disks]
+    names = [vm.os_disk_name] + [d.name for d in vm.data_disks]
     for name in names:
         statuses = [
             {
@@ -281,40 +314,29 @@ def render_instance_view(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
         "disks": disks,
         "extensions": [extension_instance_view(vm, e, now) for e in extensions],
         "hyperVGeneration": "V2",
-        "statuses": [
-            (
-                _attached_status(vm.attached, now)
-                if vm.attached is not None
-                else {
-                    "code": "ProvisioningState/succeeded",
-                    "level": "Info",
-                    "displayStatus": "Provisioning succeeded",
-                    "time": iso(vm.time_created),
-                }
-            ),
-            (
-                {"code": "PowerState/deallocated", "level": "Info", "displayStatus": "VM deallocated"}
-                if vm.deallocated(now)
-                else {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}
-            ),
-        ],
+        "statuses": [_provisioning_status(vm, now), _power_status(vm, now)],
     }
 
 
-def _attached_status(attached: AttachedOsDisk, now: datetime) -> dict[str, Any]:
-    """The provisioning status of a VM created around an attached OS disk: its create LRO's."""
-    state = attached.provisioning_state(now)
-    display = {"Creating": "Creating", "Failed": "Provisioning failed"}.get(state, "Provisioning succeeded")
+def _provisioning_status(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
+    state = provisioning_state(vm, now)
+    display = {"Creating": "Creating", "Failed": "Provisioning failed", "Deleting": "Deleting", "Updating": "Updating"}
+    op = vm.delete_operation or vm.power_operation or (vm.attached.operation if vm.attached else None)
     return {
         "code": f"ProvisioningState/{state.lower()}",
         "level": "Error" if state == "Failed" else "Info",
-        "displayStatus": display,
-        "time": iso(attached.operation.started_at),
+        "displayStatus": display.get(state, "Provisioning succeeded"),
+        "time": iso(op.started_at if op is not None and state != "Succeeded" else vm.time_created),
     }
 
 
-def _render_attached(attached: AttachedOsDisk, props: dict[str, Any], now: datetime) -> None:
-    """Rewrite a rendered VM's properties: attached OS disk, no image or OS profile, the PUT's NICs."""
+def _power_status(vm: VirtualMachine, now: datetime) -> dict[str, Any]:
+    power = vm.power_state(now)
+    return {"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"}
+
+
+def _render_attached(vm: VirtualMachine, attached: AttachedOsDisk, props: dict[str, Any]) -> None:
+    """Rewrite a rendered VM's properties: the attached OS disk, no image or OS profile."""
     storage = props["storageProfile"]
     storage.pop("imageReference", None)
     os_disk: dict[str, Any] = {
@@ -325,16 +347,12 @@ def _render_attached(attached: AttachedOsDisk, props: dict[str, Any], now: datet
         "writeAcceleratorEnabled": False,
         "managedDisk": _managed_disk_ref(attached.disk.id, attached.disk.sku, attached.disk.disk_encryption_set_id),
         "diskSizeGB": attached.disk.size_gb,
-        "deleteOption": "Detach",
+        "deleteOption": vm.delete_option(attached.disk.id),
     }
     if attached.encryption_settings is not None:
         os_disk["encryptionSettings"] = copy.deepcopy(attached.encryption_settings)
     storage["osDisk"] = os_disk
     props.pop("osProfile", None)
-    props["networkProfile"] = {
-        "networkInterfaces": [{"id": nic, "properties": {"primary": i == 0}} for i, nic in enumerate(attached.nic_ids)]
-    }
-    props["provisioningState"] = attached.provisioning_state(now)
 
 
 def render_operation(op: AsyncOperation, now: datetime) -> dict[str, Any]:
@@ -356,6 +374,9 @@ ROUTES = (
     route("GET", VM + "/instanceView", "VirtualMachines_InstanceView", VM_API, get_instance_view),
     route("PUT", VM, "VirtualMachines_CreateOrUpdate", VM_API, put_vm),
     route("POST", VM + "/restart", "VirtualMachines_Restart", VM_API, restart_vm, updates_vm=True),
+    route("POST", VM + "/deallocate", "VirtualMachines_Deallocate", VM_API, deallocate_vm, updates_vm=True),
+    route("POST", VM + "/start", "VirtualMachines_Start", VM_API, start_vm, updates_vm=True),
+    route("DELETE", VM, "VirtualMachines_Delete", VM_API, delete_vm, updates_vm=True),
     route("GET", COMPUTE + "/virtualMachines", "VirtualMachines_List", VM_API, list_vms),
     route("GET", SUB + r"/providers/Microsoft\.Compute/virtualMachines", "VirtualMachines_ListAll", VM_API, list_vms),
     route(

@@ -22,7 +22,9 @@ from azuresim.state.compute import (
 )
 from azuresim.state.encryption import SUCCEEDED as SUCCEEDED_STATUS
 from azuresim.state.encryption import Rates, Status, Volume, VolumeKind, VolumeState, VolumeType
+from azuresim.state.features import Registrations
 from azuresim.state.keyvault import KeyVault, add_vault_objects
+from azuresim.state.network import build_network
 from azuresim.state.policy import PolicyAssignment
 from azuresim.state.tree import ResourceGroup, Subscription, normalize_location
 
@@ -52,12 +54,16 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
                 add_vault_objects(rg.vaults[kv.name.lower()], kv, created, now)
             for disk_spec in rg_spec.disks:
                 rg.disks[disk_spec.name.lower()] = _standalone_disk(sub.id, rg, disk_spec, created)
+    index = 0
     for sub_spec in fleet.subscriptions:
         sub = subscriptions[sub_spec.id.lower()]
+        sub.registrations = Registrations.at_start(sub_spec.encryption_at_host_feature == "Registered", created)
         for rg_spec in sub_spec.resource_groups:
             rg = sub.resource_groups[rg_spec.name.lower()]
             for vm_spec in rg_spec.vms:
                 _add_vm(sub, rg, vm_spec, rates, created)
+            build_network(sub, rg, rg_spec, index)
+            index += 1
     for sub_spec in fleet.subscriptions:
         sub = subscriptions[sub_spec.id.lower()]
         sub.policy_assignments = [PolicyAssignment(sub.id, a) for a in sub_spec.policy_assignments]
@@ -218,6 +224,7 @@ def _standalone_disk(
         disk_encryption_set_id=spec.disk_encryption_set_id,
         source_uri=spec.source_uri,
         image=spec.image,
+        zones=list(spec.zones),
     )
 
 

@@ -11,17 +11,23 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azuresim.fleet import ExtensionSpec, ImageSpec, VmSpec
 from azuresim.state.ade import AdeState, DiskStamp
 from azuresim.state.operations import AsyncOperation
+
+if TYPE_CHECKING:
+    from azuresim.state.network import NetworkInterface
 
 ADE_PUBLISHER = "Microsoft.Azure.Security"
 ADE_TYPE = "AzureDiskEncryptionForLinux"
 EXTENSION_DELETE_SECONDS = 30.0
 RESTART_SECONDS = 60.0
 VM_CREATE_SECONDS = 90.0
+DEALLOCATE_SECONDS = 90.0
+START_SECONDS = 60.0
+VM_DELETE_SECONDS = 120.0
 DISK_ID = re.compile(
     r"^/?subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$",
     re.IGNORECASE,
@@ -136,7 +142,8 @@ class Extension:
 
 @dataclass
 class AttachedOsDisk:
-    """The existing OS disk a VM was created around (``createOption: Attach``) and what its PUT said.
+    """The existing OS disk a VM was created around (``createOption: Attach``) and what its PUT said (its data disks
+    are the VM's ``data_disks``, its NICs the VM's ``nics``).
 
     ``encryption_settings`` is the VM-model ``osDisk.encryptionSettings`` of a customer-encrypted VHD (R-VHD-1);
     the instance view reports the disk encrypted with those settings, the disk resource is left unstamped.
@@ -147,10 +154,11 @@ class AttachedOsDisk:
     caching: str
     encryption_settings: dict[str, Any] | None
     encryption: DiskStamp | None
-    nic_ids: list[str]
     body: dict[str, Any]
     """The PUT body as received: an identical PUT is a retry, anything else a change."""
     operation: AsyncOperation
+    data_caching: dict[str, str] = field(default_factory=dict)
+    """Caching of each attached data disk (lower-cased disk name)."""
 
     def provisioning_state(self, now: datetime) -> str:
         status = self.operation.status(now)
@@ -172,10 +180,29 @@ class VirtualMachine:
     deallocated_at: datetime | None = None
     deleted_at: datetime | None = None
     attached: AttachedOsDisk | None = None
-    """Set for a VM created by PUT around an existing OS disk (``createOption: Attach``, R-VHD-1)."""
+    """Set for a VM created by PUT around an existing OS disk (``createOption: Attach``, R-VHD-1, M-3)."""
+    nics: list[NetworkInterface] = field(default_factory=list)
+    delete_options: dict[str, str] = field(default_factory=dict)
+    """``deleteOption`` per attached disk and NIC (lower-cased resource id): ``Delete`` or ``Detach`` (default)."""
+    starting_until: datetime | None = None
+    power_operation: AsyncOperation | None = None
+    """The last deallocate/start LRO: the VM shows provisioning state ``Updating`` while it runs."""
+    delete_operation: AsyncOperation | None = None
+    """Set by VirtualMachines_Delete; the VM is gone (``deleted_at``) when it completes."""
 
     def deallocated(self, now: datetime) -> bool:
         return self.deallocated_at is not None and now >= self.deallocated_at
+
+    def power_state(self, now: datetime) -> str:
+        """``running``, ``deallocating``, ``deallocated`` or ``starting`` (the instance view's PowerState code)."""
+        if self.deallocated_at is not None:
+            return "deallocated" if now >= self.deallocated_at else "deallocating"
+        if self.starting_until is not None and now < self.starting_until:
+            return "starting"
+        return "running"
+
+    def delete_option(self, resource_id: str, default: str = "Detach") -> str:
+        return self.delete_options.get(resource_id.lower(), default)
 
     def deleted(self, now: datetime) -> bool:
         return self.deleted_at is not None and now >= self.deleted_at

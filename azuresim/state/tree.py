@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from azuresim.state.backup import RecoveryVault
 from azuresim.state.compute import ManagedDisk, Snapshot, VirtualMachine
+from azuresim.state.features import Registrations
 from azuresim.state.keyvault import KeyVault
+from azuresim.state.network import NetworkInterface, VirtualNetwork
 from azuresim.state.policy import PolicyAssignment
 
 
@@ -23,6 +25,8 @@ class ResourceGroup:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     vaults: dict[str, KeyVault] = field(default_factory=dict)
     recovery_vaults: dict[str, RecoveryVault] = field(default_factory=dict)
+    vnets: dict[str, VirtualNetwork] = field(default_factory=dict)
+    nics: dict[str, NetworkInterface] = field(default_factory=dict)
 
 
 @dataclass
@@ -31,3 +35,5 @@ class Subscription:
     tenant_id: str
     resource_groups: dict[str, ResourceGroup] = field(default_factory=dict)
     policy_assignments: list[PolicyAssignment] = field(default_factory=list)
+    registrations: Registrations = field(default_factory=Registrations)
+    """Feature and resource-provider registrations (M-5)."""

@@ -1,13 +1,15 @@
-"""VM writes: VirtualMachines_Restart, and VirtualMachines_CreateOrUpdate for one case: a new VM around an
-existing, customer-encrypted OS disk (R-VHD-1).
+"""VM writes: VirtualMachines_Restart, and VirtualMachines_CreateOrUpdate of a new VM around existing managed disks.
 
-The PUT carries ``storageProfile.osDisk`` with ``createOption: Attach``, the managed disk imported from the
-VHD and ``encryptionSettings`` naming the disk-encryption key (a Key Vault secret URL + vault id) and
-optionally a KEK. Like Compute, the simulator checks the body and the key references synchronously and
-answers ARM-shaped 4xx errors; a valid PUT answers 201 with ``Azure-AsyncOperation``. Error codes for the
-Key Vault checks follow what Compute reports for ``osProfile`` secrets (``KeyVaultAccessForbidden``,
-``KeyVaultSecretDoesNotExist``) (inference: no official example of a VM create with encryptionSettings).
-Anything else (images, data disks, updates of an existing VM) is out of the simulator's scope and refused.
+Two callers: a VM around a customer-encrypted OS disk imported from a VHD (R-VHD-1), whose ``osDisk`` carries
+``encryptionSettings`` naming the disk-encryption key (a Key Vault secret URL + vault id) and optionally a KEK; and
+the new VM of an ADE migration (M-3, M-4): OS and data disks attached (``createOption: Attach``) from new Upload
+disks with ``securityProfile.encryptionAtHost: true``. :mod:`azuresim.state.vm_request` reads and checks the body
+(size, the EncryptionAtHost feature, disks, the ADE marker, NICs); this module checks the key references
+synchronously, as Compute does, and creates the VM: 201 with ``Azure-AsyncOperation``, the same PUT again is a
+retry (200), any other PUT on an existing name a 409. Error codes for the Key Vault checks follow what Compute
+reports for ``osProfile`` secrets (``KeyVaultAccessForbidden``, ``KeyVaultSecretDoesNotExist``) (inference: no
+official example of a VM create with encryptionSettings). Images, empty disks and updates of an existing VM are
+out of the simulator's scope and refused.
 """
 
 from __future__ import annotations
@@ -22,47 +24,22 @@ from pydantic import ValidationError
 from azuresim.errors import ArmError
 from azuresim.fleet import VmSpec
 from azuresim.state.ade import AdeState, DiskStamp
-from azuresim.state.compute import (
-    DISK_ID,
-    RESTART_SECONDS,
-    VM_CREATE_SECONDS,
-    AttachedOsDisk,
-    ImportedDisk,
-    ManagedDisk,
-    VirtualMachine,
-)
+from azuresim.state.compute import RESTART_SECONDS, VM_CREATE_SECONDS, AttachedOsDisk, ImportedDisk, VirtualMachine
 from azuresim.state.encryption import Volume, VolumeKind, VolumeState
 from azuresim.state.keyvault import KeyVault
 from azuresim.state.operations import WriteResult
-from azuresim.state.tree import normalize_location
+from azuresim.state.vm_request import bad as _bad
+from azuresim.state.vm_request import read_request
+from azuresim.state.vm_request import required as _required
+from azuresim.state.vm_request import text as _text
 
 if TYPE_CHECKING:
     from azuresim.state.world import SimState
 
-_NIC_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/networkInterfaces/[^/]+$", re.IGNORECASE
-)
 _OBJECT_URL = re.compile(
     r"^https://(?P<vault>[a-zA-Z0-9-]+)\.vault\.azure\.net/(?P<kind>secrets|keys)/(?P<name>[^/]+)/(?P<version>[^/]+)/?$",
     re.IGNORECASE,
 )
-
-
-def _bad(message: str) -> ArmError:
-    return ArmError(400, "InvalidParameter", message)
-
-
-def _required(node: Any, path: str) -> dict[str, Any]:
-    if not isinstance(node, dict):
-        raise _bad(f"Required parameter '{path}' is missing (null).")
-    return node
-
-
-def _text(node: dict[str, Any], key: str, path: str) -> str:
-    value = node.get(key)
-    if not isinstance(value, str) or not value:
-        raise _bad(f"Required parameter '{path}' is missing (null).")
-    return value
 
 
 def _vault_for(state: SimState, url: str, vault_id: str, kind: str, path: str) -> tuple[KeyVault, str, str]:
@@ -118,26 +95,6 @@ def _encryption(state: SimState, os_disk: dict[str, Any]) -> tuple[dict[str, Any
     return shown, stamp if enabled else None
 
 
-def _attached_disk(state: SimState, os_disk: dict[str, Any], location: str, now: datetime) -> ManagedDisk:
-    if os_disk.get("vhd"):
-        raise ArmError(
-            400,
-            "OperationNotAllowed",
-            "Unmanaged (VHD blob) disks are retired since 31 March 2026; import the VHD as a managed disk "
-            "and attach it with osDisk.managedDisk.id.",
-        )
-    disk_id = _text(_required(os_disk.get("managedDisk"), "osDisk.managedDisk"), "id", "osDisk.managedDisk.id")
-    m = DISK_ID.match(disk_id)
-    if m is None:
-        raise _bad(f"The value '{disk_id}' of parameter 'osDisk.managedDisk.id' is invalid.")
-    disk = state.disk(m["sub"], m["rg"], m["name"])
-    if disk.vm is not None and not disk.vm.deleted(now):
-        raise ArmError(409, "OperationNotAllowed", f"Disk '{disk.name}' is already attached to VM '{disk.vm.id}'.")
-    if normalize_location(disk.location) != normalize_location(location):
-        raise _bad(f"Disk '{disk.id}' is in location '{disk.location}', the VM in '{location}'.")
-    return disk
-
-
 def create_vm(
     state: SimState, sub: str, rg_name: str, name: str, body: dict[str, Any], now: datetime
 ) -> tuple[WriteResult, VirtualMachine]:
@@ -145,6 +102,8 @@ def create_vm(
     rg = state.resource_group(sub, rg_name)
     existing = rg.vms.get(name.lower())
     if existing is not None and not existing.deleted(now):
+        if existing.delete_operation is not None:
+            raise ArmError(409, "OperationNotAllowed", f"VM '{existing.name}' is being deleted; retry when it is gone.")
         if existing.attached is not None and existing.attached.body == body:
             op = existing.attached.operation
             if op.finished(now):
@@ -156,41 +115,26 @@ def create_vm(
             f"Changing property 'storageProfile.osDisk' of VM '{existing.name}' is not allowed "
             "(the simulator does not update existing VMs).",
         )
-    location = body.get("location")
-    if not isinstance(location, str) or not location:
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-    props = _required(body.get("properties"), "properties")
-    size = _text(_required(props.get("hardwareProfile"), "hardwareProfile"), "vmSize", "hardwareProfile.vmSize")
-    storage = _required(props.get("storageProfile"), "storageProfile")
-    os_disk = _required(storage.get("osDisk"), "storageProfile.osDisk")
-    if str(os_disk.get("createOption", "")).lower() != "attach":
-        raise _bad("The simulator creates VMs only around an existing OS disk (osDisk.createOption 'Attach').")
-    if props.get("osProfile") is not None:
-        raise _bad("Parameter 'osProfile' is not allowed.")
-    if storage.get("imageReference") is not None:
-        raise _bad("Parameter 'imageReference' is not allowed when osDisk.createOption is 'Attach'.")
-    if storage.get("dataDisks"):
-        raise _bad("The simulator creates VMs without data disks; attach them afterwards.")
-    os_type = _text(os_disk, "osType", "osDisk.osType")
-    if os_type not in ("Linux", "Windows"):
-        raise _bad(f"The value '{os_type}' of parameter 'osDisk.osType' is invalid.")
-    nics = _required(props.get("networkProfile"), "networkProfile").get("networkInterfaces")
-    nic_ids = [str(n.get("id")) for n in nics or [] if isinstance(n, dict)]
-    if not nic_ids or not all(_NIC_ID.match(nic) for nic in nic_ids):
-        raise _bad("Required parameter 'networkProfile.networkInterfaces[].id' is missing or invalid.")
-    disk = _attached_disk(state, os_disk, location, now)
-    shown, stamp = _encryption(state, os_disk)
-
+    req = read_request(state, sub, rg.name, name, body, now)
+    os_node = body["properties"]["storageProfile"]["osDisk"]
+    shown, stamp = _encryption(state, os_node)
+    disk = req.os_disk.disk
     image = disk.image if isinstance(disk, ImportedDisk) and disk.image else None
-    tags = body.get("tags")
     fields: dict[str, Any] = {
         "name": name,
-        "location": location,
-        "size": size,
-        "os_type": os_type,
-        "security_type": "Standard",
+        "location": req.location,
+        "size": req.size.name,
+        "os_type": req.os_type,
+        "security_type": req.security_type,
+        "encryption_at_host": req.encryption_at_host,
+        "zones": req.zones,
         "os_disk": {"size_gb": disk.size_gb, "sku": disk.sku, "disk_encryption_set_id": disk.disk_encryption_set_id},
-        "tags": {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        "data_disks": [
+            {"lun": d.lun, "size_gb": d.disk.size_gb, "sku": d.disk.sku, "disk_encryption_set_id": des}
+            for d in req.data_disks
+            for des in [d.disk.disk_encryption_set_id]
+        ],
+        "tags": req.tags,
     }
     if image is not None:
         fields["image"] = image
@@ -198,34 +142,40 @@ def create_vm(
         spec = VmSpec.model_validate(fields)
     except ValidationError as exc:
         raise _bad(f"The VM definition is invalid: {exc.errors()[0]['msg']}") from exc
-    encrypted = stamp is not None
+    volumes = [Volume(disk.name, VolumeKind.OS, disk.size_gb)]
+    volumes += [Volume(d.disk.name, VolumeKind.DATA, d.disk.size_gb) for d in req.data_disks]
+    base = {v.name: VolumeState.NOT_ENCRYPTED for v in volumes}
+    base[disk.name] = VolumeState.ENCRYPTED if stamp is not None else VolumeState.NOT_ENCRYPTED
     vm = VirtualMachine(
         subscription_id=state.subscription(sub).id,
         resource_group=rg.name,
         spec=spec,
-        location=location,
+        location=req.location,
         time_created=now,
-        ade=AdeState(
-            volumes=(Volume(disk.name, VolumeKind.OS, disk.size_gb),),
-            rates=state.rates,
-            stripdown=False,
-            base={disk.name: VolumeState.ENCRYPTED if encrypted else VolumeState.NOT_ENCRYPTED},
-        ),
+        ade=AdeState(volumes=tuple(volumes), rates=state.rates, stripdown=False, base=base),
         os_disk=disk,
-        data_disks=[],
+        data_disks=[d.disk for d in req.data_disks],
     )
-    op = state.new_operation(vm.subscription_id, location, now, VM_CREATE_SECONDS)
+    op = state.new_operation(vm.subscription_id, req.location, now, VM_CREATE_SECONDS)
     vm.attached = AttachedOsDisk(
         disk=disk,
-        os_type=os_type,
-        caching=str(os_disk.get("caching") or "ReadWrite"),
+        os_type=req.os_type,
+        caching=req.os_disk.caching,
         encryption_settings=shown,
         encryption=stamp,
-        nic_ids=nic_ids,
         body=copy.deepcopy(body),
         operation=op,
+        data_caching={d.disk.name.lower(): d.caching for d in req.data_disks},
     )
-    disk.vm = vm
+    vm.starting_until = op.done_at
+    vm.nics = req.nics
+    for item in req.disks:
+        item.disk.vm = vm
+        vm.delete_options[item.disk.id.lower()] = item.delete_option
+    for nic, option in zip(req.nics, req.nic_delete_options, strict=True):
+        nic.vm = vm
+        nic.reserved_for = nic.reserved_until = None
+        vm.delete_options[nic.id.lower()] = option
     rg.vms[name.lower()] = vm
     return WriteResult(201, op), vm
 

@@ -51,6 +51,8 @@ class SimState:
         self.backup_seconds = sim.backup_seconds
         self.subscriptions: dict[str, Subscription] = build_subscriptions(fleet, self.rates, clock.now())
         self.operations: dict[str, AsyncOperation] = {}
+        self.pending_deletes: list[VirtualMachine] = []
+        """VMs whose delete LRO runs; :func:`azuresim.state.lifecycle.settle` finishes them."""
         for fault in self.faults.initial:
             self.inject(fault)
 

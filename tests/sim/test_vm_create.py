@@ -32,7 +32,6 @@ RG = f"/subscriptions/{SUB}/resourceGroups/rg-vhd"
 VMS = f"{RG}/providers/Microsoft.Compute/virtualMachines"
 VAULT_ID = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-vhd-eastus"
 NO_ADE_VAULT_ID = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-vhd-noade"
-NIC_ID = f"{RG}/providers/Microsoft.Network/networkInterfaces/nic-1"
 VM_API, KV_API = "2026-04-01", "2026-05-15"
 SECRET_URL = (
     f"https://kv-vhd-eastus.vault.azure.net/secrets/vhd-bek/{object_version('kv-vhd-eastus', 'secrets', 'vhd-bek')}"
@@ -65,6 +64,7 @@ FLEET: dict[str, Any] = {
                         {"name": "vhd-west", "location": "westus2"},
                     ],
                     "vms": [{"name": "old-01"}],
+                    "network_interfaces": [{"name": f"nic-{n}"} for n in DISKS],
                 }
             ],
         }
@@ -74,6 +74,11 @@ FLEET: dict[str, Any] = {
 
 def disk_id(name: str) -> str:
     return f"{RG}/providers/Microsoft.Compute/disks/{name}"
+
+
+def nic_id(disk: str) -> str:
+    """Each disk's VM gets its own NIC (one NIC serves one VM)."""
+    return f"{RG}/providers/Microsoft.Network/networkInterfaces/nic-{disk}"
 
 
 def vm_body(disk: str, *, secret_url: str = SECRET_URL, vault_id: str = VAULT_ID, kek: bool = False) -> dict[str, Any]:
@@ -97,7 +102,7 @@ def vm_body(disk: str, *, secret_url: str = SECRET_URL, vault_id: str = VAULT_ID
                     "encryptionSettings": settings,
                 }
             },
-            "networkProfile": {"networkInterfaces": [{"id": NIC_ID, "properties": {"primary": True}}]},
+            "networkProfile": {"networkInterfaces": [{"id": nic_id(disk), "properties": {"primary": True}}]},
         },
     }
 
@@ -188,6 +193,7 @@ VM_EXTRAS = {
     ".properties.storageProfile.diskControllerType",
     ".properties.networkProfile.networkInterfaces[].properties",
     ".properties.networkProfile.networkInterfaces[].properties.primary",
+    ".properties.networkProfile.networkInterfaces[].properties.deleteOption",  # NetworkInterfaceReference
 }
 
 
