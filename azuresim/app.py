@@ -3,7 +3,8 @@
 Authentication, request-level faults, throttling, route and api-version checks and the JSON body come first, in
 that order, for every provider alike; then the route's handler (:mod:`azuresim.providers`) runs under the state
 lock. Every ARM request, answered or not, lands in the request log with its operationId. ``/_sim/`` requests go to
-the control endpoints (:mod:`azuresim.control`) instead.
+the control endpoints (:mod:`azuresim.control`) instead, and ``/_blob/`` requests (SAS, no bearer token) to the
+disks' page-blob data plane (:mod:`azuresim.providers.blob`), recorded in the request log too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from azuresim.faults import ActiveFault
 from azuresim.http import DETAIL, Call, Route, json_response
 from azuresim.providers import (
     backup,
+    blob,
     compute,
     disks,
     extensions,
@@ -94,6 +96,8 @@ class ArmApp:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/_sim/"):
             return await control(self.state, self.requests, self.throttler, request)
+        if request.path.startswith("/_blob/"):
+            return await self._blob(request)
         route, match, path_known = self._resolve(request.method, request.path)
         operation = route.operation if route else "Unknown"
         api_version = request.query.get("api-version")
@@ -114,6 +118,18 @@ class ArmApp:
             response.headers.setdefault(key, value)
         response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         self._record(request, operation, response.status, api_version)
+        return response
+
+    async def _blob(self, request: web.Request) -> web.StreamResponse:
+        """A page-blob request; one whose client went away while its write waited is recorded with status 0."""
+        operation = blob.operation_of(request)
+        version = request.headers.get("x-ms-version")
+        try:
+            response = await blob.serve(self.state, request, operation)
+        except asyncio.CancelledError:
+            self._record(request, operation, 0, version)
+            raise
+        self._record(request, operation, response.status, version)
         return response
 
     def _record(self, request: web.Request, operation: str, status: int, api_version: str | None) -> None:

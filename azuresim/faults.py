@@ -5,6 +5,15 @@ A :class:`FaultPlan` holds the active faults. Request-level kinds (``throttle``,
 the simulated world (:meth:`azuresim.state.world.SimState.inject`) or are consumed by the operation they
 break (``extension_failure``, ``snapshot_failure``, ``backup_job_failure``). ``probability`` draws come
 from one ``random.Random(seed)`` in request order, so a run with the same requests fails the same way.
+
+Two kinds act on the disks' page-blob data plane (:mod:`azuresim.state.pageblob`), aimed at a ``disk`` by name,
+at the disks of a ``vm``, or at every disk:
+
+- ``server_busy``: matching blob requests (``operation``: ``PutPageFromURL``, ``PutPage``, ``GetPageRanges``,
+  ``GetBlobProperties``; default all) answer 503 ``ServerBusy`` with ``Retry-After`` (a storm: ``probability``,
+  ``count``, ``duration_s``).
+- ``sas_expiry``: the disks' SAS URLs expire ``after_s`` simulated seconds after the injection, and each grant
+  while the fault lasts (``count`` grants, or ``duration_s``) lives at most ``after_s`` simulated seconds.
 """
 
 from __future__ import annotations
@@ -33,10 +42,14 @@ FaultKind = Literal[
     "keyvault_denied",
     "snapshot_failure",
     "backup_job_failure",
+    "server_busy",
+    "sas_expiry",
 ]
 REQUEST_KINDS = frozenset({"throttle", "server_error", "drop_connection", "keyvault_denied"})
 CONSUMED_KINDS = frozenset({"extension_failure", "snapshot_failure", "backup_job_failure"})
 WORLD_KINDS = frozenset({"encryption_stuck", "restart_pending", "vm_deallocated", "vm_deleted"})
+DISK_KINDS = frozenset({"server_busy", "sas_expiry"})
+BLOB_OPERATIONS = frozenset({"PutPageFromURL", "PutPage", "ClearPage", "GetPageRanges", "GetBlobProperties"})
 NEEDS_VM = CONSUMED_KINDS | WORLD_KINDS
 DEFAULT_EXTENSION_ERROR = "Failed to encrypt data volumes with error: device mapper creation failed (dm-crypt)"
 
@@ -48,6 +61,8 @@ class Fault(BaseModel):
 
     kind: FaultKind
     vm: str | None = None
+    disk: str | None = None
+    """A managed disk by name, for the data-plane kinds (``server_busy``, ``sas_expiry``)."""
     resource_group: str | None = None
     vault: str | None = None
     operation: str | None = None
@@ -67,6 +82,10 @@ class Fault(BaseModel):
             raise ValueError(f"fault kind {self.kind!r} needs 'vm'")
         if self.kind == "keyvault_denied" and not self.vault:
             raise ValueError("fault kind 'keyvault_denied' needs 'vault'")
+        if self.disk and self.kind not in DISK_KINDS:
+            raise ValueError(f"'disk' is for the fault kinds {sorted(DISK_KINDS)}")
+        if self.kind == "server_busy" and self.operation and self.operation not in BLOB_OPERATIONS:
+            raise ValueError(f"server_busy: 'operation' is one of {sorted(BLOB_OPERATIONS)}")
         return self
 
     @property
@@ -208,6 +227,20 @@ class FaultPlan:
                 elif fault.operation is not None and fault.operation.lower() != operation.lower():
                     continue
                 if not active.matches_path(path):
+                    continue
+                if self._fire(active):
+                    return active
+            return None
+
+    def take_disk(self, kind: str, disk: str, operation: str | None = None) -> ActiveFault | None:
+        """Consume one use of a ``DISK_KINDS`` fault aimed at this disk (by name, its VM, or every disk)."""
+        with self._lock:
+            self._prune()
+            for active in self.active:
+                fault = active.fault
+                if active.kind != kind or (active.names and disk.lower() not in active.names):
+                    continue
+                if operation is not None and fault.operation is not None and fault.operation != operation:
                     continue
                 if self._fire(active):
                     return active

@@ -44,6 +44,12 @@ class SimSettings(_Model):
     provider_registration_seconds: float = Field(default=60.0, ge=0)
     """A resource provider's re-registration, which propagates a newly registered feature (M-5)."""
     throttling: ThrottlingSpec = ThrottlingSpec()
+    disk_mb_per_s: float = Field(default=250.0, gt=0)
+    """Page-blob throughput of one disk behind a SAS (MiB per simulated second), for reads and writes alike."""
+    disk_queue_s: float = Field(default=5.0, ge=0)
+    """A page write whose turn on a disk comes later than this (simulated seconds) answers 503 ServerBusy."""
+    disk_written_fraction: float = Field(default=0.3, ge=0, le=1)
+    """How much of a fleet disk holds data when its spec does not say (``written_gb`` / ``written_extents``)."""
 
 
 class ImageSpec(_Model):
@@ -53,7 +59,40 @@ class ImageSpec(_Model):
     version: str = "latest"
 
 
-class OsDiskSpec(_Model):
+class ExtentSpec(_Model):
+    """A written range of a disk, in MiB from the disk's start."""
+
+    offset_mib: int = Field(ge=0)
+    length_mib: int = Field(gt=0)
+
+
+class _DiskData(_Model):
+    """What a disk holds ("used data"): only written ranges are copied when a disk moves (docs/ade-migration.md).
+
+    Neither field set: ``sim.disk_written_fraction`` of the disk, spread over it.
+    """
+
+    written_gb: float | None = Field(default=None, ge=0)
+    written_extents: list[ExtentSpec] | None = None
+
+    @model_validator(mode="after")
+    def _within_disk(self) -> _DiskData:
+        size_mib = int(getattr(self, "size_gb", 0)) * 1024
+        if self.written_gb is not None and self.written_extents is not None:
+            raise ValueError("give written_gb or written_extents, not both")
+        if self.written_gb is not None and self.written_gb * 1024 > size_mib:
+            raise ValueError(f"written_gb {self.written_gb} exceeds the disk's {size_mib // 1024} GB")
+        end = 0
+        for extent in sorted(self.written_extents or [], key=lambda e: e.offset_mib):
+            if extent.offset_mib < end:
+                raise ValueError(f"written_extents overlap at {extent.offset_mib} MiB")
+            end = extent.offset_mib + extent.length_mib
+            if end > size_mib:
+                raise ValueError(f"written extent ending at {end} MiB lies beyond the disk's {size_mib} MiB")
+        return self
+
+
+class OsDiskSpec(_DiskData):
     size_gb: int = Field(default=30, gt=0)
     sku: DiskSku = "Premium_LRS"
     ephemeral: bool = False
@@ -61,7 +100,7 @@ class OsDiskSpec(_Model):
     write_accelerator: bool = False
 
 
-class DataDiskSpec(_Model):
+class DataDiskSpec(_DiskData):
     lun: int = Field(ge=0, le=63)
     size_gb: int = Field(gt=0)
     sku: DiskSku = "Premium_LRS"
@@ -177,7 +216,7 @@ class KeyVaultSpec(_Model):
     keys: list[VaultKeySpec] = Field(default_factory=list)
 
 
-class StandaloneDiskSpec(_Model):
+class StandaloneDiskSpec(_DiskData):
     """A managed disk attached to no VM, e.g. one imported from a customer-encrypted VHD (R-VHD-1)."""
 
     name: str = Field(min_length=1, max_length=80)

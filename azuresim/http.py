@@ -85,12 +85,14 @@ def retry_after(remaining_sim_seconds: float, scale: float) -> int:
     return min(MAX_RETRY_AFTER, max(1, math.ceil(remaining_sim_seconds / scale)))
 
 
-def lro_headers(call: Call, op: AsyncOperation, scale: float, *, location: bool) -> dict[str, str]:
+def lro_headers(
+    call: Call, op: AsyncOperation, scale: float, *, location: bool, collection: str = "operations"
+) -> dict[str, str]:
     """``Azure-AsyncOperation`` (and ``Location`` when the operation has one) of a Compute LRO, plus ``Retry-After``
-    while it runs."""
+    while it runs. ``collection``: ``DiskOperations`` for the disk resource provider's operations."""
     url = (
         f"https://{call.request.host}/subscriptions/{op.subscription_id}/providers/Microsoft.Compute"
-        f"/locations/{op.location}/operations/{op.id}?api-version={call.api_version}"
+        f"/locations/{op.location}/{collection}/{op.id}?api-version={call.api_version}"
     )
     headers = {"Azure-AsyncOperation": url}
     if location:

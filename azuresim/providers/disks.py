@@ -1,4 +1,12 @@
-"""Managed disks and snapshots over HTTP (Disks_Get, Snapshots_*), shaped like the official examples."""
+"""Managed disks and snapshots over HTTP, shaped like the official examples.
+
+Disks_Get, Disks_CreateOrUpdate (createOption ``Upload``, ``Copy``, ``Empty``), Disks_Delete, Disks_GrantAccess
+(``POST …/disks/{disk}/beginGetAccess``) and Disks_RevokeAccess (``POST …/endGetAccess``), and the snapshots. The
+disk LROs answer ``Azure-AsyncOperation`` and ``Location`` on ``…/locations/{loc}/DiskOperations/{id}`` as the disk
+resource provider does: the status carries ``properties.output`` and, for a grant, the ``Location`` (monitor) URL
+answers the ``{"accessSAS": …}`` the SDK returns. The rules are :mod:`azuresim.state.disks`; the SAS URLs lead to
+the page-blob data plane (:mod:`azuresim.providers.blob`).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +16,76 @@ from typing import Any
 
 from aiohttp import web
 
-from azuresim.http import COMPUTE, SUB, Call, iso, json_response, lro_headers, offset_page, route
-from azuresim.state import snapshots
+from azuresim.http import COMPUTE, SUB, Call, iso, json_response, lro_headers, offset_page, retry_after, route
+from azuresim.state import disks, snapshots
 from azuresim.state.ade import DiskStamp
 from azuresim.state.compute import ManagedDisk, Snapshot
+from azuresim.state.operations import AsyncOperation
 from azuresim.state.world import SimState
 
 DISK_API = ("2026-03-02",)
 SNAPSHOT_PAGE = 100
 GIB = 1024**3
+DISK_OPERATIONS = "DiskOperations"
 
 
 def get_disk(state: SimState, call: Call) -> web.Response:
     return json_response(render_disk(state.disk(call["sub"], call["rg"], call["disk"]), call.now))
+
+
+def put_disk(state: SimState, call: Call) -> web.Response:
+    result, disk = disks.put_disk(state, call["sub"], call["rg"], call["disk"], call.body, call.now)
+    headers = {}
+    if result.operation is not None:
+        headers = lro_headers(call, result.operation, state.clock.scale, location=True, collection=DISK_OPERATIONS)
+    return json_response(render_disk(disk, call.now), result.status, headers)
+
+
+def delete_disk(state: SimState, call: Call) -> web.Response:
+    result = disks.delete_disk(state, call["sub"], call["rg"], call["disk"], call.now)
+    headers = {}
+    if result.operation is not None:
+        headers = lro_headers(call, result.operation, state.clock.scale, location=True, collection=DISK_OPERATIONS)
+    return web.Response(status=result.status, headers=headers)
+
+
+def grant_access(state: SimState, call: Call) -> web.Response:
+    base_url = f"https://{call.request.host}"
+    result = disks.grant_access(state, call["sub"], call["rg"], call["disk"], call.body, call.now, base_url)
+    return _accepted(state, call, result.operation)
+
+
+def revoke_access(state: SimState, call: Call) -> web.Response:
+    result = disks.revoke_access(state, call["sub"], call["rg"], call["disk"], call.now)
+    return _accepted(state, call, result.operation)
+
+
+def _accepted(state: SimState, call: Call, op: AsyncOperation | None) -> web.Response:
+    if op is None:
+        return web.Response(status=200)
+    headers = lro_headers(call, op, state.clock.scale, location=True, collection=DISK_OPERATIONS)
+    return web.Response(status=202, headers=headers)
+
+
+def get_disk_operation(state: SimState, call: Call) -> web.Response:
+    """A DiskOperations status; with ``monitor=true`` (the ``Location`` URL) the operation's output once done."""
+    op = state.operation(call["sub"], call["op"])
+    remaining = op.remaining_seconds(call.now)
+    headers = {"Retry-After": str(retry_after(remaining, state.clock.scale))} if remaining > 0 else {}
+    if call.request.query.get("monitor", "").lower() == "true":
+        if remaining > 0:
+            return web.Response(status=202, headers={**headers, "Location": str(call.request.url)})
+        if op.error:
+            return json_response({"error": {"code": op.error[0], "message": op.error[1]}}, 400)
+        return json_response(op.output or {}, 200)
+    body: dict[str, Any] = {"name": op.id, "status": op.status(call.now), "startTime": iso(op.started_at)}
+    if op.finished(call.now):
+        body["endTime"] = iso(op.done_at)
+        if op.error:
+            body["error"] = {"code": op.error[0], "message": op.error[1]}
+        elif op.output is not None:
+            body["properties"] = {"output": op.output}
+    return json_response(body, 200, headers)
 
 
 def get_snapshot(state: SimState, call: Call) -> web.Response:
@@ -61,25 +126,29 @@ def render_disk(disk: ManagedDisk, now: datetime) -> dict[str, Any]:
     props: dict[str, Any] = {}
     if disk.os_type:
         props["osType"] = disk.os_type
-        props["hyperVGeneration"] = "V2"
+        props["hyperVGeneration"] = disk.hyper_v_generation or ("V1" if disk.upload_size_bytes else "V2")
         props["creationData"] = {"createOption": "FromImage"}
     else:
         props["creationData"] = {"createOption": "Empty"}
+        if disk.hyper_v_generation:
+            props["hyperVGeneration"] = disk.hyper_v_generation
     if disk.source_uri:
         props["creationData"] = {"createOption": "Import", "sourceUri": disk.source_uri}
+    if disk.creation is not None:
+        props["creationData"] = dict(disk.creation)
     if disk.security_type and disk.os_type:
         props["securityProfile"] = {"securityType": disk.security_type}
     props.update(
         {
             "diskSizeGB": disk.size_gb,
-            "diskSizeBytes": disk.size_gb * GIB,
+            "diskSizeBytes": disk.size_bytes,
             "uniqueId": disk.unique_id,
             "encryption": encryption,
             "networkAccessPolicy": "AllowAll",
             "publicNetworkAccess": "Disabled",
             "timeCreated": iso(disk.time_created),
-            "provisioningState": "Succeeded",
-            "diskState": "Attached" if disk.vm else "Unattached",
+            "provisioningState": disks.provisioning_state(disk, now),
+            "diskState": disks.disk_state(disk, now),
         }
     )
     stamp = disk.vm.ade.stamps_at(now).get(disk.name) if disk.vm else None
@@ -90,7 +159,7 @@ def render_disk(disk: ManagedDisk, now: datetime) -> dict[str, Any]:
         "name": disk.name,
         "type": "Microsoft.Compute/disks",
         "location": disk.location,
-        "tags": {},
+        "tags": dict(disk.tags),
         "sku": {"name": disk.sku, "tier": "Premium" if disk.sku.startswith("Premium") else "Standard"},
         "properties": props,
     }
@@ -117,7 +186,7 @@ def render_snapshot(snap: Snapshot, now: datetime) -> dict[str, Any]:
                 "sourceUniqueId": snap.source.unique_id,
             },
             "diskSizeGB": snap.source.size_gb,
-            "diskSizeBytes": snap.source.size_gb * GIB,
+            "diskSizeBytes": snap.source.size_bytes,
             "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
             "incremental": snap.incremental,
             "uniqueId": snap.unique_id,
@@ -143,8 +212,20 @@ def render_snapshot(snap: Snapshot, now: datetime) -> dict[str, Any]:
 
 
 _SNAPSHOT = COMPUTE + "/snapshots/(?P<snap>[^/]+)"
+_DISK = COMPUTE + "/disks/(?P<disk>[^/]+)"
 ROUTES = (
-    route("GET", COMPUTE + "/disks/(?P<disk>[^/]+)", "Disks_Get", DISK_API, get_disk),
+    route("GET", _DISK, "Disks_Get", DISK_API, get_disk),
+    route("PUT", _DISK, "Disks_CreateOrUpdate", DISK_API, put_disk),
+    route("DELETE", _DISK, "Disks_Delete", DISK_API, delete_disk),
+    route("POST", _DISK + "/beginGetAccess", "Disks_GrantAccess", DISK_API, grant_access),
+    route("POST", _DISK + "/endGetAccess", "Disks_RevokeAccess", DISK_API, revoke_access),
+    route(
+        "GET",
+        SUB + r"/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/DiskOperations/(?P<op>[^/]+)",
+        "DiskOperations_Get",
+        DISK_API,
+        get_disk_operation,
+    ),
     route("GET", _SNAPSHOT, "Snapshots_Get", DISK_API, get_snapshot),
     route("PUT", _SNAPSHOT, "Snapshots_CreateOrUpdate", DISK_API, put_snapshot),
     route("DELETE", _SNAPSHOT, "Snapshots_Delete", DISK_API, delete_snapshot),

@@ -107,6 +107,8 @@ class AdeState:
     halted_at: datetime | None = None
     restart_pending: bool = False
     restarts: list[datetime] = field(default_factory=list)
+    marked: set[str] = field(default_factory=set)
+    """Disks ADE ever stamped: their marker survives decryption (M-2, :func:`azuresim.state.disks.ade_marker`)."""
 
     def effective(self, now: datetime) -> datetime:
         """The guest's own notion of "now": progress stops while stuck or deallocated."""
@@ -204,6 +206,7 @@ class AdeState:
         if self.run is None:
             return
         prog = enc.evaluate(self.run, self.volumes, self.rates, self.effective(now))
+        self.marked.update(self.stamps, self.stamps_at(now))
         self.stamps = self.stamps_at(now)
         self.base = dict(prog.volumes)
         self.idle_status = prog.status

@@ -20,6 +20,7 @@ from azuresim.state.compute import (
     VirtualMachine,
     data_disk_name,
 )
+from azuresim.state.disks import fleet_pages
 from azuresim.state.encryption import SUCCEEDED as SUCCEEDED_STATUS
 from azuresim.state.encryption import Rates, Status, Volume, VolumeKind, VolumeState, VolumeType
 from azuresim.state.features import Registrations
@@ -33,6 +34,7 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
     """Every subscription of the fleet, keyed by lower-cased id; resources were created 30 days before ``now``."""
     subscriptions: dict[str, Subscription] = {}
     created = now - timedelta(days=30)
+    fraction = fleet.sim.disk_written_fraction
     for sub_spec in fleet.subscriptions:
         sub = Subscription(sub_spec.id, sub_spec.tenant_id)
         subscriptions[sub_spec.id.lower()] = sub
@@ -53,7 +55,9 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
                 )
                 add_vault_objects(rg.vaults[kv.name.lower()], kv, created, now)
             for disk_spec in rg_spec.disks:
-                rg.disks[disk_spec.name.lower()] = _standalone_disk(sub.id, rg, disk_spec, created)
+                disk = _standalone_disk(sub.id, rg, disk_spec, created)
+                disk.pages = fleet_pages(disk, disk_spec.written_gb, disk_spec.written_extents, fraction)
+                rg.disks[disk_spec.name.lower()] = disk
     index = 0
     for sub_spec in fleet.subscriptions:
         sub = subscriptions[sub_spec.id.lower()]
@@ -61,7 +65,7 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
         for rg_spec in sub_spec.resource_groups:
             rg = sub.resource_groups[rg_spec.name.lower()]
             for vm_spec in rg_spec.vms:
-                _add_vm(sub, rg, vm_spec, rates, created)
+                _add_vm(sub, rg, vm_spec, rates, created, fraction)
             build_network(sub, rg, rg_spec, index)
             index += 1
     for sub_spec in fleet.subscriptions:
@@ -78,7 +82,9 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
     return subscriptions
 
 
-def _add_vm(sub: Subscription, rg: ResourceGroup, spec: VmSpec, rates: Rates, created: datetime) -> None:
+def _add_vm(
+    sub: Subscription, rg: ResourceGroup, spec: VmSpec, rates: Rates, created: datetime, fraction: float
+) -> None:
     location = spec.location or rg.location
     ade = AdeState(
         volumes=_build_volumes(spec),
@@ -125,8 +131,9 @@ def _add_vm(sub: Subscription, rg: ResourceGroup, spec: VmSpec, rates: Rates, cr
         os_disk=os_disk,
         data_disks=data_disks,
     )
-    for disk in [*([os_disk] if os_disk else []), *data_disks]:
+    for disk, data in [*([(os_disk, spec.os_disk)] if os_disk else []), *zip(data_disks, spec.data_disks, strict=True)]:
         disk.vm = vm
+        disk.pages = fleet_pages(disk, data.written_gb, data.written_extents, fraction)
         rg.disks[disk.name.lower()] = disk
     for ext_spec in spec.extensions:
         vm.extensions[ext_spec.name.lower()] = Extension.from_spec(ext_spec, location)
@@ -160,6 +167,7 @@ def _preencrypt(sub: Subscription, vm: VirtualMachine) -> None:
     for name, state in vm.ade.base.items():
         if state.value == "Encrypted":
             vm.ade.stamps[name] = new_stamp(vault_name, vault_id, kek_url, kek_vault_id)
+            vm.ade.marked.add(name)  # M-2: the ADE marker of a disk ADE encrypted
     message = {
         VolumeType.ALL: "Encryption succeeded for all volumes",
         VolumeType.OS: "Encryption succeeded for OS volume",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from azuresim.fleet import ExtensionSpec, ImageSpec, VmSpec
 from azuresim.state.ade import AdeState, DiskStamp
+from azuresim.state.extents import ExtentMap
 from azuresim.state.operations import AsyncOperation
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 ADE_PUBLISHER = "Microsoft.Azure.Security"
 ADE_TYPE = "AzureDiskEncryptionForLinux"
+GIB = 1024**3
+VHD_FOOTER = 512
+"""A managed disk's blob is a fixed VHD: the disk's bytes, then a 512-byte footer."""
 EXTENSION_DELETE_SECONDS = 30.0
 RESTART_SECONDS = 60.0
 VM_CREATE_SECONDS = 90.0
@@ -58,11 +62,59 @@ class ManagedDisk:
     """Set for a disk imported from a VHD blob (``createOption: Import``)."""
     ade_marker: bool = False
     """The persistent ADE ("UDE") flag (docs/ade-migration.md M-2): set once ADE has encrypted the disk, kept through
-    decryption, snapshots and copies; only an ``Upload`` disk filled by a page-blob copy is free of it."""
+    decryption, snapshots and copies; only an ``Upload`` disk filled by a page-blob copy is free of it. The flag is
+    latched lazily (ADE's timeline is a function of time): read it with :func:`azuresim.state.disks.ade_marker`."""
+    creation: dict[str, Any] | None = None
+    """``creationData`` of a disk created by Disks_CreateOrUpdate (``Upload``, ``Copy``, ``Empty``)."""
+    upload_size_bytes: int | None = None
+    hyper_v_generation: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    operation: AsyncOperation | None = None
+    """The create LRO of a disk made by PUT (provisioning state)."""
+    pages: ExtentMap = field(default_factory=ExtentMap)
+    """The disk's blob content, VHD footer included (:mod:`azuresim.state.extents`)."""
+    access: DiskAccess | None = None
+    """The open SAS access (beginGetAccess .. endGetAccess), if any."""
+    uploaded: bool = False
+    """An ``Upload`` disk whose write access has ended (ReadyToUpload → ActiveUpload → Unattached)."""
+    mb_per_s: float | None = None
+    """This disk's page-blob throughput (MiB per simulated second); default ``sim.disk_mb_per_s``."""
 
     @property
     def id(self) -> str:
         return compute_id(self.subscription_id, self.resource_group, "disks", self.name)
+
+    @property
+    def size_bytes(self) -> int:
+        """``diskSizeBytes``: an Upload disk's size is its upload size without the VHD footer."""
+        if self.upload_size_bytes is not None:
+            return self.upload_size_bytes - VHD_FOOTER
+        return self.size_gb * GIB
+
+    @property
+    def blob_bytes(self) -> int:
+        """The page blob's length behind a SAS: the disk plus the VHD footer."""
+        return self.size_bytes + VHD_FOOTER
+
+
+@dataclass
+class SasGrant:
+    """One SAS URL handed out by beginGetAccess (``si`` in the URL is its id)."""
+
+    id: str
+    permissions: str
+    """``r`` for Read access, ``rw`` for Write access (the upload SAS of a managed disk reads and writes)."""
+    granted_at: datetime
+    expires_at: datetime
+    signature: str
+
+
+@dataclass
+class DiskAccess:
+    """Open access to a disk's blob: ``Read`` (diskState ActiveSAS) or ``Write`` (ActiveUpload), and its SAS."""
+
+    level: str
+    grants: list[SasGrant] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +137,10 @@ class Snapshot:
     operation: AsyncOperation
     stamp: DiskStamp | None
     unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    pages: ExtentMap = field(default_factory=ExtentMap)
+    """The source disk's content when the snapshot was taken."""
+    ade_marker: bool = False
+    """Carried from the source disk (M-2): a disk copied from this snapshot has it too."""
 
     @property
     def id(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass
@@ -19,6 +20,8 @@ class AsyncOperation:
     started_at: datetime
     done_at: datetime
     error: tuple[str, str] | None = None
+    output: dict[str, Any] | None = None
+    """What a finished operation returns (``properties.output``), e.g. a disk grant's ``accessSAS``."""
 
     def finished(self, now: datetime) -> bool:
         return now >= self.done_at

@@ -1,4 +1,5 @@
-"""Snapshot writes (Snapshots_CreateOrUpdate / _Delete): a copy of a managed disk, with its ADE stamp if any."""
+"""Snapshot writes (Snapshots_CreateOrUpdate / _Delete): a copy of a managed disk, with its ADE stamp if any, its
+content (extents) and its ADE marker (M-2: a snapshot of a disk ADE ever encrypted keeps the marker)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from azuresim.errors import ArmError
 from azuresim.state.compute import DISK_ID, Snapshot
+from azuresim.state.disks import ade_marker
 from azuresim.state.operations import WriteResult
 
 if TYPE_CHECKING:
@@ -68,6 +70,8 @@ def put_snapshot(
         tags=tags,
         operation=op,
         stamp=stamp,
+        pages=disk.pages.copy(),
+        ade_marker=ade_marker(disk, now),
     )
     rg.snapshots[name.lower()] = snap
     return WriteResult(202, op), snap

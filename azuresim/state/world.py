@@ -4,7 +4,8 @@ All reads and writes go through :class:`SimState` under one lock, because aiohtt
 server thread while tests inspect the state from theirs. Lookups raise :class:`ArmError` for anything that
 ARM would answer with an error. The writes are per resource type, as functions of the state
 (:mod:`azuresim.state.vms`, :mod:`~azuresim.state.extensions`, :mod:`~azuresim.state.snapshots`,
-:func:`azuresim.state.backup.trigger_backup`); nothing here knows about HTTP.
+:mod:`~azuresim.state.disks`, :func:`azuresim.state.backup.trigger_backup`); nothing here knows about HTTP. The
+disks' page-blob data plane (SAS URLs, throughput lanes) is ``blobs`` (:mod:`azuresim.state.pageblob`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from azuresim.clock import SimClock
 from azuresim.errors import ArmError, resource_not_found
 from azuresim.faults import WORLD_KINDS, ActiveFault, Fault, FaultPlan
 from azuresim.fleet import FleetSpec
+from azuresim.state import disks
 from azuresim.state.backup import ProtectedItem, RecoveryVault
 from azuresim.state.build import build_subscriptions
 from azuresim.state.compute import Extension, ManagedDisk, Snapshot, VirtualMachine
 from azuresim.state.encryption import Rates
 from azuresim.state.keyvault import KeyVault
 from azuresim.state.operations import AsyncOperation
+from azuresim.state.pageblob import BlobPlane
 from azuresim.state.tree import ResourceGroup, Subscription, normalize_location
 
 _VAULT_ID = re.compile(
@@ -53,6 +56,7 @@ class SimState:
         self.operations: dict[str, AsyncOperation] = {}
         self.pending_deletes: list[VirtualMachine] = []
         """VMs whose delete LRO runs; :func:`azuresim.state.lifecycle.settle` finishes them."""
+        self.blobs = BlobPlane(sim.disk_mb_per_s, sim.disk_queue_s)
         for fault in self.faults.initial:
             self.inject(fault)
 
@@ -167,6 +171,18 @@ class SimState:
         self.operations[op.id] = op
         return op
 
+    # ------------------------------------------------------------------------------------------ disks' data
+
+    def ade_marker(self, disk: ManagedDisk) -> bool:
+        """Whether ADE ever encrypted this disk (M-2; not shown in ARM JSON, as in Azure)."""
+        with self.lock:
+            return disks.ade_marker(disk, self.clock.now())
+
+    def verify_copy(self, source: ManagedDisk, target: ManagedDisk) -> disks.CopyCheck:
+        """Compare a copied disk with its source range by range, by checksums (docs/ade-migration.md step 5)."""
+        with self.lock:
+            return disks.verify_copy(source, target)
+
     # ------------------------------------------------------------------------------------------ faults
 
     def inject(self, fault: Fault) -> ActiveFault:
@@ -176,8 +192,10 @@ class SimState:
             vms = self.vms_named(fault.vm, fault.resource_group) if fault.vm else []
             if fault.vm and not vms:
                 raise ArmError(404, "ResourceNotFound", f"No VM named '{fault.vm}' in the fleet.")
-            names = [n for vm in vms for n in (vm.name, *vm.disk_names)]
+            names = [n for vm in vms for n in (vm.name, *vm.disk_names)] + ([fault.disk] if fault.disk else [])
             active = self.faults.add(fault, names, now)
+            if fault.kind == "sas_expiry":
+                disks.expire_grants(self, active.names, now + timedelta(seconds=fault.after_s))
             if fault.kind in WORLD_KINDS:
                 at = now + timedelta(seconds=fault.after_s)
                 for vm in vms:
