@@ -12,6 +12,7 @@ from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
+from activities.migration_disks import MigrationDiskActivities
 from activities.migration_vm import MigrationVmActivities
 from activities.policy import PolicyActivities
 from activities.power import PowerActivities
@@ -33,6 +34,7 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     vm_create = VmCreateActivities(clients)
     campaign = CampaignActivities(clients)
     migration_vm = MigrationVmActivities(clients)
+    migration_disks = MigrationDiskActivities(clients)
     return [
         inventory.read_vm_facts,
         keyvault.read_key_vault,
@@ -62,4 +64,6 @@ def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         migration_vm.delete_vm_object,
         migration_vm.cleanup_source,
         migration_vm.find_vault_users,
+        migration_disks.create_upload_disk,
+        migration_disks.copy_disk,
     ]

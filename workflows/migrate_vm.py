@@ -13,8 +13,6 @@ cleanup approval. Every wait for a person is durable and visible (phase, current
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -173,7 +171,9 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
             sequence_version = str(workflow.uuid4())
             self.enter(MigrationPhase.DISABLE, f"M-3: disabling ADE on the data volumes (sequence {sequence_version})")
             settings = rules.plan_disable_settings(sequence_version)
-            await call(ExtensionActivities.put_encryption_extension, ExtensionRequest(vm, source.location, settings), WRITE * 3)
+            await call(
+                ExtensionActivities.put_encryption_extension, ExtensionRequest(vm, source.location, settings), WRITE * 3
+            )
             self.enter(MigrationPhase.DECRYPTING, "decrypting the data volumes; progress in the pending activity")
             await await_extension(
                 ProgressRequest(vm, VolumeType.DATA, sequence_version, "DisableEncryption"),
@@ -202,7 +202,9 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
                 return
             approved = lambda: self.on_record(ApprovalKind.DOWNTIME) is not None  # noqa: E731
             what = f"the downtime of {request.vm.name}: {gate.detail} (update approve_downtime)"
-            await self.wait_for(MigrationPhase.AWAIT_DOWNTIME, what, approved, request.reminder_interval_s, gate.wait_until)
+            await self.wait_for(
+                MigrationPhase.AWAIT_DOWNTIME, what, approved, request.reminder_interval_s, gate.wait_until
+            )
 
     async def _cut_over(self, request: MigrationInput, facts: MigrationFacts, power_state: str) -> MigrationResult:
         """Deallocated source → new disks → new VM → checked; a StepFailed here rolls back to the source."""
@@ -221,7 +223,9 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
                 raise StepFailed(refusals[0].reason, refusals[0].render(vm))
             self.enter(MigrationPhase.CREATE_VM, f"M-7: deleting the VM object {vm.name} to reuse its NIC(s)")
             self.source_object_deleted = True
-            await call(MigrationVmActivities.delete_vm_object, migration.DeleteVmRequest(vm, "reuse the NIC (M-7)"), WRITE)
+            await call(
+                MigrationVmActivities.delete_vm_object, migration.DeleteVmRequest(vm, "reuse the NIC (M-7)"), WRITE
+            )
         else:
             await self._new_nics(request, facts)
         body = migration.attached_vm_body(source, plans, migration.nic_ids(request, source))
@@ -250,7 +254,8 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
         except StepFailed as failure:
             return await self.roll_back(source, failure)
         moved = lambda: self.on_record(ApprovalKind.DATA_MOVED) is not None  # noqa: E731
-        what = f"the owner to move the data to {new_vm.name} (update confirm_data_moved): {migration.SOFTWARE_CANNOT_MOVE_DATA}"
+        what = f"the owner to move the data to {new_vm.name} (update confirm_data_moved). "
+        what += migration.SOFTWARE_CANNOT_MOVE_DATA
         await self.wait_for(MigrationPhase.AWAIT_DATA_MOVED, what, moved, request.reminder_interval_s)
         await self.verify_new_vm(source, None)
         return await self._after_cutover(request, facts)
@@ -270,4 +275,6 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
         else:
             ending = f"the source is kept, as {self.kept_by} decided"
         message = f"{request.vm.name} migrated to {name} with encryption at host; {ending}."
-        return self.conclude(replace(self.result, outcome=MigrationOutcome.MIGRATED, message=message), MigrationPhase.DONE)
+        return self.conclude(
+            replace(self.result, outcome=MigrationOutcome.MIGRATED, message=message), MigrationPhase.DONE
+        )

@@ -93,7 +93,7 @@ class MigrationRun(RunShell[MigrationPhase, MigrationPhaseTiming]):
                     step = min(step, until - workflow.now())
                 try:
                     await workflow.wait_condition(done, timeout=step, timeout_summary=f"reminder: {what}")
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if until is None or workflow.now() < until:
                         reminders += 1
                         hours = (workflow.now() - since).total_seconds() / 3600
@@ -140,7 +140,9 @@ class MigrationRun(RunShell[MigrationPhase, MigrationPhaseTiming]):
         """M-5 with ``--register-feature``: register and wait (a Registering feature is only waited for)."""
         self.enter(MigrationPhase.REGISTER_FEATURE, "registering Microsoft.Compute/EncryptionAtHost and waiting")
         await call(MigrationVmActivities.register_host_encryption, vm.subscription_id, FEATURE_WAIT)
-        self.note("M-5: registered Microsoft.Compute/EncryptionAtHost in the subscription and re-registered the provider")
+        self.note(
+            "M-5: registered Microsoft.Compute/EncryptionAtHost in the subscription and re-registered the provider"
+        )
 
     async def power(self, vm: VmRef, action: migration.PowerAction) -> str:
         return await call(MigrationVmActivities.set_vm_power, migration.PowerRequest(vm, action), WRITE)
@@ -230,7 +232,9 @@ class MigrationRun(RunShell[MigrationPhase, MigrationPhaseTiming]):
                 created = await call(MigrationVmActivities.read_migrated_vm, self.new_vm, READ)
                 if created.exists and self.source_object_deleted:
                     reason = "rollback: free the source's NICs"
-                    await call(MigrationVmActivities.delete_vm_object, migration.DeleteVmRequest(self.new_vm, reason), WRITE)
+                    await call(
+                        MigrationVmActivities.delete_vm_object, migration.DeleteVmRequest(self.new_vm, reason), WRITE
+                    )
                     done.append(f"deleted the VM object {self.new_vm.name} (its disks kept) to free the NICs")
                 elif created.exists:
                     await self.power(self.new_vm, migration.PowerAction.DEALLOCATE)
@@ -245,8 +249,8 @@ class MigrationRun(RunShell[MigrationPhase, MigrationPhaseTiming]):
         except StepFailed as again:
             return self.fail(
                 Reason.ROLLBACK_FAILED,
-                f"{failure.message} The rollback failed too: {again.message} Done so far: {'; '.join(done) or 'nothing'}."
-                f" Fix: start {vm.name} by hand (its disks are untouched).",
+                f"{failure.message} The rollback failed too: {again.message} Done so far: "
+                f"{'; '.join(done) or 'nothing'}. Fix: start {vm.name} by hand (its disks are untouched).",
             )
         message = f"{vm.name}: rolled back ({failure.reason}): {failure.message} {'; '.join(done)}."
         result = replace(self.result, outcome=MigrationOutcome.ROLLED_BACK, reason=failure.reason, message=message)
@@ -272,4 +276,3 @@ class MigrationRun(RunShell[MigrationPhase, MigrationPhaseTiming]):
         cleanup = migration.CleanupRequest(request.vm, plan.vm_ids, plan.nic_ids, plan.disk_ids, plan.vault_id)
         done = await call(MigrationVmActivities.cleanup_source, cleanup, WRITE)
         self.result = replace(self.result, deleted=done.deleted, vault_reset=done.vault_reset)
-

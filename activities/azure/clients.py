@@ -22,12 +22,14 @@ from azure.mgmt.resource.features.aio import FeatureClient
 from azure.mgmt.resource.policy.aio import PolicyClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from azure.mgmt.resourcegraph.aio import ResourceGraphClient
+from azure.storage.blob.aio import BlobClient
 from temporalio.common import MetricMeter
 from yarl import URL
 
 from activities.azure.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
 from activities.azure.arm_metrics import ArmMetricsPolicy
 from activities.azure.arm_retry import BoundedArmPolling, BoundedRetryPolicy
+from activities.azure.blob import BoundedBlobRetry
 from activities.azure.credentials import AsyncStaticTokenCredential
 from adeflow.inputs.settings import AzureSettings
 
@@ -171,6 +173,17 @@ class AzureClients:
         if self._graph is None:
             self._graph = ResourceGraphClient(self._credential, **self._client_options())
         return self._graph
+
+    def blob(self, sas_url: str) -> BlobClient:
+        """A page-blob client on a disk's SAS URL (the query is the credential: no bearer token, no ARM budget).
+
+        On the ARM clients' session, so one TLS trust (the CA file) and one connection pool serve both; its proxy is
+        the one the environment names for the ARM endpoint. The caller closes the client (``async with``): that
+        leaves the shared session open. Retries follow ``Retry-After`` within a bound (``activities/azure/blob.py``).
+        """
+        return BlobClient.from_blob_url(
+            sas_url, session=self._http_session(), session_owner=False, retry_policy=BoundedBlobRetry()
+        )
 
     async def close(self) -> None:
         if self._graph is not None:

@@ -114,6 +114,9 @@ class Reason:
     COPY_CHECKSUM_MISMATCH: Final = "copy-checksum-mismatch"
     COPY_SIZE_MISMATCH: Final = "copy-size-mismatch"
     SAS_EXPIRED: Final = "sas-expired"
+    """A disk SAS kept expiring right after it was granted again: no copy progress between renewals."""
+    COPY_STALLED: Final = "copy-stalled"
+    """The data plane kept answering ServerBusy (or failing) with no page copied for too long; retried."""
     ROLLBACK_FAILED: Final = "rollback-failed"
 
 

@@ -9,6 +9,7 @@ migration`` and ``migration.<name>``: the public names of the modules are re-exp
 - :mod:`.preflight`: every refusal before anything is written (M-1, M-5, M-6, names, vault, input)
 - :mod:`.safety`: the gates before each write: Upload disks only (M-1/M-2), downtime (M-7), cleanup (M-8)
 - :mod:`.copy`: the sparse page-range copy: chunks, checkpoints, resume, ideal time, verification
+- :mod:`.disks`: the disks a copy reads and creates: ARM's disk body, the Upload disk request, checksums, checkpoints
 - :mod:`.new_vm`: the new disks', NICs' and VM's ARM bodies and the check after the VM's creation
 - :mod:`.readiness`: VMs per path and per month left until ADE retires
 - :mod:`.requests`: what the workflow asks the VM-side activities (power, NICs, the new VM, deletes, cleanup)
@@ -37,6 +38,18 @@ from adeflow.domain.migration.copy import (
     subtract,
     upload_size_bytes,
     verify_copy,
+)
+from adeflow.domain.migration.disks import (
+    RANGE_DIGESTS_HEADER,
+    UPLOAD_STATES,
+    CopyDiskFacts,
+    UploadDiskRequest,
+    UploadDiskResult,
+    checkpoint_from_details,
+    parse_copy_disk,
+    parse_range_digests,
+    upload_disk_request,
+    with_digests,
 )
 from adeflow.domain.migration.evidence import (
     PHASES_BY_PATH,
@@ -133,11 +146,13 @@ from adeflow.domain.migration.safety import (
     CleanupPlan,
     DowntimeGate,
     DowntimeStatus,
+    check_adopt_upload_disk,
     check_cleanup,
     check_copy_source,
     check_deallocate,
     check_delete_source_disk,
     check_delete_source_vm_object,
+    check_existing_target,
     check_new_disk_body,
     check_upload_only,
     check_vault_reset,
@@ -155,8 +170,10 @@ __all__ = [
     "MIGRATION_RULES",
     "PAGE",
     "PHASES_BY_PATH",
+    "RANGE_DIGESTS_HEADER",
     "SOFTWARE_CANNOT_MOVE_DATA",
     "UPLOAD",
+    "UPLOAD_STATES",
     "VHD_FOOTER",
     "WAITING_PHASES",
     "Approval",
@@ -166,6 +183,7 @@ __all__ = [
     "CleanupPolicy",
     "CleanupRequest",
     "CopyCheckpoint",
+    "CopyDiskFacts",
     "CopyTracker",
     "CopyVerdict",
     "DeleteVmRequest",
@@ -210,16 +228,20 @@ __all__ = [
     "SourceNic",
     "SourceVmDefinition",
     "TargetNames",
+    "UploadDiskRequest",
+    "UploadDiskResult",
     "VaultUsersQuery",
     "allocated_bytes",
     "approval_on_record",
     "attached_vm_body",
+    "check_adopt_upload_disk",
     "check_cleanup",
     "check_copy_source",
     "check_deallocate",
     "check_delete_source_disk",
     "check_delete_source_vm_object",
     "check_disks_copyable",
+    "check_existing_target",
     "check_feature",
     "check_input",
     "check_new_disk_body",
@@ -229,6 +251,7 @@ __all__ = [
     "check_upload_only",
     "check_vault_reachable",
     "check_vault_reset",
+    "checkpoint_from_details",
     "classify_source",
     "decide_path",
     "done_bytes",
@@ -241,6 +264,8 @@ __all__ = [
     "new_nic_bodies",
     "nic_ids",
     "normalise_ranges",
+    "parse_copy_disk",
+    "parse_range_digests",
     "plan_chunks",
     "plan_cleanup",
     "plan_disks",
@@ -252,7 +277,9 @@ __all__ = [
     "subtract",
     "target_tags",
     "upload_disk_body",
+    "upload_disk_request",
     "upload_size_bytes",
     "verify_copy",
     "verify_new_vm",
+    "with_digests",
 ]

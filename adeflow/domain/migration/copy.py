@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from adeflow.domain.migration.evidence import SasWindow
 from adeflow.domain.migration.payloads import MIB
 from adeflow.domain.vocabulary import Reason
 
@@ -61,9 +62,18 @@ class CopyCheckpoint:
 @dataclass(frozen=True)
 class DiskCopyResult:
     allocated_bytes: int
+    """Written on the source (its page ranges): what the sparse copy had to move."""
     copied_bytes: int
+    """Sent by Put Page From URL in every attempt (as far as their heartbeats recorded it)."""
     resumed_from_bytes: int = 0
     sas_renewals: int = 0
+    """SAS granted again because one expired (or was revoked) mid-copy."""
+    sas_windows: list[SasWindow] = field(default_factory=list)
+    """Every SAS this attempt opened, and when it was revoked (evidence of who could read or write what)."""
+    ranges: int = 0
+    """Source page ranges verified on the target."""
+    checksums_compared: int = 0
+    """Of those, ranges whose checksums were compared (0 where the data plane gives none, as Azure's)."""
 
 
 def upload_size_bytes(source_size_bytes: int) -> int:

@@ -21,7 +21,7 @@ from adeflow.domain.migration.payloads import (
     NicPolicy,
     RebuildSpec,
 )
-from adeflow.domain.migration.safety import UPLOAD
+from adeflow.domain.migration.safety import check_existing_target
 from adeflow.domain.model import Refusal
 from adeflow.domain.vocabulary import Reason
 
@@ -30,9 +30,6 @@ _VM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DISK_NAME_MAX = 80
 _SSH_KEY = re.compile(r"^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+")
 _DOMAIN_JOIN = ("aadsshlogin", "domainjoin", "jsonaddomain", "addomain")
-
-_FRESH = frozenset({UPLOAD.lower(), "empty", "fromimage"})
-"""Disk create options that start free of the ADE marker: Upload (M-3), Empty and FromImage (M-4)."""
 
 FEATURE_REGISTER_COMMAND = "az feature register --namespace Microsoft.Compute --name EncryptionAtHost"
 
@@ -197,27 +194,8 @@ def check_targets(request: MigrationInput, facts: MigrationFacts) -> list[Refusa
                 )
             )
         found = existing.get((kind, name.lower()))
-        if found is None:
-            continue
-        if found.migrated_from.lower() != source_id:
-            refusals.append(
-                Refusal(
-                    "M-1",
-                    Reason.TARGET_NAME_TAKEN,
-                    f"a {kind} named {name} already exists ({found.resource_id}) and is not from this migration.",
-                    "Choose other target names (targets.vm_name, disk suffix) or remove that resource.",
-                )
-            )
-        elif kind == "disk" and (found.ade_marker or found.create_option.lower() not in _FRESH):
-            refusals.append(
-                Refusal(
-                    "M-2",
-                    Reason.TARGET_CARRIES_ADE_MARKER,
-                    f"disk {name} from an earlier attempt was created by {found.create_option or 'an unknown option'}"
-                    f"{' and carries the ADE marker' if found.ade_marker else ''}; only a new disk is free of it.",
-                    f"Delete disk {name} (it holds a copy only) and run again.",
-                )
-            )
+        if found is not None:
+            refusals += check_existing_target(found, source_id)
     return refusals
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from adeflow.domain.migration.payloads import (
     Approval,
     ApprovalKind,
+    ExistingTarget,
     MigrationInput,
     NicPolicy,
     SourceVmDefinition,
@@ -47,6 +48,55 @@ def check_upload_only(disk_name: str, create_option: str, source_resource_id: st
             "snapshot of an ADE disk keeps the ADE marker, so encryption at host could never be enabled with it.",
             "Create the new disk with createOption Upload (uploadSizeBytes = source size + 512) and fill it by a "
             "page-blob copy (Put Page From URL).",
+        )
+    ]
+
+
+_FRESH = frozenset({UPLOAD.lower(), "empty", "fromimage"})
+"""Disk create options that start free of the ADE marker: Upload (M-3), Empty and FromImage (M-4)."""
+
+
+def check_existing_target(found: ExistingTarget, source_vm_id: str) -> list[Refusal]:
+    """M-1: a resource already under a target name is adopted only if this migration made it (its
+    ``adeflow-migrated-from`` tag names the source VM); M-2: an adopted disk must be new, without the ADE marker."""
+    kind, name = found.kind, found.name
+    if found.migrated_from.strip().lower() != source_vm_id.strip().lower():
+        return [
+            Refusal(
+                "M-1",
+                Reason.TARGET_NAME_TAKEN,
+                f"a {kind} named {name} already exists ({found.resource_id}) and is not from this migration.",
+                "Choose other target names (targets.vm_name, disk suffix) or remove that resource.",
+            )
+        ]
+    if kind == "disk" and (found.ade_marker or found.create_option.lower() not in _FRESH):
+        return [
+            Refusal(
+                "M-2",
+                Reason.TARGET_CARRIES_ADE_MARKER,
+                f"disk {name} from an earlier attempt was created by {found.create_option or 'an unknown option'}"
+                f"{' and carries the ADE marker' if found.ade_marker else ''}; only a new disk is free of it.",
+                f"Delete disk {name} (it holds a copy only) and run again.",
+            )
+        ]
+    return []
+
+
+def check_adopt_upload_disk(
+    found: ExistingTarget, source_vm_id: str, upload_size_bytes: int, wanted_upload_size_bytes: int
+) -> list[Refusal]:
+    """A copy target found under its name (a retry, M-1/M-2): ours, an Upload disk, and of the planned size; anything
+    else is left alone (never overwritten, never deleted)."""
+    refusals = check_existing_target(found, source_vm_id) or check_upload_only(found.name, found.create_option)
+    if refusals or upload_size_bytes == wanted_upload_size_bytes:
+        return refusals
+    return [
+        Refusal(
+            "M-2",
+            Reason.COPY_SIZE_MISMATCH,
+            f"disk {found.name} from an earlier attempt was created for {upload_size_bytes} bytes; the source "
+            f"now needs {wanted_upload_size_bytes} (its size + 512).",
+            f"Delete disk {found.name} (it holds a copy only) and run again.",
         )
     ]
 
