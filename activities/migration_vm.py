@@ -10,8 +10,10 @@ these only read, send and wait. The disk copy is ``activities/migration_disks.py
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -44,11 +46,14 @@ from adeflow.domain.resource_ids import parse_resource_id
 from adeflow.domain.vocabulary import Reason
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 COMPUTE = "Microsoft.Compute"
 FEATURE = "EncryptionAtHost"
 NIC_RESERVED = "NicReservedForAnotherVm"
-"""ARM keeps a deleted VM's NIC for it a few minutes (M-7 ``reuse``): a transient refusal, retried after a pause."""
+"""ARM keeps a deleted VM's NIC for it 180 s (M-7 ``reuse``, and the cleanup's NIC delete): a transient refusal."""
+NIC_RESERVATION_S = 600.0
+"""How long one attempt waits out a NIC reservation before it fails (retryable) and Temporal tries again."""
 _TERMINAL = {"succeeded", "failed", "canceled"}
 
 
@@ -68,6 +73,20 @@ def _tag(body: dict[str, Any]) -> str:
 class MigrationVmActivities:
     def __init__(self, clients: AzureClients) -> None:
         self._clients = clients
+
+    async def _past_nic_reservation(self, send: Callable[[], Awaitable[T]], what: str) -> T:
+        """``send`` again while ARM answers ``NicReservedForAnotherVm`` (the NIC of a VM deleted moments ago),
+        heartbeating, for up to :data:`NIC_RESERVATION_S`; then the error, retryable."""
+        waited = 0.0
+        while True:
+            try:
+                return await send()
+            except HttpResponseError as exc:
+                if arm_error_code(exc) != NIC_RESERVED or waited >= NIC_RESERVATION_S:
+                    raise
+            activity.heartbeat(f"{what}: the NIC is still reserved for a deleted VM (M-7)")
+            await asyncio.sleep(self._clients.lro_poll_seconds)
+            waited += self._clients.lro_poll_seconds
 
     # -- reads ---------------------------------------------------------------------------------------------------
 
@@ -252,7 +271,10 @@ class MigrationVmActivities:
         try:
             current = await self._vm_json(vm)
             if current is None:
-                poller = await machines.begin_create_or_update(vm.resource_group, vm.name, VirtualMachine(request.body))
+                poller = await self._past_nic_reservation(
+                    lambda: machines.begin_create_or_update(vm.resource_group, vm.name, VirtualMachine(request.body)),
+                    f"creating VM {vm.name}",
+                )
                 await await_with_heartbeat(poller.result(), f"creating VM {vm.name}")
             elif request.migrated_from and _tag(current).lower() != request.migrated_from.lower():
                 raise _taken("VM", vm.name, str(current.get("id")), request.migrated_from)
@@ -323,8 +345,10 @@ class MigrationVmActivities:
                 deleted.append(vm_id)
             for nic_id in request.nic_ids:
                 parsed = parse_resource_id(nic_id)
-                network = self._clients.network(parsed.subscription_id)
-                poller = await network.network_interfaces.begin_delete(parsed.resource_group, parsed.name)
+                nics = self._clients.network(parsed.subscription_id).network_interfaces
+                poller = await self._past_nic_reservation(
+                    partial(nics.begin_delete, parsed.resource_group, parsed.name), f"deleting NIC {parsed.name}"
+                )
                 await await_with_heartbeat(poller.result(), f"deleting NIC {parsed.name}")
                 deleted.append(nic_id)
             for disk_id in request.disk_ids:

@@ -13,6 +13,7 @@ cleanup approval. Every wait for a person is durable and visible (phase, current
 from __future__ import annotations
 
 from dataclasses import replace
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -189,9 +190,10 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
         state = await self.power(vm, PowerAction.DEALLOCATE)
         self.deallocated = True
         try:
-            return await self._cut_over(request, facts, state)
+            await self._cut_over(request, facts, state)
         except StepFailed as failure:
             return await self.roll_back(source, failure)
+        return await self._after_cutover(request, facts)
 
     async def _await_downtime(self, request: MigrationInput) -> None:
         """M-7: an operator's recorded approval, or the manifest's window (a missed window waits for an approval)."""
@@ -206,7 +208,7 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
                 MigrationPhase.AWAIT_DOWNTIME, what, approved, request.reminder_interval_s, gate.wait_until
             )
 
-    async def _cut_over(self, request: MigrationInput, facts: MigrationFacts, power_state: str) -> MigrationResult:
+    async def _cut_over(self, request: MigrationInput, facts: MigrationFacts, power_state: str) -> None:
         """Deallocated source → new disks → new VM → checked; a StepFailed here rolls back to the source."""
         vm, source = request.vm, facts.source
         for disk in source.disks:
@@ -231,7 +233,6 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
         body = migration.attached_vm_body(source, plans, migration.nic_ids(request, source))
         await self.create_new_vm(new_vm, body, source)
         await self.verify_new_vm(source, disk_ids)
-        return await self._after_cutover(request, facts)
 
     async def _new_nics(self, request: MigrationInput, facts: MigrationFacts) -> None:
         bodies = migration.new_nic_bodies(request, facts.source)

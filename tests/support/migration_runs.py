@@ -4,19 +4,24 @@ waits for a phase and the people's updates (approvals sent by the test, timed fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.azure.clients import AzureClients
 from adeflow.domain.migration import MigrationInput, MigrationPhase, MigrationProgress, MigrationResult, RebuildSpec
 from adeflow.domain.model import ImageRef, VmRef
 from azuresim.server import SimServer
 from tests.support.data_safety import MigratedVm
 from tests.support.fleets import SUB, fleet_dict, vm
+from tests.support.servers import new_worker
 from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
 
 RG = "rg-web"
@@ -55,6 +60,24 @@ async def start(env: WorkflowEnvironment, task_queue: str, request: MigrationInp
     return await env.client.start_workflow(
         MigrateToHostEncryptionWorkflow.run, request, id=f"migrate/test/{uuid.uuid4()}", task_queue=task_queue
     )
+
+
+@contextlib.asynccontextmanager
+async def running(env: WorkflowEnvironment, clients: AzureClients, request: MigrationInput) -> AsyncIterator[Handle]:
+    """A worker and one migration run; a run still waiting when the test leaves is terminated (a waiting run
+    without a worker would hold the test server's clock for the next test)."""
+    async with new_worker(env, clients) as worker:
+        handle = await start(env, worker.task_queue, request)
+        try:
+            yield handle
+        finally:
+            if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test over")
+
+
+def reminders(detail: str) -> int:
+    found = re.search(r"\(reminder (\d+)\)", detail)
+    return int(found.group(1)) if found else 0
 
 
 async def progress(handle: Handle) -> MigrationProgress:
