@@ -8,10 +8,11 @@ with its checkpoints (docs/ade-migration.md, the disk copy, steps 2-4; the arith
   window as evidence. A SAS that stops working mid-copy (403 ``AuthenticationFailed``: expired, or revoked by a
   stale attempt) is granted again once, however many calls saw it fail.
 - :class:`PageCopier` copies the planned chunks with bounded parallelism. It takes a checkpoint before the bytes
-  copied since the last one plus the bytes in flight could pass ``checkpoint_bytes``, so a worker killed at any
-  moment loses at most one checkpoint of copying (given that heartbeat reached Temporal: Temporal throttles
-  heartbeats to 0.8 x the heartbeat timeout, so a workflow keeps that interval shorter than the time one checkpoint
-  takes to copy).
+  copied since the last one plus the bytes in flight could pass ``checkpoint_bytes`` (and a fresh one for every
+  keep-alive beat), so an attempt killed at any moment loses at most one checkpoint of copying, counted from the
+  last heartbeat that reached Temporal. Temporal sends an activity's heartbeats at most every 0.8 x its heartbeat
+  timeout (the newest details then), so after a real worker kill the loss is at most the larger of one checkpoint
+  and what one disk copies in that interval: a workflow keeps ``checkpoint_bytes`` above the latter.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class CopyBeat:
         self.text = str(details[0]) if details else "starting the disk copy"
         self.checkpoint: Any = details[1] if len(details) > 1 else None
         self.target_unique_id: Any = details[2] if len(details) > 2 else ""
+        self.refresh: Callable[[], None] | None = None
+        """Set while pages are copied: brings ``checkpoint`` up to date before a keep-alive beat."""
 
     def restart(self, target_unique_id: str, checkpoint: CopyCheckpoint) -> None:
         self.target_unique_id = target_unique_id
@@ -93,6 +96,8 @@ class CopyBeat:
 
         async def tick() -> None:
             while True:
+                if self.refresh is not None:
+                    self.refresh()
                 self.send()
                 await asyncio.sleep(every)
 
@@ -237,6 +242,13 @@ async def list_ranges(clients: AzureClients, grants: SasGrants, sas: DiskSas, pr
                 await grants.renew(sas, generation, listed)
                 continue
             raise data_plane_error(exc, f"listing the page ranges of disk {sas.disk.name}", grants) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise ApplicationError(
+                f"VM {grants.vm}: listing the page ranges of disk {sas.disk.name} (M-3 disk copy): the Blob service "
+                f"did not answer ({exc}). The copy resumes from its checkpoint.",
+                type=Reason.COPY_STALLED,
+                next_retry_delay=timedelta(seconds=BUSY_PAUSE_S),
+            ) from None
 
 
 def _merge(ranges: list[PageRange]) -> list[PageRange]:
@@ -312,6 +324,7 @@ class PageCopier:
         return self._tracker.bytes_copied
 
     async def run(self) -> None:
+        self._beat.refresh = self._refresh
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(self._parallelism, len(self._chunks))):
@@ -319,16 +332,22 @@ class PageCopier:
         except BaseExceptionGroup as failed:
             raise _first(failed) from None
         finally:
+            self._beat.refresh = None
             for client in self._clients_by_generation.values():
                 with contextlib.suppress(Exception):
                     await client.close()
             self._clients_by_generation.clear()
         self._take_checkpoint()
 
-    def _take_checkpoint(self) -> None:
+    def _refresh(self) -> None:
+        """The newest checkpoint into the beat: what a keep-alive heartbeat sends (a fresher one loses less)."""
         self._beat.checkpoint = self._tracker.checkpoint()
+        self._beat.text = self._describe(self._tracker.bytes_copied)
         self._at_checkpoint = self._tracker.bytes_copied
-        self._beat.send(self._describe(self._tracker.bytes_copied))
+
+    def _take_checkpoint(self) -> None:
+        self._refresh()
+        self._beat.send()
 
     async def _worker(self) -> None:
         while self._queue:

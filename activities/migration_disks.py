@@ -42,7 +42,7 @@ from adeflow.domain.vocabulary import Reason
 
 log = structlog.get_logger(__name__)
 
-REVOKE_ON_FAILURE_S = 60.0
+REVOKE_ON_FAILURE_S = 20.0
 """How long a failing copy may spend revoking its SAS before it gives up on that (the error still wins)."""
 
 
@@ -164,6 +164,7 @@ class MigrationDiskActivities:
                     type=Reason.PRECONDITION_BROKEN,
                     non_retryable=True,
                 )
+            _check_request(request, vm)
             await self._check_copy(request, vm, source, target)
             checkpoint = migration.checkpoint_from_details(details, target.unique_id)
             beat.restart(target.unique_id, checkpoint or CopyCheckpoint())
@@ -174,7 +175,9 @@ class MigrationDiskActivities:
                 result = await self._copy(request, vm, beat, grants, source_sas, target_sas, checkpoint)
             except BaseException as exc:
                 final = isinstance(exc, ApplicationError) and exc.non_retryable
-                await self._revoke_quietly(grants, [source_sas, target_sas] if final else [source_sas])
+                ended = await self._revoke_quietly(grants, [source_sas, target_sas] if final else [source_sas])
+                if isinstance(exc, ApplicationError) and target_sas in ended and target_sas.access == "Write":
+                    raise _upload_ended(exc, target.name) from exc
                 raise
             await grants.revoke(source_sas)
             await grants.revoke(target_sas)
@@ -302,16 +305,52 @@ class MigrationDiskActivities:
         return migration.parse_copy_disk(disk.as_dict())
 
     @staticmethod
-    async def _revoke_quietly(grants: SasGrants, sas: list[DiskSas]) -> None:
-        """On failure: end access (best effort, bounded); the copy's own error is the one to report."""
+    async def _revoke_quietly(grants: SasGrants, sas: list[DiskSas]) -> list[DiskSas]:
+        """On failure: end access (best effort, bounded); the copy's own error is the one to report. Returns the
+        SAS revoked."""
+        ended: list[DiskSas] = []
         for one in sas:
             if not one.url:
                 continue
             try:
                 async with asyncio.timeout(REVOKE_ON_FAILURE_S):
                     await grants.revoke(one)
+                ended.append(one)
             except Exception as exc:  # the copy's own error is reported; this one is only logged
                 log.warning("could not revoke a disk SAS after a failed copy", disk=one.disk.name, error=str(exc))
+        return ended
+
+
+def _upload_ended(exc: ApplicationError, target: str) -> ApplicationError:
+    """A final failure ended the target's upload (no SAS may outlive a failed copy): it can never be written again,
+    so the fix starts with deleting it (unless the message says so already)."""
+    if f"delete disk {target}".lower() in exc.message.lower():
+        return exc
+    return ApplicationError(
+        f"{exc.message} The upload of disk {target} was ended with its SAS revoked: delete disk {target} (a partial "
+        "copy only) before the migration runs again.",
+        type=exc.type,
+        non_retryable=True,
+    )
+
+
+def _check_request(request: DiskCopyRequest, vm: str) -> None:
+    """The copy's knobs, checked before anything is granted: a bad one would fail every retry the same way."""
+    problems = []
+    if request.sas_duration_s <= 0:
+        problems.append(f"sas_duration_s must be positive (got {request.sas_duration_s})")
+    if request.checkpoint_bytes <= 0:
+        problems.append(f"checkpoint_bytes must be positive (got {request.checkpoint_bytes})")
+    chunk = request.max_chunk_bytes
+    if chunk <= 0 or chunk % migration.PAGE or chunk > migration.MAX_PUT_PAGE_BYTES:
+        problems.append(f"max_chunk_bytes must be a multiple of 512 up to 4 MiB (got {chunk})")
+    if problems:
+        raise ApplicationError(
+            f"VM {vm}: the disk copy request is invalid (M-3): {'; '.join(problems)}. Fix: correct the migration "
+            "settings (sas_duration_s, checkpoint_bytes) and run again.",
+            type=Reason.MIGRATION_INPUT_INVALID,
+            non_retryable=True,
+        )
 
 
 def _vm_name(source: CopyDiskFacts | None, target: CopyDiskFacts | None) -> str:

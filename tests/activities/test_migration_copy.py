@@ -166,6 +166,10 @@ async def test_m_3_copies_only_the_written_ranges_and_verifies(make_sim: SimFact
     assert (result.resumed_from_bytes, result.sas_renewals) == (0, 0)
     assert sorted(w.access for w in result.sas_windows) == ["Read", "Write"]
     assert all(w.revoked_at is not None and w.duration_s == 4 * 3600 for w in result.sas_windows)
+    # The Blob clients ride the ARM clients' session: one TLS trust (the simulator's CA), one connection pool.
+    arm = {r.connection for r in sim.requests() if r.operation.startswith("Disks_")}
+    data = {r.connection for r in sim.requests() if r.operation in ("GetPageRanges", "PutPageFromURL")}
+    assert arm & data and len(arm | data) <= 6, (arm, data)
 
 
 async def test_m_3_os_disk_upload_carries_os_type_and_generation(make_sim: SimFactory, azure_for: Azure) -> None:
@@ -265,6 +269,24 @@ async def test_m_3_sas_expiring_mid_copy_is_renewed(make_sim: SimFactory, azure_
     assert all(w.revoked_at is not None for w in result.sas_windows)
     codes = {(r.operation, r.status) for r in sim.requests()}
     assert ("PutPageFromURL", 403) in codes
+
+
+async def test_m_3_a_sas_that_never_works_fails_final_and_ends_the_upload(
+    make_sim: SimFactory, azure_for: Azure
+) -> None:
+    """Every read SAS of the source is dead on arrival (a clock far off, say): after a few renewals without progress
+    the copy fails (sas-expired, non-retryable), revokes both SAS and says the partial target must be deleted."""
+    sim = make_sim(fleet(), scale=60)
+    activities = await ready(sim, azure_for)
+    sim.inject({"kind": "sas_expiry", "disk": DATA, "after_s": 0, "count": 100})
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(activities.copy_disk, copy_request(DATA))
+    assert err.value.type == "sas-expired" and err.value.non_retryable
+    assert "VM src" in err.value.message and "M-3" in err.value.message
+    assert f"delete disk {DATA}-eah" in err.value.message
+    grants = [r for r in sim.requests() if r.operation == "Disks_GrantAccess" and DATA + "/" in r.path + "/"]
+    assert len(grants) == 4, "the first grant and three renewals"
+    assert disk_state(sim, DATA) == "Reserved" and disk_state(sim, f"{DATA}-eah") == "Unattached"
 
 
 async def test_m_3_a_server_busy_storm_still_completes(make_sim: SimFactory, azure_for: Azure) -> None:
