@@ -8,12 +8,14 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.azure.clients import AzureClients
 from adeflow.domain.migration import MigrationInput, MigrationPhase, MigrationProgress, MigrationResult, RebuildSpec
@@ -63,10 +65,12 @@ async def start(env: WorkflowEnvironment, task_queue: str, request: MigrationInp
 
 
 @contextlib.asynccontextmanager
-async def running(env: WorkflowEnvironment, clients: AzureClients, request: MigrationInput) -> AsyncIterator[Handle]:
+async def running(
+    env: WorkflowEnvironment, clients: AzureClients, request: MigrationInput, interceptors: Sequence[Interceptor] = ()
+) -> AsyncIterator[Handle]:
     """A worker and one migration run; a run still waiting when the test leaves is terminated (a waiting run
     without a worker would hold the test server's clock for the next test)."""
-    async with new_worker(env, clients) as worker:
+    async with new_worker(env, clients, interceptors) as worker:
         handle = await start(env, worker.task_queue, request)
         try:
             yield handle
@@ -114,3 +118,29 @@ def migrated(sim: SimServer, name: str, new_vm: str, **kw: Any) -> MigratedVm:
     source = group.vms[name.lower()]
     disks = [d.name for d in [source.os_disk, *source.data_disks] if d is not None]
     return MigratedVm(new_vm, disks, [f"{name}-nic"], **kw)
+
+
+class AfterActivity(Interceptor):
+    """Runs ``then`` once, right after the first successful ``name`` activity on the test's worker: the world
+    changing at a chosen moment (e.g. the new VM deallocated by the host just after its creation), deterministically."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name = name
+        self.then = then
+        self.done = False
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _After(next, self)
+
+
+class _After(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, hook: AfterActivity) -> None:
+        super().__init__(next)
+        self.hook = hook
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        result = await super().execute_activity(input)
+        if activity.info().activity_type == self.hook.name and not self.hook.done:
+            self.hook.done = True
+            self.hook.then()
+        return result

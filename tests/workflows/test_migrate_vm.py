@@ -17,6 +17,7 @@ from tests.support.data_safety import migration_violations
 from tests.support.fleets import SUB, vm
 from tests.support.migration_runs import (
     RG,
+    AfterActivity,
     data_vm,
     migrate_request,
     migrated,
@@ -205,3 +206,40 @@ async def test_nic_reuse_deletes_only_the_source_vm_object_under_the_downtime_ap
     nic = group.nics["web-04-nic"]
     assert nic.vm is group.vms["web-04-eah"] and nic.ip_configurations[0].address == ip
     assert migration_violations(sim.requests(), {"web-04": source}) == []
+
+
+@pytest.mark.parametrize("nic_policy", [NicPolicy.NEW, NicPolicy.REUSE])
+async def test_rollback_when_the_new_vm_fails_verification_brings_the_source_back(
+    fresh_time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure, nic_policy: NicPolicy
+) -> None:
+    """The host deallocates the new VM right after its creation: verification fails (not running), the source runs
+    again (with NIC reuse re-created from its recorded definition on its kept disks and NIC), nothing is deleted."""
+    env = fresh_time_skipping_env
+    sim = make_sim(migration_fleet([data_vm("web-05", tags={"owner": "team-web"})]), 60, 300)
+    source = migrated(sim, "web-05", "web-05-eah", nic_reuse=nic_policy is NicPolicy.REUSE)
+    group = sim.state.resource_group(SUB, RG)
+    ip = group.nics["web-05-nic"].ip_configurations[0].address
+    evicted = AfterActivity("create_migrated_vm", lambda: sim.inject({"kind": "vm_deallocated", "vm": "web-05-eah"}))
+    request = migrate_request("web-05", nic_policy=nic_policy)
+    async with running(env, azure_for(sim), request, [evicted]) as handle:
+        source.downtime_sent_at = await send(handle, Migrate.approve_downtime)
+        result = await handle.result()
+
+    assert (result.outcome, result.reason) == (MigrationOutcome.ROLLED_BACK, "new-vm-not-verified"), result.message
+    assert "web-05-eah" in result.message and "not running" in result.message
+    assert [t.phase.value for t in result.timings][-2:] == ["create-vm", "verify-vm"]  # then rollback, its last
+    now = sim.state.clock.now()
+    back = group.vms["web-05"]
+    assert back.power_state(now) == "running"
+    assert sorted(d.name for d in [back.os_disk, *back.data_disks] if d is not None) == [
+        "web-05-datadisk-0",
+        "web-05-osdisk",
+    ]
+    assert group.nics["web-05-nic"].vm is back and group.nics["web-05-nic"].ip_configurations[0].address == ip
+    assert back.spec.tags["owner"] == "team-web"
+    if nic_policy is NicPolicy.REUSE:
+        assert "web-05-eah" not in group.vms and "re-created web-05" in result.message
+    else:
+        assert group.vms["web-05-eah"].power_state(now) == "deallocated"  # kept for inspection, not running twice
+    assert all(f"web-05{suffix}" in group.disks for suffix in ("-osdisk", "-osdisk-eah", "-datadisk-0-eah"))
+    assert result.deleted == [] and migration_violations(sim.requests(), {"web-05": source}) == []
