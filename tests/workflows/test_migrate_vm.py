@@ -16,12 +16,14 @@ from azuresim.server import SimServer
 from tests.support.data_safety import migration_violations
 from tests.support.fleets import SUB, vm
 from tests.support.migration_runs import (
+    REBUILD,
     RG,
     AfterActivity,
     data_vm,
     migrate_request,
     migrated,
     migration_fleet,
+    os_encrypted_vm,
     progress,
     reminders,
     running,
@@ -243,3 +245,54 @@ async def test_rollback_when_the_new_vm_fails_verification_brings_the_source_bac
         assert group.vms["web-05-eah"].power_state(now) == "deallocated"  # kept for inspection, not running twice
     assert all(f"web-05{suffix}" in group.disks for suffix in ("-osdisk", "-osdisk-eah", "-datadisk-0-eah"))
     assert result.deleted == [] and migration_violations(sim.requests(), {"web-05": source}) == []
+
+
+async def test_m4_os_encrypted_vm_is_rebuilt_from_the_image_and_waits_for_the_data_moved(
+    fresh_time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure
+) -> None:
+    env = fresh_time_skipping_env
+    sim = make_sim(migration_fleet([os_encrypted_vm("db-01")]), 60, 300)
+    source = migrated(sim, "db-01", "db-01-eah")
+    async with running(env, azure_for(sim), migrate_request("db-01", rebuild=REBUILD)) as handle:
+        with pytest.raises(WorkflowUpdateFailedError):  # M-4 never stops the source: no downtime to approve
+            await until_phase(env, handle, MigrationPhase.AWAIT_DATA_MOVED)
+            await send(handle, Migrate.approve_downtime)
+        waiting = await progress(handle)
+        assert waiting.phase is MigrationPhase.AWAIT_DATA_MOVED, waiting.detail
+        assert "cannot move the application data" in waiting.detail
+        with pytest.raises(WorkflowUpdateFailedError):  # the owner confirms the VM only once the data moved
+            await send(handle, Migrate.confirm_new_vm, "owner@example.com")
+        await send(handle, Migrate.confirm_data_moved, "owner@example.com")
+        await until_phase(env, handle, MigrationPhase.AWAIT_OWNER)
+        await send(handle, Migrate.confirm_new_vm, "owner@example.com")
+        await until_phase(env, handle, MigrationPhase.AWAIT_CLEANUP)
+        source.cleanup_sent_at = await send(handle, Migrate.approve_cleanup, "ops@example.com")
+        result = await handle.result()
+
+    assert (result.outcome, result.path) == (MigrationOutcome.MIGRATED, MigrationPath.REBUILD), result.message
+    assert [a.kind for a in result.approvals] == [
+        ApprovalKind.DATA_MOVED,
+        ApprovalKind.NEW_VM_WORKS,
+        ApprovalKind.CLEANUP,
+    ]
+    assert [t.phase.value for t in result.timings] == [
+        "preflight",
+        "create-vm",
+        "verify-vm",
+        "await-data-moved",
+        "verify-vm",
+        "await-owner",
+        "await-cleanup",
+        "cleanup",
+    ]
+    assert result.disks == [] and any("cannot move the application data" in n for n in result.notes)
+    group = sim.state.resource_group(SUB, RG)
+    new = group.vms["db-01-eah"]
+    assert new.spec.encryption_at_host and new.power_state(sim.state.clock.now()) == "running"
+    assert sorted(d.name for d in [new.os_disk, *new.data_disks] if d is not None) == [
+        "db-01-datadisk-0-eah",
+        "db-01-osdisk-eah",
+    ]
+    assert "db-01" not in group.vms and "db-01-osdisk" not in group.disks
+    assert not [r for r in sim.requests() if r.operation in ("VirtualMachines_Deallocate", "Disks_GrantAccess")]
+    assert migration_violations(sim.requests(), {"db-01": source}) == []
