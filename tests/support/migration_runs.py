@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,7 @@ from azuresim.server import SimServer
 from tests.support.data_safety import MigratedVm
 from tests.support.fleets import SUB, fleet_dict, vm
 from tests.support.servers import new_worker
-from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
+from workflows.migrate_vm import MigrateToHostEncryptionWorkflow, migrate_workflow_id
 
 RG = "rg-web"
 SIM = {"feature_registration_seconds": 120, "provider_registration_seconds": 30}
@@ -60,7 +59,7 @@ def migrate_request(name: str, **kw: Any) -> MigrationInput:
 
 async def start(env: WorkflowEnvironment, task_queue: str, request: MigrationInput) -> Handle:
     return await env.client.start_workflow(
-        MigrateToHostEncryptionWorkflow.run, request, id=f"migrate/test/{uuid.uuid4()}", task_queue=task_queue
+        MigrateToHostEncryptionWorkflow.run, request, id=migrate_workflow_id(request.vm), task_queue=task_queue
     )
 
 

@@ -11,7 +11,14 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from adeflow.domain.migration import ApprovalKind, MigrationOutcome, MigrationPath, MigrationPhase, NicPolicy
+from adeflow.domain.migration import (
+    ApprovalKind,
+    DowntimeWindow,
+    MigrationOutcome,
+    MigrationPath,
+    MigrationPhase,
+    NicPolicy,
+)
 from azuresim.server import SimServer
 from tests.support.data_safety import migration_violations
 from tests.support.fleets import SUB, vm
@@ -49,6 +56,7 @@ async def test_m3_data_only_vm_migrates_end_to_end_with_every_approval_recorded(
     sim = make_sim(migration_fleet([data_vm("web-01", data_disks=2, tags={"owner": "team-web"})]), 60, 300)
     source = migrated(sim, "web-01", "web-01-eah")
     async with running(env, azure_for(sim), migrate_request("web-01")) as handle:
+        assert handle.id == f"migrate/web-01/{RG}/{SUB}"
         source.downtime_sent_at = await send(handle, Migrate.approve_downtime, "ops@example.com")
         waiting = await until_phase(env, handle, MigrationPhase.AWAIT_OWNER)
         assert waiting.phase is MigrationPhase.AWAIT_OWNER, waiting.detail
@@ -296,3 +304,26 @@ async def test_m4_os_encrypted_vm_is_rebuilt_from_the_image_and_waits_for_the_da
     assert "db-01" not in group.vms and "db-01-osdisk" not in group.disks
     assert not [r for r in sim.requests() if r.operation in ("VirtualMachines_Deallocate", "Disks_GrantAccess")]
     assert migration_violations(sim.requests(), {"db-01": source}) == []
+
+
+async def test_m7_a_downtime_window_in_the_manifest_stops_the_source_when_it_opens_without_an_approval(
+    fresh_time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure
+) -> None:
+    env = fresh_time_skipping_env
+    sim = make_sim(migration_fleet([data_vm("web-06")]), 60, 300)
+    opens = await env.get_current_time() + timedelta(hours=30)
+    request = migrate_request("web-06", downtime_window=DowntimeWindow(start=opens, end=opens + timedelta(hours=4)))
+    async with running(env, azure_for(sim), request) as handle:
+        await until_phase(env, handle, MigrationPhase.AWAIT_OWNER)  # through the window's wait (time skips)
+        await send(handle, Migrate.confirm_new_vm, "owner@example.com")
+        await until_phase(env, handle, MigrationPhase.AWAIT_CLEANUP)
+        await send(handle, Migrate.keep_source, "ops@example.com")
+        result = await handle.result()
+    assert result.outcome is MigrationOutcome.MIGRATED, result.message
+    assert [a.kind for a in result.approvals] == [ApprovalKind.NEW_VM_WORKS]  # no downtime approval was needed
+    assert any("inside the downtime window" in n for n in result.notes)
+    waited = next(t for t in result.timings if t.phase is MigrationPhase.AWAIT_DOWNTIME)
+    assert (
+        waited.finished_at >= opens
+        and next(t for t in result.timings if t.phase is MigrationPhase.DEALLOCATE).started_at >= opens
+    )
