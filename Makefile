@@ -4,14 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean bench bench-tuning
+.PHONY: install demo test lint typecheck unit clean bench bench-tuning secrets certs
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The runtime dependencies at the image's locked versions (requirements-sim.lock without its hashes: pip takes no
+# hashes in a constraints file), so the tests run what the image ships; dev tools resolve freely around them.
+$(STAMP): pyproject.toml requirements-sim.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ;]*\).*/\1/p' requirements-sim.lock > $(VENV)/locked.txt
+	$(BIN)/python -m pip install --quiet -c $(VENV)/locked.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: install
@@ -44,3 +47,16 @@ bench: install
 
 bench-tuning: install
 	$(BIN)/python -m benchmarks.tuning
+
+# The compose stack's secrets (docker-compose.yml): secrets/ is 0700, so the files inside may be readable by the
+# containers' users, which differ (Compose mounts a secret with its host owner and mode).
+secrets: secrets/postgres-password
+
+secrets/postgres-password:
+	install -d -m 700 secrets
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+	chmod 644 $@
+
+# mTLS to the bundled Temporal server (deploy/compose.mtls.yml): a private CA and one certificate per caller.
+certs:
+	sh deploy/mtls/make-certs.sh secrets/tls

@@ -84,7 +84,7 @@ class MigrationDiskActivities:
         if refusals:
             raise refuse(vm, refusals)
         target = _ref(request.target_disk_id, vm)
-        source = await self._read_disk(_ref(request.source_disk_id, vm), vm)
+        source = await self._read_disk(_ref(request.source_disk_id, vm), f"VM {vm}")
         if source is None:
             raise ApplicationError(
                 f"VM {vm}: source disk {request.source_name} is gone (M-3). Fix: check the source VM's disks.",
@@ -105,7 +105,7 @@ class MigrationDiskActivities:
                     )
                 ],
             )
-        existing = await self._read_disk(target, vm)
+        existing = await self._read_disk(target, f"VM {vm}")
         if existing is not None:
             refusals = migration.check_adopt_upload_disk(
                 existing.as_existing_target(), request.migrated_from, existing.upload_size_bytes, wanted
@@ -130,7 +130,7 @@ class MigrationDiskActivities:
 
     async def _settled(self, ref: ResourceId, vm: str) -> CopyDiskFacts:
         while True:
-            disk = await self._read_disk(ref, vm)
+            disk = await self._read_disk(ref, f"VM {vm}")
             if disk is None or disk.provisioning_state.lower() in ("", "succeeded", "failed", "canceled"):
                 if disk is None or disk.provisioning_state.lower() != "succeeded":
                     raise ApplicationError(
@@ -153,8 +153,9 @@ class MigrationDiskActivities:
         async with beat.ticking():
             source_ref = _ref(request.source_disk_id, "(of the copy)")
             target_ref = _ref(request.target_disk_id, "(of the copy)")
-            source = await self._read_disk(source_ref, f"copy to {target_ref.name}")
-            target = await self._read_disk(target_ref, f"copy from {source_ref.name}")
+            context = f"copying disk {source_ref.name} to disk {target_ref.name}"
+            source = await self._read_disk(source_ref, context)
+            target = await self._read_disk(target_ref, context)
             vm = _vm_name(source, target)
             if source is None or target is None:
                 missing = source_ref.name if source is None else target_ref.name
@@ -294,14 +295,15 @@ class MigrationDiskActivities:
         codes = [str(s.get("code") or "") for s in statuses if isinstance(s, dict)]
         return next((c for c in codes if c.startswith("PowerState/")), "")
 
-    async def _read_disk(self, ref: ResourceId, vm: str) -> CopyDiskFacts | None:
+    async def _read_disk(self, ref: ResourceId, context: str) -> CopyDiskFacts | None:
+        """The disk, or None when it does not exist; ``context`` starts an error's message (the VM, or the copy)."""
         disks = self._clients.compute(ref.subscription_id).disks
         try:
             disk = await disks.get(ref.resource_group, ref.name)
         except ResourceNotFoundError:
             return None
         except HttpResponseError as exc:
-            raise classify_arm_error(exc, f"VM {vm}: reading disk {ref.name}") from exc
+            raise classify_arm_error(exc, f"{context}: reading disk {ref.name}") from exc
         return migration.parse_copy_disk(disk.as_dict())
 
     @staticmethod

@@ -35,6 +35,7 @@ from azuresim.providers import (
     policy,
     resourcegraph,
     skus,
+    subscriptions,
 )
 from azuresim.requestlog import RequestLog
 from azuresim.state import lifecycle
@@ -54,6 +55,7 @@ ROUTES: tuple[Route, ...] = (
     *features.ROUTES,
     *skus.ROUTES,
     *network.ROUTES,
+    *subscriptions.ROUTES,
 )
 SERVER_ERRORS = {
     500: ("InternalServerError", "Encountered internal server error. Please try again later."),

@@ -1,9 +1,10 @@
-"""``adeflow sim serve``: run the ARM simulator for a fleet file until Ctrl-C."""
+"""``adeflow sim serve``: run the ARM simulator for a fleet file until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -62,17 +63,25 @@ def serve(
     )
 
     async def main() -> None:
+        """Serve until SIGINT or SIGTERM (``kill``, ``timeout``, ``docker stop``): both end it the same way."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
         await server.start()
         click.echo(f"base_url: {server.base_url}")
         click.echo(f"ca_file: {server.ca_path}")
         sys.stdout.flush()
         try:
-            await asyncio.Event().wait()
+            await stopping.wait()
         finally:
             await server.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    finally:
+        server.stop()  # removes the temporary CA directory when no --state-dir was given
 
 
 if __name__ == "__main__":  # pragma: no cover

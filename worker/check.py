@@ -1,16 +1,15 @@
-"""``adeflow worker --check``: is this worker's Temporal ready for adeflow? Checked before the first rollout.
+"""``adeflow worker --check``: are this worker's Temporal and Azure ready for adeflow? Checked before the first rollout.
 
 A missing search attribute does not stop a worker from starting; it stalls every run at its first upsert
 (the workflow task fails with BadSearchAttributes and retries forever). So the check connects with the
 worker's own settings, then verifies the namespace and each attribute adeflow sets, and prints for anything
-wrong the command that fixes it.
+wrong the command that fixes it. Then it reads from ARM once with the worker's identity (``worker.check_azure``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -20,21 +19,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from adeflow.client.connect import TemporalUnreachable, connect, describe
-from adeflow.inputs.settings import SEARCH_ATTRIBUTES, TemporalSettings
-
-
-@dataclass(frozen=True)
-class Finding:
-    ok: bool
-    subject: str
-    detail: str
-    fix: tuple[str, ...] = ()
-    """Commands to run in order; the first is printed after ``fix:``, the others after ``then:``."""
-
-    def render(self) -> str:
-        lines = [f"{'ok  ' if self.ok else 'FAIL'}  {self.subject}: {self.detail}"]
-        lines += [f"      {'then' if i else 'fix'}: {command}" for i, command in enumerate(self.fix)]
-        return "\n".join(lines)
+from adeflow.inputs.settings import SEARCH_ATTRIBUTES, Settings, TemporalSettings
+from worker.check_azure import check_azure
+from worker.finding import Finding
 
 
 def type_name(value: int) -> str:
@@ -132,8 +119,8 @@ async def _task_queue(client: Client, settings: TemporalSettings) -> Finding:
     return Finding(True, f"task queue {settings.task_queue}", f"{len(answer.pollers)} worker(s) polling now")
 
 
-async def check_temporal(settings: TemporalSettings, out: Callable[[str], None]) -> bool:
-    """Print one line per check; True when adeflow can run here."""
+async def _temporal_problems(settings: TemporalSettings, out: Callable[[str], None]) -> int:
+    """Print one line per check of Temporal; the number of problems found."""
     out(f"Checking Temporal at {describe(settings)}")
     started = time.monotonic()
     try:
@@ -141,17 +128,28 @@ async def check_temporal(settings: TemporalSettings, out: Callable[[str], None])
     except TemporalUnreachable as exc:
         out(Finding(False, "connection", f"cannot reach {exc.where}: {exc.reason}", (exc.fix,)).render())
         out(f"      detail: {exc.detail}")
-        return False
+        return 1
     out(Finding(True, "connection", f"connected in {time.monotonic() - started:.2f} s").render())
     namespace = await _namespace(client, settings)
     out(namespace.render())
     if not namespace.ok:
-        return False
+        return 1
     findings = await _search_attributes(client, settings)
     for finding in findings:
         out(finding.render())
     out((await _task_queue(client, settings)).render())
-    ok = all(f.ok for f in findings)
-    missing = sum(not f.ok for f in findings)
-    out("adeflow can run here" if ok else f"{missing} problem(s): run the fix commands above, then check again")
-    return ok
+    return sum(not f.ok for f in findings)
+
+
+async def check_temporal(settings: TemporalSettings, out: Callable[[str], None]) -> bool:
+    """Print one line per check of Temporal; True when adeflow's workflows can run there."""
+    return await _temporal_problems(settings, out) == 0
+
+
+async def check_worker(settings: Settings, out: Callable[[str], None]) -> bool:
+    """``adeflow worker --check``: Temporal, then one read from ARM with the worker's identity; a verdict line."""
+    problems = await _temporal_problems(settings.temporal, out)
+    problems += await check_azure(settings.azure, out)
+    verdict = f"{problems} problem(s): run the fix commands above, then check again"
+    out("adeflow can run here" if not problems else verdict)
+    return not problems

@@ -18,12 +18,13 @@ from adeflow.inputs.settings import Settings
     "--check",
     "check_only",
     is_flag=True,
-    help="Check the Temporal connection, namespace and search attributes; exit 1 with fixes if something is wrong.",
+    help="Check the Temporal connection, namespace and search attributes, and read ARM once with the worker's "
+    "identity; exit 1 with fixes if something is wrong.",
 )
 @click.pass_context
 def worker_command(ctx: click.Context, check_only: bool) -> None:
     """Run a worker (settings from ADEFLOW_* environment variables and ADEFLOW_CONFIG_FILE)."""
-    from worker.check import check_temporal
+    from worker.check import check_worker
     from worker.main import run_worker
 
     try:
@@ -31,7 +32,7 @@ def worker_command(ctx: click.Context, check_only: bool) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if check_only:
-        sys.exit(0 if asyncio.run(check_temporal(settings.temporal, click.echo)) else 1)
+        sys.exit(0 if asyncio.run(check_worker(settings, click.echo)) else 1)
     configure_logging((ctx.obj or settings.telemetry.log_level).upper(), settings.telemetry.log_format)
     try:
         asyncio.run(run_worker(settings))

@@ -1,29 +1,43 @@
-"""``python -m worker.healthcheck``: the container health check. Exit 0 when the worker's metrics answer.
+"""``python -m worker.healthcheck``: the container health check and liveness probe. Exit 0 when the worker is alive.
 
-The Prometheus endpoint is served by the same SDK runtime that runs the worker's pollers, so an answer means
-the process and its runtime are alive; a wedged or crashed worker stops answering and the container is marked
-unhealthy (and restarted by the orchestrator). Needs ``ADEFLOW_METRICS_ADDRESS`` (the image sets it).
+Two probes, both must pass: the beat the worker's Python event loop rewrites (``worker.health``), which goes stale
+when the loop is blocked or the SDK worker stopped, and, when ``ADEFLOW_METRICS_ADDRESS`` is set, the metrics
+endpoint the SDK's Rust core serves. The metrics endpoint alone keeps answering while the loop is stuck.
+Settings come from the same environment (and ``ADEFLOW_CONFIG_FILE``) as the worker's, so both agree on the file.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.request
+from pathlib import Path
+
+from adeflow.inputs.settings import Settings
+from worker.health import check_beat
 
 
-def main() -> int:
-    address = os.environ.get("ADEFLOW_METRICS_ADDRESS", "").strip()
-    if not address:
-        print("ADEFLOW_METRICS_ADDRESS is not set: nothing to probe", file=sys.stderr)
-        return 1
+def _metrics_problem(address: str) -> str | None:
     port = address.rsplit(":", 1)[-1]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return 0 if response.status == 200 else 1
+            return None if response.status == 200 else f"metrics endpoint on port {port} answered {response.status}"
     except OSError as exc:
-        print(f"metrics endpoint on port {port} does not answer: {exc}", file=sys.stderr)
+        return f"metrics endpoint on port {port} does not answer: {exc}"
+
+
+def main() -> int:
+    try:
+        telemetry = Settings.from_env().telemetry
+    except ValueError as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
         return 1
+    problems = [check_beat(Path(telemetry.health_file))]
+    if telemetry.metrics_address:
+        problems.append(_metrics_problem(telemetry.metrics_address))
+    found = [problem for problem in problems if problem]
+    for problem in found:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ An activity only knows its own arguments, yet operators search logs by VM, subsc
 workflow knows those (its search attributes), so the workflow side copies them into a header of each activity
 it schedules, and the activity side binds them, with the workflow id, run id and activity type, as structlog
 context variables. Each activity runs in its own asyncio task, so the binding lasts exactly as long as the
-activity, and covers the SDK's own log lines about it (retries, failures) as well as adeflow's.
+activity, and covers the SDK's own log lines about it (retries, failures) as well as adeflow's. With payload
+encryption on, the header is sealed like a payload (``adeflow.client.codec.header_codec``); a header this worker
+cannot open costs the activity its log context, never the activity itself.
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ class _ActivityInbound(ActivityInboundInterceptor):
         }
         payload = input.headers.get(HEADER)
         if payload is not None:
-            context.update(activity.payload_converter().from_payload(payload, dict))
+            try:
+                context.update(activity.payload_converter().from_payload(payload, dict))
+            except Exception as exc:  # sealed with a codec key this worker lacks: log without it, never fail
+                log.warning("activity log context unreadable", error=str(exc))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**context)
         started = time.monotonic()

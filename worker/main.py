@@ -7,8 +7,12 @@ in 3 of 45 runs here, docs/original-design.md §4); in-flight activities are ret
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -16,14 +20,23 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.azure.clients import AzureClients
-from activities.registry import build_activities
+from activities.registry import build_activities, create_activities, encrypt_activities
 from adeflow.client.connect import connect as connect_temporal
 from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
+from worker.health import beat
 from worker.interceptors import LivenessHeartbeatInterceptor, LogContextInterceptor
+from workflows import metrics
+from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 from workflows.metrics import BACKUP_DURATION, DURATION_BUCKETS_S, ENCRYPTION_DURATION
+from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
 from workflows.registry import WORKFLOWS, workflow_runner
 
 log = structlog.get_logger(__name__)
+
+CREATE_WORKFLOWS: tuple[type, ...] = (CreateVmFromEncryptedVhdWorkflow, MigrateToHostEncryptionWorkflow)
+"""Runs that create VMs: served by the create worker (``ADEFLOW_WORKER_ROLE=create``), on the create task queue."""
+ENCRYPT_WORKFLOWS: tuple[type, ...] = tuple(w for w in WORKFLOWS if w not in CREATE_WORKFLOWS)
+"""Every other run: the everyday worker's, which never writes a VM."""
 
 
 def build_runtime(settings: TelemetrySettings) -> Runtime | None:
@@ -51,12 +64,33 @@ async def connect(settings: TemporalSettings, runtime: Runtime | None = None) ->
     return await connect_temporal(settings, runtime=runtime)
 
 
-def build_worker(client: Client, settings: Settings, azure: AzureClients) -> Worker:
+def build_workers(client: Client, settings: Settings, azure: AzureClients) -> list[Worker]:
+    """The workers of ``ADEFLOW_WORKER_ROLE``: ``encrypt`` polls the task queue, ``create`` the create task queue,
+    ``all`` both (one worker when they are the same queue, as in the demo)."""
+    temporal = settings.temporal
+    role, queue, create_queue = temporal.worker_role, temporal.task_queue, temporal.create_queue
+    if role == "all" and create_queue == queue:
+        return [_worker(client, settings, queue, WORKFLOWS, build_activities(azure))]
+    workers = []
+    if role in ("all", "encrypt"):
+        workers.append(_worker(client, settings, queue, ENCRYPT_WORKFLOWS, encrypt_activities(azure)))
+    if role in ("all", "create"):
+        workers.append(_worker(client, settings, create_queue, CREATE_WORKFLOWS, create_activities(azure)))
+    return workers
+
+
+def _worker(
+    client: Client,
+    settings: Settings,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+) -> Worker:
     return Worker(
         client,
-        task_queue=settings.temporal.task_queue,
-        workflows=list(WORKFLOWS),
-        activities=list(build_activities(azure)),
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
         workflow_runner=workflow_runner(),
         interceptors=[LogContextInterceptor(), LivenessHeartbeatInterceptor()],
         max_cached_workflows=settings.temporal.max_cached_workflows,
@@ -84,17 +118,31 @@ async def run_worker(
     client = client or await connect(settings.temporal, build_runtime(settings.telemetry))
     runtime = client.service_client.config.runtime or Runtime.default()
     azure = AzureClients(settings.azure, metric_meter=runtime.metric_meter)
+    metrics.register_at_zero(runtime.metric_meter, settings.temporal.namespace, settings.temporal.task_queue)
     try:
-        async with build_worker(client, settings, azure):
+        async with contextlib.AsyncExitStack() as running:
+            workers = build_workers(client, settings, azure)
+            for worker in workers:
+                await running.enter_async_context(worker)
+            health = asyncio.create_task(
+                beat(Path(settings.telemetry.health_file), lambda: all(w.is_running for w in workers))
+            )
             log.info(
                 "worker started",
-                task_queue=settings.temporal.task_queue,
+                role=settings.temporal.worker_role,
+                task_queues=[worker.task_queue for worker in workers],
                 temporal=settings.temporal.address,
                 namespace=settings.temporal.namespace,
                 arm=settings.azure.arm_endpoint,
                 metrics=settings.telemetry.metrics_address or None,
+                health_file=settings.telemetry.health_file,
             )
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                health.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await health
             log.info("worker stopping")
     finally:
         await azure.close()

@@ -61,7 +61,7 @@ class CampaignWorkflow:
     def __init__(self) -> None:
         self._progress = CampaignProgress("starting", "")
 
-    @workflow.query
+    @workflow.query(description="The campaign run's stage, what it is doing, and its counts so far.")
     def progress(self) -> CampaignProgress:
         return self._progress
 

@@ -50,7 +50,7 @@ class EncryptVmWorkflow(VmRunWorkflow[EncryptVmResult]):
         self._awaiting_restart_approval = False
         self._restart_approved_by = ""
 
-    @workflow.update
+    @workflow.update(description="Approve the restart ADE asks for (restart policy ask, R-ENA-2). Argument: operator.")
     def approve_restart(self, operator: str) -> str:
         """Operator's go-ahead for the restart ADE asks for (restart policy ``ask``, R-ENA-2)."""
         self._restart_approved_by = operator

@@ -36,8 +36,9 @@ with workflow.unsafe.imports_passed_through():
         VmStatus,
         with_selected,
     )
+    from adeflow.domain.run_labels import encrypt_details, encrypt_summary
     from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
-    from workflows.steps import ARM_CALL, ROLLOUT_KEY
+    from workflows.steps import ARM_CALL, ROLLOUT_KEY, RULE_KEY
 
 SELECTOR_TIMEOUT = timedelta(minutes=10)
 """A Resource Graph query over many subscriptions pages 1,000 rows at a time; 10,000 VMs is ten pages."""
@@ -99,6 +100,8 @@ class FleetRolloutWorkflow:
         """Slots whose VM run an earlier run started and that were running when this run began."""
         self._closing = False
         """Done, waiting for the last VM runs to close: no operator command may change the book any more."""
+        self._rule_shown = workflow.info().typed_search_attributes.get(RULE_KEY) or ""
+        """The ``AdeRule`` value set (a continued-as-new run starts with its predecessor's)."""
         if request.state is not None:
             request.state.runs += 1
             running = VmStatus.RUNNING.value
@@ -201,7 +204,6 @@ class FleetRolloutWorkflow:
         settings = request.settings[slot.settings_index]
         vm_input = settings.to_encrypt_input(slot.vm, request.policy, request.rollout_id)
         vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
-        volume = settings.volume_type.value if settings.volume_type else "OS or by disks"
         try:
             self._children[slot.index] = await workflow.start_child_workflow(
                 EncryptVmWorkflow.run,
@@ -210,7 +212,8 @@ class FleetRolloutWorkflow:
                 task_queue=request.task_queue or workflow.info().task_queue,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                static_summary=f"Encrypt {slot.vm.name} ({volume}) in {slot.vm.resource_group}",
+                static_summary=encrypt_summary(vm_input),
+                static_details=encrypt_details(vm_input),
             )
         except WorkflowAlreadyStartedError:
             self.book.mark_elsewhere(slot.index)
@@ -219,29 +222,35 @@ class FleetRolloutWorkflow:
             self.book.mark_started(slot.index)
 
     def _publish(self) -> None:
+        """Current details, and ``AdeRule`` while halted (the reason code), so the UI's list says why."""
         counts = self.book.counts()
         workflow.set_current_details(
             f"**{self.book.stage().value}** wave {self.book.state.wave}: "
             + ", ".join(f"{name} {n}" for name, n in counts.items() if n)
             + (f" — {self.book.state.halted}" if self.book.state.halted else "")
         )
+        reason = self.book.state.halted_reason
+        if reason != self._rule_shown:
+            workflow.upsert_search_attributes([RULE_KEY.value_set(reason) if reason else RULE_KEY.value_unset()])
+            self._rule_shown = reason
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(description="A VM run reports how it ended (sent by the VM run itself).")
     def vm_finished(self, event: VmFinished) -> None:
         if self._book is None:
             self._early.append(event)
         else:
             self._book.mark_finished(event)
+            self._publish()  # a halt shows at once (AdeRule, current details), not at the next launch
 
-    @workflow.query
+    @workflow.query(description="Counts, wave, ETA, failures, refusals and the rollout's log.")
     def progress(self) -> RolloutProgress:
         return self.book.progress()
 
-    @workflow.update
+    @workflow.update(description="Start no new VMs; running VMs finish. Argument: the operator's name.")
     def pause(self, operator: str) -> str:
-        return self.book.pause(operator)
+        return self._steered(self.book.pause(operator))
 
     @pause.validator
     def _check_pause(self, operator: str) -> None:
@@ -250,9 +259,11 @@ class FleetRolloutWorkflow:
         if self.book.stage() is not RolloutStage.RUNNING:
             raise ValueError(f"cannot pause: the rollout is {self.book.stage().value}")
 
-    @workflow.update
+    @workflow.update(
+        description="Continue a paused or halted rollout (accepts the failures so far). Argument: the operator's name."
+    )
     def resume(self, operator: str) -> str:
-        return self.book.resume(operator)
+        return self._steered(self.book.resume(operator))
 
     @resume.validator
     def _check_resume(self, operator: str) -> None:
@@ -261,9 +272,9 @@ class FleetRolloutWorkflow:
         if self.book.stage() not in (RolloutStage.PAUSED, RolloutStage.HALTED):
             raise ValueError(f"cannot resume: the rollout is {self.book.stage().value}")
 
-    @workflow.update
+    @workflow.update(description="Start no new VMs and end once running VMs finish. Argument: the operator's name.")
     def cancel(self, operator: str) -> str:
-        return self.book.cancel(operator)
+        return self._steered(self.book.cancel(operator))
 
     @cancel.validator
     def _check_cancel(self, operator: str) -> None:
@@ -272,9 +283,9 @@ class FleetRolloutWorkflow:
         if self.book.stage() in (RolloutStage.CANCELLING, RolloutStage.CANCELLED, RolloutStage.COMPLETED):
             raise ValueError(f"cannot cancel: the rollout is {self.book.stage().value}")
 
-    @workflow.update
+    @workflow.update(description="Queue the failed VMs again and lift a halt. Argument: the operator's name.")
     def retry_failed(self, operator: str) -> str:
-        return self.book.retry_failed(operator)
+        return self._steered(self.book.retry_failed(operator))
 
     @retry_failed.validator
     def _check_retry(self, operator: str) -> None:
@@ -285,9 +296,13 @@ class FleetRolloutWorkflow:
         if not self.book.counts()["failed"]:
             raise ValueError("no failed VMs to retry")
 
-    @workflow.update
+    @workflow.update(description="Leave a pending VM out of the rollout. Arguments: the VM (name or id), the operator.")
     def skip(self, vm: str, operator: str) -> str:
-        return self.book.skip(vm, operator)
+        return self._steered(self.book.skip(vm, operator))
+
+    def _steered(self, answer: str) -> str:
+        self._publish()
+        return answer
 
     @skip.validator
     def _check_skip(self, vm: str, operator: str) -> None:

@@ -54,6 +54,7 @@ SUBSCRIPTION_KEY = SearchAttributeKey.for_keyword(vocabulary.SUBSCRIPTION)
 OUTCOME_KEY = SearchAttributeKey.for_keyword(vocabulary.OUTCOME)
 ROLLOUT_KEY = SearchAttributeKey.for_keyword(vocabulary.ROLLOUT_ID)
 VOLUME_TYPE_KEY = SearchAttributeKey.for_keyword(vocabulary.VOLUME_TYPE)
+RULE_KEY = SearchAttributeKey.for_keyword(vocabulary.RULE)
 
 ARM_CALL = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 """ARM reads and writes: the SDK already retried throttling; these retries cover worker or network loss."""

@@ -4,7 +4,8 @@
 VHD), which then hold only their runbook. It tags the VM's search attributes, tracks the phases, answers the
 ``progress`` query, and ends a run in one of three ways: refused (nothing was changed; the rule and the fix),
 failed (a step ended it; what had been done, e.g. snapshot ids, is still in the result) or finished. Every ending
-sets ``AdeOutcome``, counts the VM in ``adeflow_vms_finished`` and logs one line, whichever workflow it is.
+sets ``AdeOutcome`` (and, for a refusal or a failure, ``AdeRule``: the rule id or reason code, so the UI's list says
+why without opening the run), counts the VM in ``adeflow_vms_finished`` and logs one line, whichever workflow it is.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         OUTCOME_KEY,
         RESOURCE_GROUP_KEY,
         ROLLOUT_KEY,
+        RULE_KEY,
         SUBSCRIPTION_KEY,
         VM_KEY,
         PhaseTracker,
@@ -80,10 +82,16 @@ class RunShell(Generic[PhaseT, TimingT]):
     def enter(self, phase: PhaseT, detail: str) -> None:
         self.tracker.enter(phase, detail)
 
-    def end(self, vm: VmRef, phase: PhaseT, outcome: str, detail: str, backup: BackupMethod | None) -> None:
-        """The run's last phase, its ``AdeOutcome``, the finished-VMs metric and one log line."""
+    def end(
+        self, vm: VmRef, phase: PhaseT, outcome: str, detail: str, backup: BackupMethod | None, why: str = ""
+    ) -> None:
+        """The run's last phase, its ``AdeOutcome`` (and ``AdeRule`` when ``why`` names a rule or reason: a refusal
+        or a failure), the finished-VMs metric and one log line."""
         self.enter(phase, detail)
-        workflow.upsert_search_attributes([OUTCOME_KEY.value_set(outcome)])
+        attributes = [OUTCOME_KEY.value_set(outcome)]
+        if why:
+            attributes.append(RULE_KEY.value_set(why))
+        workflow.upsert_search_attributes(attributes)
         metrics.vm_finished(outcome, self.tracker.timings, backup)
         workflow.logger.info("%s: %s", vm.name, outcome, extra={"vm": vm.name})
 
@@ -96,7 +104,7 @@ class VmRunWorkflow(RunShell[Phase, PhaseTiming], Generic[ResultT]):
         self.done = blank
         """What has been done to the VM so far; a failed or refused result still says it."""
 
-    @workflow.query
+    @workflow.query(description="The run's phase and what it is doing, in plain words.")
     def progress(self) -> VmRunProgress:
         """The phase and a plain-words line for operators (``adeflow vm status``, the UI's query tab)."""
         return VmRunProgress(self.tracker.phase, self.tracker.detail)
@@ -128,8 +136,11 @@ class VmRunWorkflow(RunShell[Phase, PhaseTiming], Generic[ResultT]):
         )
 
     def finish(self, result: ResultT, phase: Phase = Phase.DONE) -> ResultT:
-        """The run's last phase, its ``AdeOutcome``, the finished-VMs metric and one log line; the result carries
-        the phases' timings."""
-        self.end(result.vm, phase, result.outcome.value, result.message or result.outcome.value, result.backup_method)
+        """The run's last phase, its ``AdeOutcome`` and ``AdeRule`` (one upsert, so histories recorded before
+        ``AdeRule`` existed replay unchanged), the finished-VMs metric and one log line; the result carries the
+        phases' timings."""
+        why = result.rule or result.reason if result.outcome in (Outcome.REFUSED, Outcome.FAILED) else ""
+        detail = result.message or result.outcome.value
+        self.end(result.vm, phase, result.outcome.value, detail, result.backup_method, why)
         self.done = replace(result, timings=list(self.tracker.timings))
         return self.done

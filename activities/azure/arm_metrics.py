@@ -15,6 +15,8 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from temporalio.common import MetricMeter
 
 _VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete", "POST": "action"}
+READS_BY_POST = {"microsoft.resourcegraph/resources": "Microsoft.ResourceGraph/resources/read"}
+"""POSTs that RBAC names reads: a Resource Graph query (``POST /providers/Microsoft.ResourceGraph/resources``)."""
 
 
 def arm_action(method: str, url: str) -> str:
@@ -37,6 +39,9 @@ def arm_action(method: str, url: str) -> str:
     else:
         return "unknown"
     types = rest[0::2]
+    read_by_post = READS_BY_POST.get(f"{namespace}/{'/'.join(types)}".lower())
+    if method == "POST" and read_by_post:
+        return read_by_post
     if not types:
         return f"{namespace}/{_VERBS.get(method, 'action')}"
     if len(rest) % 2 == 1 and method == "POST":
@@ -63,6 +68,6 @@ class ArmMetricsPolicy(AsyncHTTPPolicy[HttpRequest, AsyncHttpResponse]):
             raise
         status = response.http_response.status_code
         self._requests.add(1, {"operation": operation, "status": str(status)})
-        if status == 429:
-            self._throttled.add(1, {"operation": operation})
+        # 0 for any other answer: the operation's throttling series exists, at 0, from its first request on
+        self._throttled.add(1 if status == 429 else 0, {"operation": operation})
         return response

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp.helpers import BasicAuth, get_env_proxy_for_url
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.rest import HttpRequest
 from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.keyvault.aio import KeyVaultManagementClient
@@ -30,8 +33,8 @@ from activities.azure.arm_budget import ArmBudget, ArmBudgetPolicy, BudgetLimits
 from activities.azure.arm_metrics import ArmMetricsPolicy
 from activities.azure.arm_retry import BoundedArmPolling, BoundedRetryPolicy
 from activities.azure.blob import BoundedBlobRetry
-from activities.azure.credentials import AsyncStaticTokenCredential
-from adeflow.inputs.settings import AzureSettings
+from activities.azure.credentials import AsyncStaticTokenCredential, describe_identity
+from adeflow.inputs.settings import AzureSettings, credential_refusal
 
 
 def arm_proxy(endpoint: str) -> tuple[URL | None, BasicAuth | None]:
@@ -39,6 +42,19 @@ def arm_proxy(endpoint: str) -> tuple[URL | None, BasicAuth | None]:
     with contextlib.suppress(LookupError):
         return get_env_proxy_for_url(URL(endpoint))
     return None, None
+
+
+SUBSCRIPTIONS_API = "2022-12-01"
+"""api-version of Microsoft.Resources' subscriptions list (the ``adeflow worker --check`` probe)."""
+
+
+@dataclass(frozen=True)
+class ArmProbe:
+    """What the ``--check`` read found: whose token it sent (never the token) and what ARM answered."""
+
+    identity: str
+    subscriptions: int
+    seconds: float
 
 
 class AzureClients:
@@ -50,6 +66,9 @@ class AzureClients:
 
     def __init__(self, settings: AzureSettings, metric_meter: MetricMeter = MetricMeter.noop) -> None:
         """``metric_meter``: the worker runtime's, so ARM request counts join the SDK metrics on one endpoint."""
+        problem = credential_refusal(settings)
+        if problem:
+            raise ValueError(problem)
         self._settings = settings
         self._credential: AsyncTokenCredential = (
             AsyncStaticTokenCredential(settings.static_token)
@@ -173,6 +192,23 @@ class AzureClients:
         if self._graph is None:
             self._graph = ResourceGraphClient(self._credential, **self._client_options())
         return self._graph
+
+    async def probe(self) -> ArmProbe:
+        """One read with this worker's credential, TLS and proxy: list the subscriptions the identity sees.
+
+        Listing subscriptions needs no RBAC action (ARM shows those the caller holds any role in), so it proves
+        authentication without assuming a scope. One attempt, no SDK retries: a diagnostic should answer fast.
+        Raises azure-core's ``ClientAuthenticationError`` (no token), ``HttpResponseError`` or
+        ``ServiceRequestError``.
+        """
+        started = time.monotonic()
+        token = await self._credential.get_token(self._settings.arm_scope)
+        request = HttpRequest("GET", "/subscriptions", params={"api-version": SUBSCRIPTIONS_API})
+        # The tenant-level client's pipeline (credential scope, budget, metrics); the SDK's raw-request helper.
+        response = await self.resource_graph()._send_request(request, retry_total=0)
+        response.raise_for_status()
+        listed = response.json().get("value", [])
+        return ArmProbe(describe_identity(self._credential, token.token), len(listed), time.monotonic() - started)
 
     def blob(self, sas_url: str) -> BlobClient:
         """A page-blob client on a disk's SAS URL (the query is the credential: no bearer token, no ARM budget).

@@ -2,10 +2,14 @@
 
 Production uses azure-identity's ``DefaultAzureCredential``. A rehearsal against the ARM simulator uses a
 fixed bearer token: the SDK still sends it over TLS exactly as it would to Azure, so no code path differs.
+Which endpoint may receive which kind of token is decided in ``adeflow.inputs.settings.credential_refusal``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from types import TracebackType
 from typing import Any
@@ -62,3 +66,40 @@ class AsyncStaticTokenCredential:
         traceback: TracebackType | None = None,
     ) -> None:
         return None
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT access token, read without verifying it: only to say whose token it is, never to trust
+    it. Empty for a token that is not a JWT (the simulator's)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+_CLAIMS = (("tid", "tenant"), ("appid", "client"), ("azp", "client"), ("oid", "object"), ("upn", "user"))
+"""Identity claims worth showing, in this order (``appid`` in v1 tokens, ``azp`` in v2); none of them is secret."""
+
+
+def describe_identity(credential: object, token: str) -> str:
+    """Which credential produced ``token`` and for whom (tenant, client, object id), never the token itself.
+
+    For ``DefaultAzureCredential`` (a ``ChainedTokenCredential``) it names the link that answered, which
+    azure-identity records after a successful ``get_token`` in ``_successful_credential`` (no public accessor).
+    """
+    if isinstance(credential, AsyncStaticTokenCredential | StaticTokenCredential):
+        kind = "a static token (ADEFLOW_ARM_STATIC_TOKEN)"
+    else:
+        used = getattr(credential, "_successful_credential", None)
+        kind = type(credential).__name__ if used is None else f"{type(used).__name__} via {type(credential).__name__}"
+    claims = token_claims(token)
+    shown: dict[str, str] = {}
+    for claim, label in _CLAIMS:
+        value = claims.get(claim)
+        if isinstance(value, str) and value and label not in shown:
+            shown[label] = value
+    return kind + (f" ({', '.join(f'{label} {value}' for label, value in shown.items())})" if shown else "")

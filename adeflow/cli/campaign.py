@@ -253,6 +253,8 @@ def history_command(name: str, limit: int) -> None:
         for run in runs:
             started = f"{run.started:%Y-%m-%d %H:%M:%S} UTC" if run.started else "-"
             click.echo(f"{run.workflow_id}  {run.status}  started {started}")
+            if run.reason:
+                click.echo(f"  reason: {run.reason}")
             if run.actions:
                 click.echo(f"  VMs: {counts_line(run.actions)}")
             if run.rollout_id:

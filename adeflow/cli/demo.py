@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -16,10 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from aiohttp import web
 from temporalio.client import Client
 
-from adeflow.cli.devserver import DevServer
+from adeflow.cli.devserver import DevServer, free_port, temporal_cli
 from adeflow.cli.tables import table_text
+from adeflow.client.codec import CodecKeys, EncryptionCodec, new_key_line
+from adeflow.client.codec_server import build_app, plan_access
 from adeflow.client.connect import connect as connect_temporal
 from adeflow.client.connect import worker_polls
 from adeflow.client.rollouts import start_rollout, ui_link, vm_results, watch, write_report
@@ -145,12 +149,73 @@ async def _disable_lifecycle_vm(
     return None
 
 
-async def _worker_seen(client: Client, task_queue: str, timeout_s: float = 30.0) -> None:
-    """The watch reads progress by query, which needs the server to list the worker just started as a poller
-    (it does within a poll or two; on a loaded machine the first look could come before that)."""
-    deadline = time.monotonic() + timeout_s
-    while not await worker_polls(client, task_queue) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+@dataclass(frozen=True)
+class DemoCodec:
+    """The demo's payload encryption: a fresh key, and the codec server the UI decodes through."""
+
+    keys: CodecKeys
+    keys_variable: str
+    """The key as ``ADEFLOW_CODEC_KEYS`` takes it (``demo:<base64>``)."""
+    url: str
+    runner: web.AppRunner
+
+
+async def _start_codec(ui_port: int) -> DemoCodec:
+    """A codec server on loopback for the dev server's UI (its origin only, by either loopback name)."""
+    key_id, key = new_key_line("demo").split()
+    keys = CodecKeys.parse([(key_id, key)], "adeflow demo --codec")
+    origins = (f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}")
+    port = free_port()
+    # Loopback only, for the demo's own UI: no token (the demo's payloads are sample data; --insecure-no-auth).
+    access = plan_access({}, "127.0.0.1", port, (), insecure_no_auth=True)
+    runner = web.AppRunner(build_app(EncryptionCodec(keys), origins, access), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return DemoCodec(keys, f"{key_id}:{key}", f"http://127.0.0.1:{port}", runner)
+
+
+def adeflow_cli() -> str:
+    """The ``adeflow`` beside this interpreter (the venv's), as a full path when there is one."""
+    beside = Path(sys.executable).parent / "adeflow"
+    return str(beside) if beside.exists() else "adeflow"
+
+
+def demo_environment(settings: Settings, codec: DemoCodec | None) -> dict[str, str]:
+    """The variables that point ``adeflow`` (CLI or worker) at this demo's servers."""
+    env = {
+        "ADEFLOW_TEMPORAL_ADDRESS": settings.temporal.address,
+        "ADEFLOW_TEMPORAL_UI": settings.temporal.ui_url,
+        "ADEFLOW_ARM_ENDPOINT": settings.azure.arm_endpoint,
+        "ADEFLOW_ARM_CA_FILE": settings.azure.ca_file,
+        "ADEFLOW_ARM_STATIC_TOKEN": settings.azure.static_token,
+        "ADEFLOW_LRO_POLL_SECONDS": f"{settings.azure.lro_poll_seconds:g}",
+    }
+    if codec is not None:
+        env["ADEFLOW_CODEC_KEYS"] = codec.keys_variable
+    return env
+
+
+def hand_off(settings: Settings, codec: DemoCodec | None, rollout_id: str) -> str:
+    """What ``--keep-running`` prints: a block to paste into a shell (exports, then commands that work as
+    printed, with the venv's tools by full path)."""
+    env = demo_environment(settings, codec)
+    adeflow, temporal, address = adeflow_cli(), shlex.quote(str(temporal_cli())), settings.temporal.address
+    lines = ["# Point the CLI or a worker at this demo (paste into a shell):"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    lines += [
+        "# then, for example:",
+        f"{adeflow} rollout status {shlex.quote(rollout_id)}",
+        f"{temporal} workflow list --address {address} --query "
+        + shlex.quote(f'AdeRolloutId="{rollout_id}" AND AdeOutcome="refused"'),
+        f"{temporal} workflow list --address {address} --query " + shlex.quote('AdeRule="R-LIM-4a"'),
+    ]
+    if codec is not None:
+        lines += [
+            f"# Payloads are encrypted; the UI decodes them through the codec server {codec.url} (set with",
+            "# --ui-codec-endpoint). In another Temporal UI (2.54): the codec icon in the top bar -> Codec Server",
+            f"# endpoint {codec.url}, 'Pass the user access token' off.",
+        ]
+    return "\n".join(line for line in lines if line)
 
 
 async def run_demo(
@@ -163,35 +228,47 @@ async def run_demo(
     emit_json: bool = False,
     report_dir: Path = Path("var/demo-report"),
     telemetry: TelemetrySettings | None = None,
+    codec: bool = False,
 ) -> DemoSummary:
+    """Run the demo; with ``keep_running``, stay up until cancelled (Ctrl-C, SIGTERM: ``adeflow.cli.stopping``),
+    which then ends it normally. Whatever ends it, everything it started is stopped and its directory removed."""
     started = time.monotonic()
     telemetry = telemetry or TelemetrySettings()
     fleet = load_fleet(fleet_path)
     manifest = load_manifest(manifest_path)
     state_dir = Path(tempfile.mkdtemp(prefix="adeflow-demo-"))
-    sim = SimServer(fleet, clock=SimClock(scale=scale_for(fleet, target_seconds)), state_dir=state_dir / "sim")
     dev: DevServer | None = None
+    sim: SimServer | None = None
+    demo_codec: DemoCodec | None = None
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     try:
+        sim = SimServer(fleet, clock=SimClock(scale=scale_for(fleet, target_seconds)), state_dir=state_dir / "sim")
         sim.start_in_thread()
-        dev = await DevServer.start(state_dir / "temporal", ui=True)
+        ui_port = free_port()
+        demo_codec = await _start_codec(ui_port) if codec else None
+        dev = await DevServer.start(
+            state_dir / "temporal", ui=True, ui_port=ui_port, codec_endpoint=demo_codec.url if demo_codec else ""
+        )
         print(f"Temporal UI: {dev.ui_url}   (server {dev.address})", flush=True)
         print(f"ARM simulator: {sim.base_url}   (clock x{sim.clock.scale:.0f})", flush=True)
-        settings = Settings(temporal=TemporalSettings(address=dev.address), telemetry=telemetry).with_simulator(
-            sim.base_url, sim.ca_path
+        if demo_codec is not None:
+            print(f"Codec server: {demo_codec.url}   (payloads encrypted; the UI decodes through it)", flush=True)
+        temporal = TemporalSettings(address=dev.address, ui_url=dev.ui_url)
+        settings = Settings(temporal=temporal, telemetry=telemetry).with_simulator(sim.base_url, sim.ca_path)
+        client = await connect_temporal(
+            settings.temporal, runtime=build_runtime(telemetry), keys=demo_codec.keys if demo_codec else None
         )
-        client = await connect_temporal(settings.temporal, runtime=build_runtime(telemetry))
         if telemetry.metrics_address:
             print(f"Worker metrics: http://{telemetry.metrics_address}/metrics", flush=True)
         worker_task = asyncio.create_task(run_worker(settings, stop, client, handle_signals=False))
+        await _worker_polling(client, settings.temporal.task_queue, worker_task)
         rollout_id = f"{manifest.rollout.name or 'demo'}-{time.strftime('%H%M%S')}"
         policy = replace(manifest.rollout, poll_interval_s=poll_interval_s)
         request = build_rollout_input(rollout_id, policy, [(vm.ref, vm.settings) for vm in manifest.vms])
         handle = await start_rollout(client, request, settings.temporal.task_queue)
-        link = ui_link(dev.ui_url, "default", handle.id)
+        link = ui_link(settings.temporal.ui_url, settings.temporal.namespace, handle.id)
         print(f"Rollout {rollout_id}: {len(manifest.vms)} VMs, canary first; UI {link}", flush=True)
-        await _worker_seen(client, settings.temporal.task_queue)
         await watch(client, rollout_id, ui_url=link, out=lambda text: print(text, flush=True))
         disable = await _disable_lifecycle_vm(client, settings, fleet, poll_interval_s)
         results = await vm_results(client, rollout_id)
@@ -218,17 +295,13 @@ async def run_demo(
         for r in results:
             if r.outcome is not Outcome.ENCRYPTED:
                 print(f"  {r.message}", flush=True)
+        if keep_running:
+            print(hand_off(settings, demo_codec, rollout_id), flush=True)
         if emit_json:
             print(summary.as_json(), flush=True)
         if keep_running:
-            print(
-                f"Everything stays up: UI {dev.ui_url}, Temporal {dev.address}; try\n"
-                f"  temporal workflow list --address {dev.address} --query 'AdeRolloutId=\"{rollout_id}\"'\n"
-                "Ctrl-C stops it.",
-                file=sys.stderr,
-                flush=True,
-            )
-            await asyncio.Event().wait()
+            print(f"Everything stays up: UI {dev.ui_url}. Ctrl-C (or SIGTERM) stops it.", file=sys.stderr, flush=True)
+            await _until_cancelled()
         return summary
     finally:
         stop.set()
@@ -236,5 +309,32 @@ async def run_demo(
             await asyncio.gather(worker_task, return_exceptions=True)
         if dev is not None:
             dev.stop()
-        sim.stop()
+        if demo_codec is not None:
+            await demo_codec.runner.cleanup()
+        if sim is not None:
+            sim.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+async def _worker_polling(client: Client, task_queue: str, worker: asyncio.Task[None], timeout_s: float = 30) -> None:
+    """Until the server sees the embedded worker poll: the live display queries the rollout, and a query before
+    the first poll is "no worker is polling" rather than a wait."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await worker_polls(client, task_queue):
+        if worker.done():
+            await worker  # its error, as it is
+            raise RuntimeError("the demo's worker stopped before it polled")
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"the demo's worker did not poll task queue {task_queue} within {timeout_s:.0f} s")
+        await asyncio.sleep(0.2)
+
+
+async def _until_cancelled() -> None:
+    """Wait for Ctrl-C or SIGTERM, the normal end of ``--keep-running``: the cancellation is taken, not passed on."""
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        print("stopping the worker, the dev server and the simulator", file=sys.stderr, flush=True)

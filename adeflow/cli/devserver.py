@@ -33,10 +33,11 @@ def free_port() -> int:
         return port
 
 
-def dev_server_args(db_file: Path, port: int, ui_port: int | None) -> list[str]:
+def dev_server_args(db_file: Path, port: int, ui_port: int | None, codec_endpoint: str = "") -> list[str]:
     """WAL and synchronous=normal double the dev server's throughput here.
 
-    Measured in docs/perf-baseline.md; docs/original-design.md §4 asks for both pragmas.
+    Measured in docs/perf-baseline.md; docs/original-design.md §4 asks for both pragmas. ``codec_endpoint``: the
+    UI decodes payloads through that codec server (``adeflow demo --codec``).
     """
     args = [
         "server",
@@ -55,6 +56,8 @@ def dev_server_args(db_file: Path, port: int, ui_port: int | None) -> list[str]:
         "synchronous=normal",
     ]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and codec_endpoint:
+        args += ["--ui-codec-endpoint", codec_endpoint]
     for name, kind in SEARCH_ATTRIBUTES.items():
         args += ["--search-attribute", f"{name}={kind}"]
     return args
@@ -69,19 +72,28 @@ class DevServer:
     ui_url: str
 
     @staticmethod
-    async def start(state_dir: Path, ui: bool = True, timeout_s: float = 30.0) -> DevServer:
+    async def start(
+        state_dir: Path, ui: bool = True, timeout_s: float = 30.0, ui_port: int = 0, codec_endpoint: str = ""
+    ) -> DevServer:
+        """Start and wait until it answers. Its own session: a terminal's Ctrl-C reaches only adeflow, which
+        stops its worker first and then the server; a start that fails or is cancelled stops it too."""
         state_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        ui_port = free_port() if ui else None
-        log = (state_dir / "temporal.log").open("ab")
-        process = subprocess.Popen(
-            [str(temporal_cli()), *dev_server_args(state_dir / "temporal.sqlite", port, ui_port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        ui_port = (ui_port or free_port()) if ui else 0
+        with (state_dir / "temporal.log").open("ab") as log:
+            process = subprocess.Popen(
+                [str(temporal_cli()), *dev_server_args(state_dir / "temporal.sqlite", port, ui_port, codec_endpoint)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         server = DevServer(process, f"127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}" if ui_port else "")
-        await server._wait_ready(timeout_s)
+        try:
+            await server._wait_ready(timeout_s)
+        except BaseException:
+            server.stop()
+            raise
         return server
 
     async def _wait_ready(self, timeout_s: float) -> None:
@@ -94,7 +106,6 @@ class DevServer:
                 return
             except RuntimeError:
                 if asyncio.get_running_loop().time() > deadline:
-                    self.stop()
                     raise
                 await asyncio.sleep(0.2)
 

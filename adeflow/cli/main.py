@@ -8,7 +8,6 @@ and "rerun with --log-level debug for details" (the traceback is logged at debug
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import sys
@@ -19,6 +18,7 @@ import click
 
 from adeflow.cli.campaign import campaign
 from adeflow.cli.codec import codec_key, codec_server
+from adeflow.cli.migrate import migrate
 from adeflow.cli.rollout import rollout
 from adeflow.cli.snapshots import snapshots
 from adeflow.cli.vm import vm
@@ -75,7 +75,16 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 
 @cli.command()
 @click.option("--json", "emit_json", is_flag=True, help="End with one line of JSON summarising the outcomes.")
-@click.option("--keep-running", is_flag=True, help="Leave server, simulator and worker up until Ctrl-C.")
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave server, simulator and worker up, print the environment to use them, until Ctrl-C or SIGTERM.",
+)
+@click.option(
+    "--codec",
+    is_flag=True,
+    help="Encrypt payloads with a fresh key and run a codec server the demo's UI decodes through.",
+)
 @click.option(
     "--fleet",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -89,16 +98,22 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     help="Rollout manifest (default: examples/demo-rollout.yaml).",
 )
 @click.option("--target-seconds", default=30.0, show_default=True, help="Real seconds the slowest VM may take.")
-def demo(emit_json: bool, keep_running: bool, fleet: Path | None, manifest: Path | None, target_seconds: float) -> None:
-    """Roll out ADE over a sample fleet: Temporal dev server + ARM simulator + worker, canary first."""
+def demo(
+    emit_json: bool, keep_running: bool, codec: bool, fleet: Path | None, manifest: Path | None, target_seconds: float
+) -> None:
+    """Roll out ADE over a sample fleet: Temporal dev server + ARM simulator + worker, canary first.
+
+    Ctrl-C and SIGTERM stop it alike: the worker, the dev server and the simulator stop and its temporary
+    directory goes; with --keep-running that is the normal end (exit 0)."""
     from adeflow.cli.demo import DEFAULT_FLEET, DEFAULT_MANIFEST, run_demo
+    from adeflow.cli.stopping import Stopped, run_until_signal
 
     try:
         telemetry = Settings.from_env().telemetry  # the metrics endpoint, if ADEFLOW_METRICS_ADDRESS asks for one
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        summary = asyncio.run(
+        summary = run_until_signal(
             run_demo(
                 fleet or DEFAULT_FLEET,
                 manifest or DEFAULT_MANIFEST,
@@ -106,9 +121,10 @@ def demo(emit_json: bool, keep_running: bool, fleet: Path | None, manifest: Path
                 keep_running=keep_running,
                 emit_json=emit_json,
                 telemetry=telemetry,
+                codec=codec,
             )
         )
-    except KeyboardInterrupt:
+    except (Stopped, KeyboardInterrupt):
         click.echo("interrupted; everything the demo started has been stopped", err=True)
         sys.exit(1)
     if summary.count(Outcome.FAILED):
@@ -124,8 +140,15 @@ class _SimulatorCommands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name != "serve":
             return None
-        from azuresim.cli import serve
-
+        try:
+            from azuresim.cli import serve
+        except ModuleNotFoundError as exc:  # the worker image leaves the simulator's test CA library out
+            if exc.name != "trustme":
+                raise
+            raise click.UsageError(
+                "the simulator needs the optional sim dependencies: pip install 'adeflow[sim]' "
+                "(container images: build the Dockerfile's `simulator` target)"
+            ) from None
         return serve
 
 
@@ -138,6 +161,7 @@ cli.add_command(worker_command, name="worker")
 cli.add_command(vm)
 cli.add_command(rollout)
 cli.add_command(campaign)
+cli.add_command(migrate)
 cli.add_command(snapshots)
 cli.add_command(codec_server)
 cli.add_command(codec_key)

@@ -24,7 +24,6 @@ from adeflow.client.rollouts import (
     start_rollout,
     status_name,
     steer,
-    ui_base,
     ui_link,
     watch,
     write_report,
@@ -133,9 +132,10 @@ def start(manifest: Path, rollout_id: str, wait: bool) -> None:
 
     async def go(client: Client, settings: Settings) -> None:
         handle = await start_rollout(client, request, settings.temporal.task_queue)
-        link = ui_link(ui_base(), settings.temporal.namespace, handle.id)
+        link = ui_link(settings.temporal.ui_url, settings.temporal.namespace, handle.id)
         click.echo(f"rollout {rollout_id} ({len(fleet.vms)} VMs): workflow {handle.id}")
-        click.echo(f"UI: {link}")
+        if link:
+            click.echo(f"UI: {link}")
         if not await worker_polls(client, settings.temporal.task_queue):
             click.echo(f"warning: {no_worker(settings.temporal.task_queue)}; the rollout waits for one", err=True)
         if wait:
@@ -152,7 +152,7 @@ def watch_command(rollout_id: str) -> None:
     """Re-attach the live display to a rollout (Ctrl-C detaches)."""
 
     async def go(client: Client, settings: Settings) -> None:
-        link = rollout_ui_link(ui_base(), settings.temporal.namespace, rollout_id)
+        link = rollout_ui_link(settings.temporal.ui_url, settings.temporal.namespace, rollout_id)
         await watch(client, rollout_id, ui_url=link)
 
     _run(go)

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from adeflow.cli.tables import echo_table
 from adeflow.client.azure_reads import read_vm_facts
 from adeflow.client.preflight import evaluate
-from adeflow.client.rollouts import ui_base, ui_link
+from adeflow.client.rollouts import ui_link
 from adeflow.client.session import run_azure, run_temporal
 from adeflow.client.vm_runs import (
     VmRun,
@@ -333,7 +333,7 @@ def _follow(start: Callable[[Client, Settings], Awaitable[VmRun]], wait: bool) -
             click.echo(f"already running: attached to {run.workflow_id} (one run per VM; this request was not sent)")
         else:
             click.echo(f"started {run.workflow_id}")
-        link = ui_link(ui_base(), settings.temporal.namespace, run.workflow_id)
+        link = ui_link(settings.temporal.ui_url, settings.temporal.namespace, run.workflow_id)
         if link:
             click.echo(f"UI: {link}")
         if not wait:

@@ -31,10 +31,12 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from adeflow.client.errors import OperationFailed
+from adeflow.client.failures import failure_reason
 from adeflow.inputs.campaign_file import CampaignFile, Overlap, schedule_id
 from workflows.campaign import CampaignWorkflow
 
@@ -197,6 +199,25 @@ class CampaignRun:
     rollout_id: str = ""
     rollout_counts: dict[str, int] = field(default_factory=dict)
     reports: list[str] = field(default_factory=list)
+    reason: str = ""
+    """Why a run that ended without a result did (failed, terminated, timed out, cancelled), in one line."""
+
+
+ENDED_WITHOUT_RESULT = (
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.TIMED_OUT,
+    WorkflowExecutionStatus.CANCELED,
+)
+
+
+async def _reason(client: Client, workflow_id: str, run_id: str | None) -> str:
+    """The failure of a closed run, read from its close event (no worker needed)."""
+    try:
+        await client.get_workflow_handle(workflow_id, run_id=run_id).result(follow_runs=False)
+    except WorkflowFailureError as failed:
+        return failure_reason(failed)
+    return ""
 
 
 async def history(client: Client, name: str, limit: int = 20) -> list[CampaignRun]:
@@ -206,6 +227,7 @@ async def history(client: Client, name: str, limit: int = 20) -> list[CampaignRu
     async for execution in client.list_workflows(query, limit=limit):
         memo: dict[str, Any] = dict(await execution.memo())
         status = execution.status.name.lower() if execution.status else "unknown"
+        ended_badly = execution.status in ENDED_WITHOUT_RESULT
         runs.append(
             CampaignRun(
                 workflow_id=execution.id,
@@ -216,6 +238,7 @@ async def history(client: Client, name: str, limit: int = 20) -> list[CampaignRu
                 rollout_id=str(memo.get("rollout_id") or ""),
                 rollout_counts=dict(memo.get("rollout_counts") or {}),
                 reports=list(memo.get("reports") or []),
+                reason=await _reason(client, execution.id, execution.run_id) if ended_badly else "",
             )
         )
     return runs

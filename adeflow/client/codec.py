@@ -19,15 +19,18 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.api.failure.v1 import Failure
+from temporalio.common import HeaderCodecBehavior
+from temporalio.converter import DataConverter, PayloadCodec, PayloadConverter
 
 from adeflow.client.errors import BadInput
 from adeflow.client.failures import QuietBenignFailureConverter
+from adeflow.inputs.secret_files import SecretFileError, read_secret_file
 
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES256-GCM"
@@ -87,9 +90,9 @@ class CodecKeys:
             return CodecKeys.parse([(i.strip(), k.strip()) for i, k in pairs], "ADEFLOW_CODEC_KEYS")
         if path:
             try:
-                lines = Path(path).read_text().splitlines()
-            except OSError as exc:
-                raise CodecKeyError(f"ADEFLOW_CODEC_KEY_FILE: cannot read {path}: {exc.strerror}") from exc
+                lines = read_secret_file(path, "ADEFLOW_CODEC_KEY_FILE").splitlines()
+            except SecretFileError as exc:
+                raise CodecKeyError(str(exc)) from None
             entries = []
             for number, line in enumerate(lines, 1):
                 text = line.split("#", 1)[0].strip()
@@ -150,9 +153,48 @@ class EncryptionCodec(PayloadCodec):
         return opened
 
 
+SEALED_FAILURE_MESSAGE = "Encoded failure"
+"""What a sealed failure's ``message`` says in the stored history (the SDK's own wording, which the UI knows)."""
+
+
+class SealedFailureConverter(QuietBenignFailureConverter):
+    """Moves each failure's message and stack trace into its encoded attributes, which the codec seals.
+
+    Failure messages quote ARM, the extension and adeflow's own explanations (resource ids, vault names, the
+    guest's error text), so they are as sensitive as payloads. This is the SDK's ``encode_common_attributes``,
+    applied after the benign-failure trace is dropped; causes are sealed too (the base class recurses through
+    this method). A client or worker with the key reads the original message; the server and a client without
+    it see ``Encoded failure``. Failure *types* (the reason codes, ARM error codes) and retry flags stay readable:
+    they are not payloads, and they are what the UI lists and operators filter on.
+    """
+
+    def to_failure(self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure) -> None:
+        super().to_failure(exception, payload_converter, failure)
+        if failure.message == SEALED_FAILURE_MESSAGE and failure.HasField("encoded_attributes"):
+            return  # a failure re-raised as received, still sealed
+        attributes = {"message": failure.message, "stack_trace": failure.stack_trace}
+        failure.encoded_attributes.CopyFrom(payload_converter.to_payloads([attributes])[0])
+        failure.message = SEALED_FAILURE_MESSAGE
+        failure.stack_trace = ""
+
+
 def data_converter(keys: CodecKeys | None) -> DataConverter:
-    """The SDK's default converter (benign failures without stack traces), with the codec when keys are set."""
+    """The SDK's default converter (benign failures without stack traces), with the codec when keys are set.
+
+    With keys, payloads and failure messages are sealed (:class:`SealedFailureConverter`)."""
     converter = dataclasses.replace(DataConverter.default, failure_converter_class=QuietBenignFailureConverter)
     if keys is None:
         return converter
-    return dataclasses.replace(converter, payload_codec=EncryptionCodec(keys))
+    return dataclasses.replace(
+        converter, payload_codec=EncryptionCodec(keys), failure_converter_class=SealedFailureConverter
+    )
+
+
+def header_codec(keys: CodecKeys | None) -> HeaderCodecBehavior:
+    """With keys, headers (the activities' log context, ``worker/interceptors.py``) are sealed like payloads."""
+    return HeaderCodecBehavior.NO_CODEC if keys is None else HeaderCodecBehavior.CODEC
+
+
+def client_codec_options(keys: CodecKeys | None) -> dict[str, Any]:
+    """``Client.connect`` options for these keys: the data converter and the header codec, always together."""
+    return {"data_converter": data_converter(keys), "header_codec_behavior": header_codec(keys)}

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from adeflow.client.codec import CodecKeys, data_converter
+from adeflow.client.codec import CodecKeys, client_codec_options
 from adeflow.client.errors import OperationFailed
 from adeflow.inputs.settings import TemporalSettings
 
@@ -88,11 +88,15 @@ def _reason(error: BaseException) -> str:
     return "the connection failed"
 
 
-async def connect(settings: TemporalSettings, *, runtime: Runtime | None = None) -> Client:
+async def connect(
+    settings: TemporalSettings, *, runtime: Runtime | None = None, keys: CodecKeys | None = None
+) -> Client:
     """Connect, or raise :class:`TemporalUnreachable` (at once for a refused or unresolvable address, never a hang).
 
     The payload codec is on when ``ADEFLOW_CODEC_KEYS``/``_KEY_FILE`` is set, so the worker and every CLI
-    command read and write the same encrypted payloads (``adeflow.client.codec``)."""
+    command read and write the same encrypted payloads, failure messages and headers (``adeflow.client.codec``);
+    ``keys`` given (the demo's own) take their place.
+    """
     try:
         return await asyncio.wait_for(
             Client.connect(
@@ -102,7 +106,7 @@ async def connect(settings: TemporalSettings, *, runtime: Runtime | None = None)
                 tls=tls_config(settings),
                 connect_timeout=CONNECT_TIMEOUT,
                 runtime=runtime,
-                data_converter=data_converter(CodecKeys.from_env()),
+                **client_codec_options(keys if keys is not None else CodecKeys.from_env()),
             ),
             timeout=BACKSTOP_S,
         )

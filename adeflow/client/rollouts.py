@@ -8,7 +8,6 @@ from its result and the memo it leaves (``RolloutMemo``), and a running one with
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -29,8 +28,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adeflow.client.connect import no_worker, worker_polls
 from adeflow.client.errors import OperationFailed
+from adeflow.client.labels import start_labels
 from adeflow.domain.model import EncryptVmResult
 from adeflow.domain.rollout import RolloutInput, RolloutProgress, RolloutResult
+from adeflow.domain.run_labels import rollout_labels
 from adeflow.reports.rollout_live import LiveDisplay, PlainDisplay, RolloutDisplay
 from adeflow.reports.rollout_report import PHASES, ReportRow, report_csv, report_json, report_markdown
 from workflows.encrypt_vm import EncryptVmWorkflow
@@ -72,25 +73,20 @@ def status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower().replace("_", "-") if status else "unknown"
 
 
-def ui_base() -> str:
-    """The Temporal UI that links point at (ADEFLOW_TEMPORAL_UI; empty: no links)."""
-    return os.environ.get("ADEFLOW_TEMPORAL_UI", "http://localhost:8233")
-
-
 def ui_link(ui_base: str, namespace: str, workflow_id: str) -> str:
+    """A run's page in the UI at ``ui_base`` (``TemporalSettings.ui_url``, the server actually used); empty: none."""
     return f"{ui_base.rstrip('/')}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}" if ui_base else ""
 
 
 async def start_rollout(client: Client, request: RolloutInput, task_queue: str) -> RolloutHandle:
     """Start, or attach to the rollout already running under this id (a repeated trigger never duplicates)."""
-    vms = sum(len(t.names) for t in request.targets)
     return await client.start_workflow(
         FleetRolloutWorkflow.run,
         request,
         id=rollout_workflow_id(request.rollout_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Rollout {request.rollout_id}: {vms} VMs",
+        **start_labels(client, *rollout_labels(request)),
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from adeflow.client.labels import start_labels
+from adeflow.domain import run_labels
 from adeflow.domain.model import CreateFromVhdInput, DisableInput, EncryptVmInput, Outcome, RemoveExtensionInput, VmRef
 from adeflow.inputs.settings import Settings
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow, create_from_vhd_workflow_id
@@ -63,11 +65,22 @@ class VmRun:
 
 
 async def _start(
-    client: Client, settings: Settings, run: Any, request: object, workflow_id: str, summary: str
+    client: Client,
+    settings: Settings,
+    run: Any,
+    request: object,
+    workflow_id: str,
+    summary: str,
+    details: str,
+    queue: str = "",
 ) -> VmRun:
     try:
         handle = await client.start_workflow(
-            run, request, id=workflow_id, task_queue=settings.temporal.task_queue, static_summary=summary
+            run,
+            request,
+            id=workflow_id,
+            task_queue=queue or settings.temporal.task_queue,
+            **start_labels(client, summary, details),
         )
     except WorkflowAlreadyStartedError:  # the run in flight for this VM: follow it, never a second one
         return VmRun(client.get_workflow_handle(workflow_id), attached=True)
@@ -75,33 +88,51 @@ async def _start(
 
 
 async def start_encrypt(client: Client, settings: Settings, request: EncryptVmInput) -> VmRun:
-    vm = request.vm
-    summary = f"Encrypt {vm.name} in {vm.resource_group}"
-    return await _start(client, settings, EncryptVmWorkflow.run, request, encrypt_vm_workflow_id(vm), summary)
+    return await _start(
+        client,
+        settings,
+        EncryptVmWorkflow.run,
+        request,
+        encrypt_vm_workflow_id(request.vm),
+        run_labels.encrypt_summary(request),
+        run_labels.encrypt_details(request),
+    )
 
 
 async def start_disable(client: Client, settings: Settings, request: DisableInput) -> VmRun:
-    vm = request.vm
-    summary = f"Disable ADE (data) on {vm.name} in {vm.resource_group}"
-    return await _start(client, settings, DisableEncryptionWorkflow.run, request, disable_workflow_id(vm), summary)
+    return await _start(
+        client,
+        settings,
+        DisableEncryptionWorkflow.run,
+        request,
+        disable_workflow_id(request.vm),
+        run_labels.disable_summary(request),
+        run_labels.disable_details(request),
+    )
 
 
 async def start_remove_extension(client: Client, settings: Settings, vm: VmRef, leave_encrypted: bool) -> VmRun:
     request = RemoveExtensionInput(vm, leave_encrypted)
-    summary = f"Remove the ADE extension from {vm.name}"
     return await _start(
-        client, settings, RemoveExtensionWorkflow.run, request, remove_extension_workflow_id(vm), summary
+        client,
+        settings,
+        RemoveExtensionWorkflow.run,
+        request,
+        remove_extension_workflow_id(vm),
+        run_labels.remove_extension_summary(request),
+        run_labels.remove_extension_details(request),
     )
 
 
 async def start_create_from_vhd(client: Client, settings: Settings, request: CreateFromVhdInput) -> VmRun:
-    vm = request.vm
-    summary = f"Create {vm.name} from an encrypted VHD in {vm.resource_group}"
+    """On the create task queue: only the create worker, whose identity may write VMs, serves it."""
     return await _start(
         client,
         settings,
         CreateVmFromEncryptedVhdWorkflow.run,
         request,
-        create_from_vhd_workflow_id(vm),
-        summary,
+        create_from_vhd_workflow_id(request.vm),
+        run_labels.create_from_vhd_summary(request),
+        run_labels.create_from_vhd_details(request),
+        settings.temporal.create_queue,
     )

@@ -14,6 +14,7 @@ from enum import StrEnum
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.fleet_query import VmQuery, VmQueryResult, merge_selected
 from adeflow.domain.model import VmRef
+from adeflow.domain.vocabulary import Reason
 
 
 class VmStatus(StrEnum):
@@ -70,6 +71,8 @@ class RolloutState:
     wave: int = 0
     paused: bool = False
     halted: str = ""
+    halted_reason: str = ""
+    """Why the rollout halted as a reason code (``Reason.CANARY_FAILED``, ...): its ``AdeRule`` while halted."""
     cancelled: bool = False
     budget_spent: int = 0
     """Failures already accepted by an operator's resume; the budget counts failures beyond these."""
@@ -168,6 +171,17 @@ _BY_OUTCOME = {"encrypted": VmStatus.ENCRYPTED, "failed": VmStatus.FAILED, "refu
 LOG_KEEP = 20
 
 
+def _span(bounds: tuple[int, int], total: int) -> str:
+    start, end = bounds
+    return f"VM {end} of {total}" if end - start == 1 else f"VMs {start + 1}-{end} of {total}"
+
+
+def _tally(statuses: list[VmStatus]) -> str:
+    """``3 VMs: 2 encrypted, 1 refused``."""
+    counts = Counter(COUNT_NAMES[s] for s in statuses)
+    return f"{len(statuses)} VM(s): " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+
+
 def order_slots(targets: list[RolloutTarget], canary: int) -> list[Slot]:
     """Fleet order with the canary first: the first ``canary`` VMs of each subscription, then the rest in order."""
     flat = [
@@ -204,7 +218,14 @@ class RolloutBook:
         canary_size = sum(min(self.policy.canary, n) for n in per_sub_canary.values())
         self.slots = order_slots(request.targets, self.policy.canary)
         self.waves = wave_bounds(len(self.slots), canary_size, self.policy.waves)
-        self.state = state or RolloutState(statuses=VmStatus.PENDING.value * len(self.slots))
+        if state is None:
+            state = RolloutState(statuses=VmStatus.PENDING.value * len(self.slots))
+            if self.waves:
+                canary = ", ".join(slot.vm.name for slot in self.slots[slice(*self.waves[0])][:5])
+                self._log_to(
+                    state, f"canary wave started: {_span(self.waves[0], len(self.slots))} ({canary}); the others wait"
+                )
+        self.state = state
         self._running_by_sub: Counter[str] = Counter(
             s.vm.subscription_id for s in self.slots if self.status(s.index) is VmStatus.RUNNING
         )
@@ -315,20 +336,26 @@ class RolloutBook:
             if not all(status in TERMINAL for status in wave):
                 return
             if self.state.wave == 0 and VmStatus.FAILED in wave and self.state.budget_spent < self.counts()["failed"]:
-                self._halt("canary wave failed: fix the cause, then resume or retry-failed")
+                self._halt("canary wave failed: fix the cause, then resume or retry-failed", Reason.CANARY_FAILED)
                 return
+            if self.state.wave == 0:
+                self._log(f"canary wave passed: {_tally(wave)}")
             self.state.wave += 1
             if self.state.wave < len(self.waves):
-                s, e = self.waves[self.state.wave]
-                self._log(f"wave {self.state.wave} started: VMs {s + 1}-{e} of {self.total}")
+                self._log(f"wave {self.state.wave} started: {_span(self.waves[self.state.wave], self.total)}")
 
-    def _halt(self, why: str) -> None:
+    def _halt(self, why: str, reason: str) -> None:
         if self.state.halted != why:
             self.state.halted = why
+            self.state.halted_reason = reason
             self._log(f"halted: {why}")
 
     def _log(self, line: str) -> None:
-        self.state.log = [*self.state.log, line][-LOG_KEEP:]
+        self._log_to(self.state, line)
+
+    @staticmethod
+    def _log_to(state: RolloutState, line: str) -> None:
+        state.log = [*state.log, line][-LOG_KEEP:]
 
     # -- events ----------------------------------------------------------------------------------------------
 
@@ -353,7 +380,10 @@ class RolloutBook:
             self.state.failures = [*self.state.failures, note]
             limit = self.policy.failure_budget.limit(self.total)
             if self.failed_beyond_accepted() > limit:
-                self._halt(f"failure budget exceeded ({self.failed_beyond_accepted()} failed, budget {limit})")
+                self._halt(
+                    f"failure budget exceeded ({self.failed_beyond_accepted()} failed, budget {limit})",
+                    Reason.FAILURE_BUDGET_EXCEEDED,
+                )
         elif status is VmStatus.REFUSED:
             self.state.refusals = [*self.state.refusals, note]
 
@@ -380,7 +410,7 @@ class RolloutBook:
         if self.state.halted:
             self.state.budget_spent = self.counts()["failed"]
         self.state.paused = False
-        self.state.halted = ""
+        self.state.halted = self.state.halted_reason = ""
         self._log(f"resumed by {operator}")
         return "resumed"
 
@@ -396,7 +426,7 @@ class RolloutBook:
         self.state.failures = []
         self.state.budget_spent = 0
         self.state.retry_queue = [*self.state.retry_queue, *failed]
-        self.state.halted = ""
+        self.state.halted = self.state.halted_reason = ""
         self._log(f"retry of {len(failed)} failed VM(s) requested by {operator}")
         return f"{len(failed)} failed VM(s) queued again"
 

@@ -16,11 +16,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import TypeVar
+from datetime import UTC, date, datetime
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from adeflow.domain.fleet import FailureBudget
+from adeflow.domain.migration.payloads import NicPolicy, PathPolicy
 from adeflow.domain.model import BackupPolicy, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
 from adeflow.domain.vocabulary import GUEST_CHECKS
@@ -407,4 +408,185 @@ def parse_cron(value: object) -> str:
         bounded = [n for n in (numbers or []) if not (step and str(n) == step)]
         if numbers is None or any(n < low or n > high for n in bounded):
             raise ValueError(f"{what} field {field!r} is not valid (numbers {low}-{high}, * , - /)")
+    return written
+
+
+# ---------------------------------------------------------------------------------------------- migration (M-1..M-8)
+
+TODO: Final = "TODO"
+"""What ``adeflow migrate plan`` writes where only the operator knows the value (the M-4 image and first login):
+every validator below refuses it, naming what to fill in, until it is replaced."""
+DOWNTIME_APPROVAL: Final = "approval"
+"""``downtime: approval``: no window; the source is stopped only after an operator's recorded approval (M-7)."""
+TIMESTAMP_FORMAT = "a time with its zone, e.g. 2026-11-07T22:00:00Z or 2026-11-07T23:00:00+01:00"
+SIZE_FORMAT = "a size in MiB or GiB, e.g. 256MiB or 1GiB"
+IMAGE_ID_FORMAT = (
+    "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Compute/images/<name> or "
+    ".../Microsoft.Compute/galleries/<gallery>/images/<definition>[/versions/<version>]"
+)
+SAS_MIN_SECONDS = 300
+"""The shortest disk SAS a copy accepts (the domain's preflight refuses less); an expired one is renewed mid-copy."""
+COPY_PARALLELISM_MAX = 64
+CHECKPOINT_MIN_MIB = 4
+"""A checkpoint covers at least one Put Page From URL call (4 MiB)."""
+ADMIN_USERNAME_MAX = 64
+RESERVED_ADMIN_USERNAMES = (
+    "administrator", "admin", "user", "user1", "test", "user2", "test1", "user3", "admin1", "1", "123", "a",
+    "actuser", "adm", "admin2", "aspnet", "backup", "console", "david", "guest", "john", "owner", "root", "server",
+    "sql", "support", "support_388945a0", "sys", "test2", "test3", "user4", "user5",
+)  # fmt: skip
+"""Compute API ``osProfile.adminUsername``: "Disallowed values" (compared without case here)."""
+
+_TIMESTAMP = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"
+    r"([Zz]|[+-]\d{2}:\d{2})$"
+)
+_TODO = re.compile(r"^TODO\b")
+_SIZE = re.compile(r"^([1-9]\d*)(MiB|GiB)$")
+_SUFFIX = re.compile(r"^[A-Za-z0-9._-]{0,23}[A-Za-z0-9_-]$")
+_VM_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")
+_IMAGE_ID = re.compile(
+    r"^/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/Microsoft\.Compute/"
+    r"(images/[^/\s]+|galleries/[^/\s]+/images/[^/\s]+(/versions/[^/\s]+)?)/?$",
+    re.IGNORECASE,
+)
+_IMAGE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_IMAGE_VERSION = re.compile(r"^(latest|\d+\.\d+\.\d+)$")
+_ADMIN_USERNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_SSH_PUBLIC_KEY = re.compile(r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$")
+
+
+def not_todo(value: object, fill: str) -> object:
+    """``value`` unless it is still the TODO that ``adeflow migrate plan`` left: then say what to fill in."""
+    if isinstance(value, str) and _TODO.match(value.strip()):
+        raise ValueError(f"still {TODO}: {fill}")
+    return value
+
+
+def parse_path_policy(value: object) -> PathPolicy:
+    """``auto`` (M-3 unless the OS volume is encrypted, then M-4), ``copy-disks`` (M-3) or ``rebuild`` (M-4)."""
+    return parse_choice(value, list(PathPolicy))
+
+
+def parse_nic_policy(value: object) -> NicPolicy:
+    """``new`` (a new NIC in the source's subnet) or ``reuse`` (the source's NIC and private IP, M-7)."""
+    return parse_choice(value, list(NicPolicy))
+
+
+def parse_timestamp(value: object) -> datetime:
+    """A point in time with its zone (returned in UTC): a YAML timestamp, or ISO 8601 text. A time without a zone
+    is refused: a downtime window read in the worker's zone would stop a VM hours early or late (M-7)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"give the time zone (Z or +01:00); expected {TIMESTAMP_FORMAT}")
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        raise ValueError(f"give a time and its zone, not only a date; expected {TIMESTAMP_FORMAT}")
+    written = text(value, TIMESTAMP_FORMAT)
+    if not _TIMESTAMP.match(written):
+        if _TIMESTAMP.match(f"{written}Z"):
+            raise ValueError(f"give the time zone (Z or +01:00); expected {TIMESTAMP_FORMAT}")
+        raise ValueError(f"expected {TIMESTAMP_FORMAT}; got {written!r}")
+    try:
+        parsed = datetime.fromisoformat(written.replace("z", "Z").replace("t", "T"))
+    except ValueError as exc:
+        raise ValueError(f"{written!r} is not a valid time: {exc}") from None
+    return parsed.astimezone(UTC)
+
+
+def parse_size(value: object, minimum_mib: int = 1) -> int:
+    """Bytes from ``256MiB`` or ``1GiB`` (binary units only: always whole 512-byte pages)."""
+    written = text(value, SIZE_FORMAT)
+    match = _SIZE.match(written)
+    if not match:
+        raise ValueError(f"expected {SIZE_FORMAT}; got {written!r}")
+    mib = int(match[1]) * (1024 if match[2] == "GiB" else 1)
+    if mib < minimum_mib:
+        raise ValueError(f"must be at least {minimum_mib}MiB; got {written!r}")
+    return mib * 1024 * 1024
+
+
+def parse_checkpoint_size(value: object) -> int:
+    """Bytes copied between two recorded checkpoints: a resumed copy re-copies at most this much (M-3)."""
+    return parse_size(value, CHECKPOINT_MIN_MIB)
+
+
+def parse_sas_duration(value: object) -> int:
+    """Whole seconds of a disk SAS (``beginGetAccess`` ``durationInSeconds``), at least 5 minutes."""
+    seconds = parse_duration(value)
+    if seconds < SAS_MIN_SECONDS:
+        raise ValueError(f"must be at least 5m ({SAS_MIN_SECONDS} s): a copy renews the SAS, not every few seconds")
+    return math.ceil(seconds)
+
+
+def parse_copy_parallelism(value: object) -> int:
+    """Put Page From URL calls in flight per disk."""
+    return parse_whole_number(value, 1, COPY_PARALLELISM_MAX)
+
+
+def parse_name_suffix(value: object) -> str:
+    """Appended to the source's VM, disk and NIC names (M-1: new resources next to the source, never the same name)."""
+    written = text(value, "a name suffix like -eah")
+    if not _SUFFIX.match(written):
+        raise ValueError(f"use 1-24 letters, digits, '.', '_' and '-', not ending with '.' (M-1); got {written!r}")
+    return written
+
+
+def parse_vm_name(value: object) -> str:
+    """A Linux VM name: 1-64 letters, digits, ``. _ -``, starting with a letter or digit, not ending with ``.``."""
+    written = text(value, "a VM name")
+    if not _VM_NAME.match(written):
+        raise ValueError(
+            "a Linux VM name has 1-64 letters, digits, '.', '_' and '-', starts with a letter or digit and does not "
+            f"end with '.'; got {written!r}"
+        )
+    return written
+
+
+def parse_image_part(value: object, what: str) -> str:
+    """A marketplace image's publisher, offer or sku (M-4)."""
+    written = text(not_todo(value, f"name the image's {what} (M-4), or give image.id instead"), f"an image {what}")
+    if not _IMAGE_PART.match(written):
+        raise ValueError(f"an image {what} has letters, digits, '.', '_' and '-'; got {written!r}")
+    return written
+
+
+def parse_image_version(value: object) -> str:
+    written = text(not_todo(value, "give the image version (M-4), e.g. latest"), "an image version")
+    if not _IMAGE_VERSION.match(written):
+        raise ValueError(f"an image version is latest or three numbers like 22.04.202604010; got {written!r}")
+    return written
+
+
+def parse_image_id(value: object) -> str:
+    """A managed image or an Azure Compute Gallery image (definition or version), as its resource id (M-4)."""
+    written = text(not_todo(value, f"give the image's resource id ({IMAGE_ID_FORMAT}) (M-4)"), "an image id")
+    if not _IMAGE_ID.match(written) or not _GUID.match(written.split("/")[2]):
+        raise ValueError(f"expected an image resource id ({IMAGE_ID_FORMAT}); got {written!r}")
+    return written.rstrip("/")
+
+
+def parse_admin_username(value: object) -> str:
+    """The new VM's first login (M-4): 1-64 letters, digits, ``_ -``, not one of Azure's disallowed names."""
+    written = text(not_todo(value, "name the new VM's admin user (M-4)"), "an admin user name")
+    if not _ADMIN_USERNAME.match(written):
+        raise ValueError(
+            f"an admin user name has 1-64 letters, digits, '_' and '-' and starts with a letter or '_'; got {written!r}"
+        )
+    if written.lower() in RESERVED_ADMIN_USERNAMES:
+        raise ValueError(f"Azure does not allow {written!r} as the admin user name; choose another")
+    return written
+
+
+def parse_ssh_public_key(value: object) -> str:
+    """An OpenSSH public key on one line, ``ssh-rsa`` or ``ssh-ed25519`` (what Azure accepts); not a secret."""
+    written = text(
+        not_todo(value, "give the admin user's SSH public key (M-4), the line from ~/.ssh/id_ed25519.pub"),
+        "an SSH public key",
+    )
+    if not _SSH_PUBLIC_KEY.match(written):
+        shown = written if len(written) <= 40 else written[:37] + "..."
+        raise ValueError(
+            f"expected an OpenSSH public key line 'ssh-ed25519 AAAA... comment' or 'ssh-rsa ...'; got {shown!r}"
+        )
     return written

@@ -21,6 +21,10 @@ PHASE: Final = "AdePhase"
 OUTCOME: Final = "AdeOutcome"
 """A VM run's ``Outcome`` value, set when it ends."""
 VOLUME_TYPE: Final = "AdeVolumeType"
+RULE: Final = "AdeRule"
+"""Why a run did not succeed, readable in the UI's list without opening it: a refusal's rule id (``R-LIM-4a``)
+or a failure's reason code (``snapshot-failed``, ARM's own code); a rollout's halt reason (``Reason.CANARY_FAILED``,
+``Reason.FAILURE_BUDGET_EXCEEDED``). Unset while all goes well."""
 
 SEARCH_ATTRIBUTES: Final[dict[str, str]] = {
     ROLLOUT_ID: "Keyword",
@@ -30,8 +34,14 @@ SEARCH_ATTRIBUTES: Final[dict[str, str]] = {
     PHASE: "Keyword",
     OUTCOME: "Keyword",
     VOLUME_TYPE: "Keyword",
+    RULE: "Keyword",
 }
-"""Custom search attributes adeflow's workflows set, name to indexed type; a namespace must have them first."""
+"""Custom search attributes adeflow's workflows set, name to indexed type; a namespace must have them first.
+Every one is a Keyword, and SQL visibility (PostgreSQL, MySQL, SQLite) allows at most 10 Keyword attributes per
+namespace (``MAX_KEYWORD_ATTRIBUTES``): adding one more is a deliberate choice, checked by a test."""
+
+MAX_KEYWORD_ATTRIBUTES: Final = 10
+"""SQL visibility's limit of custom Keyword search attributes per namespace."""
 
 
 # -- failure reason codes ------------------------------------------------------------------------------------------
@@ -118,6 +128,9 @@ class Reason:
     COPY_STALLED: Final = "copy-stalled"
     """The data plane kept answering ServerBusy (or failing) with no page copied for too long; retried."""
     ROLLBACK_FAILED: Final = "rollback-failed"
+    # rollouts: why a rollout halted (its AdeRule while halted)
+    CANARY_FAILED: Final = "canary-failed"
+    FAILURE_BUDGET_EXCEEDED: Final = "failure-budget-exceeded"
 
 
 # -- confirmations: guest-side checks an operator vouches for ---------------------------------------------------

@@ -2,7 +2,9 @@
 
 A VM is a resource id, or a mapping with ``id`` or ``subscription, resource_group, name`` plus any settings; a
 selector names VMs found at run time, by ``subscription`` (+ ``resource_group``, ``tags``) or by a
-``resource_graph`` query over ``subscriptions``, plus any settings. Each VM is listed once.
+``resource_graph`` query over ``subscriptions``, plus any settings. Each VM is listed once. In a migration manifest
+(:data:`~adeflow.inputs.settings_block.MIGRATION`) an entry may also carry ``migrate`` settings, which
+:mod:`adeflow.inputs.migrate_block` reads; the functions ending in ``_entries`` return each result with its place.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from adeflow.domain.fleet import FailureBudget, ResolvedVm, RolloutPolicy, Selec
 from adeflow.domain.model import VmRef
 from adeflow.inputs.settings_block import (
     INVALID,
+    ROLLOUT,
     Given,
+    Purpose,
     ResourceGroup,
     Settings,
     SettingsFields,
@@ -25,7 +29,7 @@ from adeflow.inputs.settings_block import (
     read_settings,
     resolve,
 )
-from adeflow.inputs.validation import Strict, What, check
+from adeflow.inputs.validation import Checked, Strict, What, check
 from adeflow.inputs.yaml_nodes import At
 
 MAX_CONCURRENCY: Final = 1000
@@ -95,19 +99,28 @@ class VmIdentity(Strict):
     name: Annotated[str, PlainValidator(lambda v: values.parse_name_segment(v, "a VM name"))] | None = None
 
 
-class VmEntry(SettingsFields, VmIdentity):
+class MigrateKey(Strict):
+    migrate: Any = None
+    """A migration manifest's per-entry ``migrate`` settings (read by :mod:`adeflow.inputs.migrate_block`)."""
+
+
+class VmEntry(MigrateKey, SettingsFields, VmIdentity):
     """A VM named by id or by subscription, resource group and name, with its own settings."""
 
 
 _TRIPLE = ("subscription", "resource_group", "name")
 
 
-def read_vms(entries: list[At], defaults: Settings) -> list[ResolvedVm]:
+def read_vms(entries: list[At], defaults: Settings, purpose: Purpose = ROLLOUT) -> list[ResolvedVm]:
     """Each entry as a VM with its merged settings; every VM once (names compare without case)."""
-    vms: list[ResolvedVm] = []
+    return [vm for _, vm in read_vm_entries(entries, defaults, purpose)]
+
+
+def read_vm_entries(entries: list[At], defaults: Settings, purpose: Purpose = ROLLOUT) -> list[tuple[At, ResolvedVm]]:
+    vms: list[tuple[At, ResolvedVm]] = []
     first: dict[str, At] = {}
     for at in entries:
-        vm = _vm(at, defaults)
+        vm = _vm(at, defaults, purpose)
         ref = vm.ref if vm is not None else _quiet_ref(at.raw)
         if ref is None:
             continue
@@ -120,11 +133,20 @@ def read_vms(entries: list[At], defaults: Settings) -> list[ResolvedVm]:
             continue
         first[key] = at
         if vm is not None:
-            vms.append(vm)
+            vms.append((at, vm))
     return vms
 
 
-def _vm(at: At, defaults: Settings) -> ResolvedVm | None:
+def _no_migrate(checked: Checked[Any], at: At, purpose: Purpose) -> None:
+    if "migrate" in checked.given and not purpose.migrate:
+        at.child("migrate").report(
+            "migrate settings belong to a migration manifest: one with a top-level migrate section, run by "
+            "adeflow migrate",
+            key=True,
+        )
+
+
+def _vm(at: At, defaults: Settings, purpose: Purpose) -> ResolvedVm | None:
     raw = at.raw
     if isinstance(raw, str):
         try:
@@ -132,7 +154,7 @@ def _vm(at: At, defaults: Settings) -> ResolvedVm | None:
         except ValueError as exc:
             at.report(str(exc))
             ref = None
-        settings = resolve(defaults, at)
+        settings = resolve(defaults, at, purpose)
         return None if ref is None or settings is None else ResolvedVm(ref, settings, at.line())
     checked = check(
         VmEntry,
@@ -142,6 +164,7 @@ def _vm(at: At, defaults: Settings) -> ResolvedVm | None:
     )
     if checked is None:
         return None
+    _no_migrate(checked, at, purpose)
     model, given = checked.model, checked.given
     triple = [k for k in _TRIPLE if k in given]
     ref = None
@@ -154,7 +177,7 @@ def _vm(at: At, defaults: Settings) -> ResolvedVm | None:
         at.report(f"missing {missing}: name a VM by id or by subscription, resource_group and name")
     elif model.subscription and model.resource_group and model.name:
         ref = VmRef(model.subscription, model.resource_group, model.name)
-    settings = resolve({**defaults, **read_settings(checked, at, 2)}, at)
+    settings = resolve({**defaults, **read_settings(checked, at, 2, purpose)}, at, purpose)
     return None if ref is None or settings is None else ResolvedVm(ref, settings, at.line())
 
 
@@ -215,20 +238,27 @@ class SelectorFields(Strict):
     subscriptions: Annotated[list[SubscriptionId] | None, What("subscription ids")] = None
 
 
-class SelectorEntry(SettingsFields, SelectorFields):
+class SelectorEntry(MigrateKey, SettingsFields, SelectorFields):
     """VMs found at run time, with the settings they get."""
 
 
-def read_selectors(entries: list[At], defaults: Settings) -> list[Selector]:
-    return [selector for at in entries if (selector := _selector(at, defaults)) is not None]
+def read_selectors(entries: list[At], defaults: Settings, purpose: Purpose = ROLLOUT) -> list[Selector]:
+    return [selector for _, selector in read_selector_entries(entries, defaults, purpose)]
 
 
-def _selector(at: At, defaults: Settings) -> Selector | None:
+def read_selector_entries(
+    entries: list[At], defaults: Settings, purpose: Purpose = ROLLOUT
+) -> list[tuple[At, Selector]]:
+    return [(at, selector) for at in entries if (selector := _selector(at, defaults, purpose)) is not None]
+
+
+def _selector(at: At, defaults: Settings, purpose: Purpose) -> Selector | None:
     checked = check(SelectorEntry, at)
     if checked is None:
         return None
+    _no_migrate(checked, at, purpose)
     model, given = checked.model, checked.given
-    settings = resolve({**defaults, **read_settings(checked, at, 2)}, at)
+    settings = resolve({**defaults, **read_settings(checked, at, 2, purpose)}, at, purpose)
     by_graph = "resource_graph" in given
     if by_graph and any(k in given for k in ("subscription", "resource_group", "tags")):
         at.report("give either resource_graph (+ subscriptions) or subscription (+ resource_group, tags); not both")

@@ -7,6 +7,11 @@ describes the same YAML format for editors and rejects the same malformed values
 also checks rules that span objects). Values are parsed by :mod:`adeflow.domain.values`, the same validators the
 CLI and campaign files use; sections by the pydantic models of :mod:`adeflow.inputs.settings_block` and
 :mod:`adeflow.inputs.fleet_entries`.
+
+A migration manifest (:func:`load_migration_manifest`, docs/ade-migration.md) is the same format with a top-level
+``migrate`` section (:mod:`adeflow.inputs.migrate_block`): VMs and selectors may carry their own ``migrate``, no Key
+Vault is needed, and ADE's own settings are refused (only ``backup``/``backup_waiver`` apply, for the R-BAK-2 gate
+before the M-3 disable). Each loader refuses the other kind of file with one line saying which command takes it.
 """
 
 from __future__ import annotations
@@ -15,25 +20,32 @@ import csv
 import io
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from adeflow.domain import values
-from adeflow.domain.fleet import Manifest
+from adeflow.domain.fleet import Manifest, ResolvedVm, RolloutPolicy, Selector
+from adeflow.domain.migration.fleet import MigrationManifest, MigrationSelector, MigrationVm
 from adeflow.domain.model import BackupPolicy, RestartPolicy
 from adeflow.domain.rules import FORMAT_ALL_ACKNOWLEDGEMENT, GUEST_CHECKS, GuestCheck
 from adeflow.inputs.fleet_entries import (
     MAX_CONCURRENCY,
     Positive,
     read_rollout,
-    read_selectors,
+    read_selector_entries,
+    read_vm_entries,
     read_vms,
     rollout_policy,
 )
+from adeflow.inputs.migrate_block import broken_migrate, entry_migrate, read_migrate, resolve_migration
 from adeflow.inputs.problems import ManifestError, ManifestProblem, Problems
 from adeflow.inputs.settings_block import (
+    MIGRATION,
+    ROLLOUT,
     SETTING_KEYS,
     Given,
+    Purpose,
     Settings,
     broken_defaults,
     collapse_missing_vault,
@@ -54,7 +66,9 @@ __all__ = [
     "ManifestProblem",
     "RestartPolicy",
     "load_manifest",
+    "load_migration_manifest",
     "parse_manifest_text",
+    "parse_migration_manifest_text",
     "read_text",
 ]
 
@@ -79,6 +93,8 @@ class ManifestFile(Strict):
     defaults: Any = None
     vms: Annotated[list[Any] | None, What("VMs")] = None
     selectors: Annotated[list[Any] | None, What("selectors")] = None
+    migrate: Any = None
+    """Only in a migration manifest (:func:`load_migration_manifest`)."""
 
 
 class DefaultsDocument(Strict):
@@ -128,6 +144,26 @@ def parse_manifest_text(
     return manifest
 
 
+def load_migration_manifest(path: str | os.PathLike[str]) -> MigrationManifest:
+    """Read a YAML migration manifest (one with a ``migrate`` section); raise :class:`ManifestError` listing every
+    problem (a ``TODO`` that ``adeflow migrate plan`` left is one of them)."""
+    source = str(path)
+    if Path(path).suffix.lower() not in (".yaml", ".yml"):
+        raise ManifestError(
+            [ManifestProblem(source, 0, "", "unsupported file type: a migration manifest is .yaml or .yml")]
+        )
+    return parse_migration_manifest_text(read_text(path), source=source)
+
+
+def parse_migration_manifest_text(text: str, source: str = "<manifest>") -> MigrationManifest:
+    """Validate a migration manifest given as text; raise :class:`ManifestError` listing every problem."""
+    problems = Problems()
+    manifest = _yaml_migration(text, source, problems)
+    if problems or manifest is None:
+        raise ManifestError(problems.sorted())
+    return manifest
+
+
 def read_text(path: str | os.PathLike[str]) -> str:
     try:
         return Path(path).read_text(encoding="utf-8-sig")
@@ -164,9 +200,26 @@ def _defaults_document(
     return {}, read_defaults(At(doc, (), ("defaults",)), 0) or {}
 
 
-def _yaml_manifest(
-    text: str, source: str, problems: Problems, base_rollout: dict[str, Given], base_defaults: Settings
-) -> Manifest | None:
+@dataclass(frozen=True)
+class _Fleet:
+    """What rollout and migration manifests share: the policy and the entries, each with its place."""
+
+    root: At
+    rollout: RolloutPolicy
+    vm_entries: list[At]
+    selector_entries: list[At]
+    vms: list[tuple[At, ResolvedVm]]
+    selectors: list[tuple[At, Selector]]
+
+
+def _yaml_fleet(
+    text: str,
+    source: str,
+    problems: Problems,
+    base_rollout: dict[str, Given],
+    base_defaults: Settings,
+    purpose: Purpose,
+) -> _Fleet | None:
     doc = load_yaml(text, source, problems)
     if doc is None:
         return None
@@ -179,6 +232,19 @@ def _yaml_manifest(
     if top is None:
         return None
     sections = given(doc.root)
+    if "migrate" in sections and not purpose.migrate:
+        root.child("migrate").report(
+            "a manifest with a migrate section is a migration manifest, run by adeflow migrate; ADE rollouts and "
+            "campaigns take a manifest without one",
+            key=True,
+        )
+        return None
+    if "migrate" not in sections and purpose.migrate:
+        root.report(
+            "not a migration manifest: add a top-level migrate section (migrate: {} takes every default; "
+            "docs/ade-migration.md)",
+        )
+        return None
     if top.ok("version") and top.model.version != 1:
         root.child("version").report(f"unsupported manifest version {top.model.version}; this adeflow reads version 1")
     rollout_given = dict(base_rollout)
@@ -188,15 +254,55 @@ def _yaml_manifest(
     defaults = dict(base_defaults)
     defaults_at = root.child("defaults") if "defaults" in sections else root
     if "defaults" in sections:
-        defaults.update(read_defaults(defaults_at, 1) or broken_defaults(defaults_at))
+        defaults.update(read_defaults(defaults_at, 1, purpose) or broken_defaults(defaults_at))
     vms = _entries(root.child("vms"), top.ok("vms"))
     selectors = _entries(root.child("selectors"), top.ok("selectors"))
     if not vms and not selectors:
         at = root.child("vms")
         at.report("no VMs: list VMs under vms or add selectors", key=True, at=at if "vms" in doc.root else root)
         return None
-    defaults = collapse_missing_vault(defaults, vms + selectors, defaults_at)
-    return Manifest(source, rollout, read_vms(vms, defaults), read_selectors(selectors, defaults))
+    if purpose.vault_required:
+        defaults = collapse_missing_vault(defaults, vms + selectors, defaults_at)
+    return _Fleet(
+        root,
+        rollout,
+        vms,
+        selectors,
+        read_vm_entries(vms, defaults, purpose),
+        read_selector_entries(selectors, defaults, purpose),
+    )
+
+
+def _yaml_manifest(
+    text: str, source: str, problems: Problems, base_rollout: dict[str, Given], base_defaults: Settings
+) -> Manifest | None:
+    fleet = _yaml_fleet(text, source, problems, base_rollout, base_defaults, ROLLOUT)
+    if fleet is None:
+        return None
+    return Manifest(source, fleet.rollout, [vm for _, vm in fleet.vms], [s for _, s in fleet.selectors])
+
+
+def _yaml_migration(text: str, source: str, problems: Problems) -> MigrationManifest | None:
+    fleet = _yaml_fleet(text, source, problems, {}, {}, MIGRATION)
+    if fleet is None:
+        return None
+    at = fleet.root.child("migrate")
+    fleet_migrate = read_migrate(at, 1, one_vm=False)
+    if fleet_migrate is None:
+        fleet_migrate = broken_migrate(at)
+    own = {e.loc: entry_migrate(e, one_vm=True) for e in fleet.vm_entries}
+    own |= {e.loc: entry_migrate(e, one_vm=False) for e in fleet.selector_entries}
+    vms = [
+        MigrationVm(vm, settings)
+        for place, vm in fleet.vms
+        if (settings := resolve_migration({**fleet_migrate, **own[place.loc]}, place, vm.ref)) is not None
+    ]
+    selectors = [
+        MigrationSelector(selector, settings)
+        for place, selector in fleet.selectors
+        if (settings := resolve_migration({**fleet_migrate, **own[place.loc]}, place, None)) is not None
+    ]
+    return MigrationManifest(source, fleet.rollout, vms, selectors)
 
 
 def _entries(at: At, ok: bool) -> list[At]:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BeforeValidator, Field, FilePath, SecretStr, ValidationError, field_validator
@@ -31,17 +33,16 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
-SEARCH_ATTRIBUTES = {
-    "AdeRolloutId": "Keyword",
-    "AdeSubscription": "Keyword",
-    "AdeResourceGroup": "Keyword",
-    "AdeVmName": "Keyword",
-    "AdePhase": "Keyword",
-    "AdeOutcome": "Keyword",
-    "AdeVolumeType": "Keyword",
-}
-"""Custom search attributes adeflow's workflows set; a namespace must have them registered first."""
+from adeflow.domain import vocabulary
+from adeflow.inputs.secret_files import read_secret_file
 
+SEARCH_ATTRIBUTES = vocabulary.SEARCH_ATTRIBUTES
+"""Custom search attributes adeflow's workflows set (``adeflow.domain.vocabulary``); a namespace must have them
+registered first (the dev server, the compose ``temporal-setup``, ``adeflow worker --check`` and the tests all
+register or check this one list)."""
+
+WorkerRole = Literal["all", "encrypt", "create"]
+"""Which activity and workflow set a worker registers (``ADEFLOW_WORKER_ROLE``)."""
 
 ENV_PREFIX = "ADEFLOW_"
 CONFIG_FILE_ENV = "ADEFLOW_CONFIG_FILE"
@@ -70,6 +71,31 @@ class TemporalSettings:
     """Worker: activity slots (the SDK's default; measured against 200 and 400 in BENCHMARKS.md)."""
     max_concurrent_workflow_tasks: int = 100
     """Worker: workflow task slots (the SDK's default; measured in BENCHMARKS.md)."""
+    worker_role: WorkerRole = "all"
+    """Which runs a worker serves: ``encrypt`` (every run but VM creation, on ``task_queue``), ``create`` (runs
+    that create VMs, on ``create_queue``) or ``all``. Split, the everyday worker's Azure identity needs no VM write."""
+    create_task_queue: str = ""
+    """Task queue of the runs that create VMs (create from an encrypted VHD); empty: ``task_queue``."""
+    ui_url: str = ""
+    """The Temporal UI of this server, for the links commands print; empty: no links (see :func:`temporal_ui`)."""
+
+    @property
+    def create_queue(self) -> str:
+        return self.create_task_queue or self.task_queue
+
+
+TEMPORAL_CLOUD_UI = "https://cloud.temporal.io"
+TEMPORAL_CLOUD_HOSTS = (".tmprl.cloud", ".api.temporal.io")
+
+
+def temporal_ui(given: str | None, address: str) -> str:
+    """The UI that links point at: ``ADEFLOW_TEMPORAL_UI`` when set, Temporal Cloud's for a Cloud address, else
+    none. A self-hosted UI's address cannot be told from the frontend's (the compose stack serves it on another
+    port, the dev server on the frontend's port + 1000 unless told otherwise), so it is never guessed."""
+    if given:
+        return given.rstrip("/")
+    host = address.rsplit(":", 1)[0].lower()
+    return TEMPORAL_CLOUD_UI if host.endswith(TEMPORAL_CLOUD_HOSTS) else ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,17 @@ AZURE_CLOUDS = {
 }
 """Clouds by the names ``az cloud list`` uses; any other cloud is reachable by setting all three endpoints."""
 
+AZURE_ARM_HOSTS = frozenset(
+    {str(urlsplit(cloud.arm_endpoint).hostname) for cloud in AZURE_CLOUDS.values()} | {"management.microsoftazure.de"}
+)
+"""Azure Resource Manager's hosts in Azure's clouds (and Azure Germany's, retired); their subdomains are ARM too."""
+
+
+def is_azure_arm(endpoint: str) -> bool:
+    """Whether ``endpoint`` is Azure Resource Manager in one of Azure's clouds (not a simulator, not a proxy)."""
+    host = (urlsplit(endpoint).hostname or "").lower().rstrip(".")
+    return any(host == arm or host.endswith("." + arm) for arm in AZURE_ARM_HOSTS)
+
 
 @dataclass(frozen=True)
 class TelemetrySettings:
@@ -104,6 +141,8 @@ class TelemetrySettings:
     log_level: str = "INFO"
     log_format: str = "auto"
     """``json``, ``console``, or ``auto``: console on a terminal, JSON otherwise (containers, log shippers)."""
+    health_file: str = field(default_factory=lambda: str(Path(tempfile.gettempdir()) / "adeflow-worker.alive"))
+    """The beat the worker's event loop rewrites every 5 s and ``python -m worker.healthcheck`` reads."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +156,8 @@ class AzureSettings:
     """A fixed bearer token instead of DefaultAzureCredential (the simulator accepts any token); never in reprs."""
     arm_scope: str = "https://management.azure.com/.default"
     """Token scope for ARM in ``cloud``."""
+    arm_scope_set: bool = False
+    """``ADEFLOW_ARM_SCOPE`` was given: the operator chose which endpoint receives identity tokens."""
     authority: str = "login.microsoftonline.com"
     """Entra ID authority host of ``cloud`` for DefaultAzureCredential."""
     lro_poll_seconds: float = 30.0
@@ -179,6 +220,8 @@ class EnvSettings(BaseSettings):
     worker_max_cached_workflows: Count | None = None
     worker_max_concurrent_activities: Count | None = None
     worker_max_concurrent_workflow_tasks: Count | None = None
+    worker_role: Annotated[WorkerRole | None, _case(str.lower)] = None
+    create_task_queue: str | None = None
     temporal_tls: bool | None = None
     temporal_tls_cert: FilePath | None = None
     temporal_tls_key: FilePath | None = None
@@ -187,6 +230,8 @@ class EnvSettings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_api_key_file: FilePath | None = None
     """The API key from a file (a mounted secret) instead of the environment."""
+    temporal_ui: str | None = None
+    """The Temporal UI's base URL, for links (``http://localhost:8080``)."""
 
     azure_cloud: str | None = None
     arm_endpoint: str | None = None
@@ -206,6 +251,7 @@ class EnvSettings(BaseSettings):
     arm_budget_share: Share | None = None
 
     metrics_address: str | None = None
+    health_file: str | None = None
     log_level: Annotated[str | None, _case(str.upper)] = None
     log_format: Annotated[Literal["json", "console", "auto"] | None, _case(str.lower)] = None
 
@@ -334,10 +380,13 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
     if env.temporal_api_key_file is not None:
         if api_key is not None:
             raise ValueError("set ADEFLOW_TEMPORAL_API_KEY or ADEFLOW_TEMPORAL_API_KEY_FILE, not both")
-        try:
-            api_key = env.temporal_api_key_file.read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"ADEFLOW_TEMPORAL_API_KEY_FILE={env.temporal_api_key_file}: {exc.strerror}") from None
+        api_key = read_secret_file(env.temporal_api_key_file, "ADEFLOW_TEMPORAL_API_KEY_FILE").strip()
+    role, queue = env.worker_role or "all", env.task_queue or TemporalSettings.task_queue
+    if role != "all" and (env.create_task_queue or queue) == queue:
+        raise ValueError(
+            f"ADEFLOW_WORKER_ROLE={role} needs ADEFLOW_CREATE_TASK_QUEUE set to a queue other than "
+            f"ADEFLOW_TASK_QUEUE={queue}: runs that create VMs go there, to the create worker"
+        )
     implied = bool(cert or ca or env.temporal_tls_server_name or api_key)
     if implied and env.temporal_tls is False:
         raise ValueError("ADEFLOW_TEMPORAL_TLS=false contradicts the TLS files or API key that are set")
@@ -355,6 +404,9 @@ def _temporal(env: EnvSettings) -> TemporalSettings:
             max_cached_workflows=env.worker_max_cached_workflows,
             max_concurrent_activities=env.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=env.worker_max_concurrent_workflow_tasks,
+            ui_url=temporal_ui(env.temporal_ui, env.temporal_address or TemporalSettings.address),
+            worker_role=env.worker_role,
+            create_task_queue=env.create_task_queue,
         )
     )
 
@@ -373,23 +425,59 @@ def _azure(env: EnvSettings) -> AzureSettings:
             f"ADEFLOW_AZURE_CLOUD={cloud_name!r} is not one of {', '.join(AZURE_CLOUDS)}; for another cloud set "
             "ADEFLOW_ARM_ENDPOINT, ADEFLOW_ARM_SCOPE and ADEFLOW_AZURE_AUTHORITY"
         )
-    return AzureSettings(
+    azure = AzureSettings(
         **_given(
             cloud=cloud_name,
             arm_endpoint=(endpoint or cloud.arm_endpoint).rstrip("/"),
             ca_file=_path(env.arm_ca_file),
             static_token=env.arm_static_token.get_secret_value() if env.arm_static_token else None,
             arm_scope=scope or cloud.arm_scope,
+            arm_scope_set=scope is not None,
             authority=authority or cloud.authority,
             lro_poll_seconds=env.lro_poll_seconds,
             **{name: getattr(env, name) for name in _ARM_BUDGET},
         )
     )
+    problem = credential_refusal(azure)
+    if problem:
+        raise ValueError(problem)
+    return azure
+
+
+def credential_refusal(azure: AzureSettings) -> str | None:
+    """Why this endpoint must not get this credential, or None. Checked at start-up and by ``AzureClients``.
+
+    A static token never refreshes and sits in the environment: it is for the simulator, never for Azure's ARM
+    (a token pasted for a quick test would otherwise run a rollout until it expires mid-way). An identity token
+    (``DefaultAzureCredential``) for Azure's ARM scope would be handed to whatever ``ADEFLOW_ARM_ENDPOINT`` names,
+    so a typo or a hostile value there would leak a token good for every subscription in scope; only an explicit
+    ``ADEFLOW_ARM_SCOPE`` (Azure Stack Hub, an ARM proxy) says that endpoint is meant to receive one.
+    """
+    azure_arm = is_azure_arm(azure.arm_endpoint)
+    if azure.static_token and azure_arm:
+        return (
+            f"ADEFLOW_ARM_STATIC_TOKEN is set and ADEFLOW_ARM_ENDPOINT={azure.arm_endpoint} is Azure Resource Manager: "
+            "a static token is for the ARM simulator (it never refreshes); unset it to use DefaultAzureCredential "
+            "(managed identity, workload identity or a service principal), or point ADEFLOW_ARM_ENDPOINT at the "
+            "simulator"
+        )
+    if not azure.static_token and not azure_arm and not azure.arm_scope_set:
+        return (
+            f"ADEFLOW_ARM_ENDPOINT={azure.arm_endpoint} is not Azure Resource Manager, and DefaultAzureCredential "
+            f"would send it an Azure token (scope {azure.arm_scope}): for the simulator set ADEFLOW_ARM_STATIC_TOKEN; "
+            "for an Azure endpoint of your own (Azure Stack Hub, an ARM proxy) set ADEFLOW_ARM_SCOPE explicitly"
+        )
+    return None
 
 
 def _telemetry(env: EnvSettings) -> TelemetrySettings:
     return TelemetrySettings(
-        **_given(metrics_address=env.metrics_address, log_level=env.log_level, log_format=env.log_format)
+        **_given(
+            metrics_address=env.metrics_address,
+            health_file=env.health_file,
+            log_level=env.log_level,
+            log_format=env.log_format,
+        )
     )
 
 

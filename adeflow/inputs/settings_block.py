@@ -34,6 +34,34 @@ SETTING_KEYS: Final = (
     "confirmations",
 )
 
+MIGRATION_SETTING_KEYS: Final = ("backup", "backup_waiver")
+"""The settings a migration manifest takes: the R-BAK-2 gate before the M-3 disable. The others set ADE up."""
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """What a fleet file is for: which settings keys apply, whether every VM needs a Key Vault, whether entries may
+    carry ``migrate`` settings."""
+
+    name: str
+    keys: tuple[str, ...]
+    vault_required: bool
+    migrate: bool
+    other_keys: str = ""
+    """Why a settings key outside ``keys`` is refused."""
+
+
+ROLLOUT: Final = Purpose("rollout", SETTING_KEYS, vault_required=True, migrate=False)
+MIGRATION: Final = Purpose(
+    "migration",
+    MIGRATION_SETTING_KEYS,
+    vault_required=False,
+    migrate=True,
+    other_keys="does not apply to a migration manifest: it sets ADE up, and a migration moves VMs off ADE; "
+    "remove it (a migration manifest takes backup, backup_waiver and migrate)",
+)
+
+
 VaultId = Annotated[str, PlainValidator(values.parse_vault_id)]
 SubscriptionId = Annotated[str, PlainValidator(values.parse_subscription_id)]
 ResourceGroup = Annotated[str, PlainValidator(lambda v: values.parse_name_segment(v, "a resource group name"))]
@@ -105,10 +133,10 @@ class Given:
 Settings = dict[str, Given]
 
 
-def read_defaults(at: At, depth: int) -> Settings | None:
+def read_defaults(at: At, depth: int, purpose: Purpose = ROLLOUT) -> Settings | None:
     """A ``defaults`` block; None if it is not a mapping (reported)."""
     checked = check(SettingsFields, at)
-    return None if checked is None else read_settings(checked, at, depth)
+    return None if checked is None else read_settings(checked, at, depth, purpose)
 
 
 def broken_defaults(at: At) -> Settings:
@@ -116,13 +144,17 @@ def broken_defaults(at: At) -> Settings:
     return dict.fromkeys(SETTING_KEYS, Given(INVALID, at.doc.source, at.line(), at.field, 1))
 
 
-def read_settings(checked: Checked[Any], at: At, depth: int) -> Settings:
-    """The settings keys of a checked section (defaults, a VM or a selector) as :class:`Given` values."""
+def read_settings(checked: Checked[Any], at: At, depth: int, purpose: Purpose = ROLLOUT) -> Settings:
+    """The settings keys of a checked section (defaults, a VM or a selector) as :class:`Given` values; a key
+    that does not apply to the file's purpose is reported."""
     settings: Settings = {}
     for key in SETTING_KEYS:
         if key not in checked.given:
             continue
         place = at.child(key)
+        if key not in purpose.keys:
+            place.report(purpose.other_keys, key=True)
+            continue
         wrong = key in checked.invalid
         value: Any = INVALID if wrong else getattr(checked.model, key)
         if key == "kek":
@@ -179,7 +211,7 @@ def collapse_missing_vault(defaults: Settings, entries: list[At], at: At) -> Set
     return {**defaults, "key_vault_id": Given(INVALID, at.doc.source, at.line(), field, 1)}
 
 
-def resolve(given: Settings, at: At) -> VmSettings | None:
+def resolve(given: Settings, at: At, purpose: Purpose = ROLLOUT) -> VmSettings | None:
     """Defaults + overrides -> VmSettings; checks rules that span keys, at the most specific place involved."""
 
     def value(key: str) -> Any:
@@ -195,7 +227,7 @@ def resolve(given: Settings, at: At) -> VmSettings | None:
         at.doc.problems.add(spot.source, spot.line, spot.field, message)
 
     ok = all(item.value is not INVALID for item in given.values())
-    if "key_vault_id" not in given:
+    if "key_vault_id" not in given and purpose.vault_required:
         ok = False
         at.child("key_vault_id").report(
             f"no Key Vault: give key_vault_id for this VM or in the defaults ({values.VAULT_ID_FORMAT}) (R-ENA-3)",
@@ -231,7 +263,7 @@ def resolve(given: Settings, at: At) -> VmSettings | None:
         return None
     backup_policy = backup or BackupPolicy.AUTO
     return VmSettings(
-        key_vault_id=value("key_vault_id"),
+        key_vault_id=value("key_vault_id") or "",
         kek=value("kek"),
         key_encryption_algorithm=value("key_encryption_algorithm") or "RSA-OAEP",
         volume_type=value("volume_type"),

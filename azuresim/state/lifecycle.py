@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from azuresim.errors import ArmError
+from azuresim.state import disks as disk_states
 from azuresim.state.compute import DEALLOCATE_SECONDS, START_SECONDS, VM_DELETE_SECONDS, VirtualMachine
 from azuresim.state.operations import WriteResult
 
@@ -96,7 +97,7 @@ def _finish_delete(state: SimState, vm: VirtualMachine) -> None:
     for disk in [*([vm.os_disk] if vm.os_disk else []), *vm.data_disks]:
         if disk.vm is not vm:
             continue
-        disk.vm = None
+        disk_states.detach(disk, gone)  # latches the ADE marker (M-2) before the disk leaves its VM
         if vm.delete_option(disk.id) == "Delete":
             group = state.subscriptions[disk.subscription_id.lower()].resource_groups[disk.resource_group.lower()]
             group.disks.pop(disk.name.lower(), None)

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from azuresim.errors import ArmError
+from azuresim.state import disks as disk_states
 from azuresim.state import network, skus
 from azuresim.state.compute import DISK_ID, ManagedDisk, compute_id
 from azuresim.state.network import NetworkInterface
@@ -106,6 +107,14 @@ def _managed_disk(
     disk = state.disk(m["sub"], m["rg"], m["name"])
     if disk.vm is not None and not disk.vm.deleted(now):
         raise ArmError(409, "OperationNotAllowed", f"Disk '{disk.name}' is already attached to VM '{disk.vm.id}'.")
+    in_transfer = disk_states.disk_state(disk, now)
+    if in_transfer in ("ReadyToUpload", "ActiveUpload", "ActiveSAS"):
+        raise ArmError(
+            409,
+            "OperationNotAllowed",
+            f"Disk '{disk.name}' is in state {in_transfer}; finish the upload or revoke its access (endGetAccess) "
+            "before attaching it to a VM.",
+        )
     if normalize_location(disk.location) != normalize_location(location):
         raise bad(f"Disk '{disk.id}' is in location '{disk.location}', the VM in '{location}'.")
     if sorted(disk.zones) != sorted(zones):
@@ -200,7 +209,7 @@ def read_request(state: SimState, sub: str, rg: str, name: str, body: dict[str, 
     if len({d.id.lower() for d in disks}) != len(disks):
         raise bad("The same managed disk is attached more than once.")
     if eah:
-        marked = [d for d in disks if d.ade_marker]
+        marked = [d for d in disks if disk_states.ade_marker(d, now)]
         if marked or (os_node.get("encryptionSettings") or {}).get("enabled"):
             culprit = marked[0].id if marked else os_disk.disk.id
             raise ArmError(

@@ -54,9 +54,9 @@ class SimState:
         self.backup_seconds = sim.backup_seconds
         self.subscriptions: dict[str, Subscription] = build_subscriptions(fleet, self.rates, clock.now())
         self.operations: dict[str, AsyncOperation] = {}
+        self.blobs = BlobPlane(sim.disk_mb_per_s, sim.disk_queue_s)
         self.pending_deletes: list[VirtualMachine] = []
         """VMs whose delete LRO runs; :func:`azuresim.state.lifecycle.settle` finishes them."""
-        self.blobs = BlobPlane(sim.disk_mb_per_s, sim.disk_queue_s)
         for fault in self.faults.initial:
             self.inject(fault)
 

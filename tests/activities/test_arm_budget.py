@@ -214,7 +214,7 @@ def test_budget_settings_from_env_and_simulator() -> None:
 
 async def test_every_client_has_the_shared_budget_right_after_the_retry_policy() -> None:
     """azure-core puts per_retry_policies directly after RetryPolicy, so each retry attempt spends a token."""
-    clients = AzureClients(AzureSettings(static_token="t"))
+    clients = AzureClients(AzureSettings(arm_endpoint="https://127.0.0.1:9", static_token="t"))
     try:
         every = (clients.compute(SUB), clients.keyvault(SUB), clients.backup(SUB), clients.policy(SUB))
         migration = (clients.network(SUB), clients.features(SUB), clients.resources(SUB))  # issue 16

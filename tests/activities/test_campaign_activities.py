@@ -52,7 +52,7 @@ async def hook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
 
 async def test_the_report_is_written_whole_and_a_retry_rewrites_the_same_files(tmp_path: Path) -> None:
-    activities = CampaignActivities(AzureClients(AzureSettings(static_token="t")))
+    activities = CampaignActivities(AzureClients(AzureSettings(arm_endpoint="https://127.0.0.1:9", static_token="t")))
     report = CampaignReport(RESULT, [], report_dir=str(tmp_path / "reports"))
     first = await ActivityEnvironment().run(activities.write_campaign_report, report)
     again = await ActivityEnvironment().run(activities.write_campaign_report, report)
@@ -65,7 +65,7 @@ async def test_the_webhook_gets_the_summary_once_per_run(
     hook: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, received = hook
-    activities = CampaignActivities(AzureClients(AzureSettings(static_token="t")))
+    activities = CampaignActivities(AzureClients(AzureSettings(arm_endpoint="https://127.0.0.1:9", static_token="t")))
     assert (
         await ActivityEnvironment().run(activities.post_campaign_webhook, WebhookRequest(url, RESULT)) == "sent (204)"
     )

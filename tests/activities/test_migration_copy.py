@@ -20,6 +20,7 @@ from adeflow.domain import migration
 from adeflow.domain.migration import CopyCheckpoint, DiskCopyRequest, DiskCopyResult, UploadDiskRequest
 from adeflow.domain.model import VmRef
 from azuresim.server import SimServer
+from azuresim.state.disks import disk_state as state_of
 from tests.support.servers import SimFactory
 
 pytestmark = pytest.mark.migration
@@ -118,17 +119,14 @@ def copied_bytes_on_the_service(sim: SimServer) -> int:
     """Bytes every accepted Put Page From URL wrote (the simulator's request log): re-copies included."""
     total = 0
     for record in sim.requests():
-        if record.operation == "PutPageFromURL" and record.status == 201:
-            lo, hi = map(int, re.search(r"target=\S+ bytes=(\d+)-(\d+)", record.detail).groups())  # type: ignore[union-attr]
-            total += hi + 1 - lo
+        found = re.search(r"target=\S+ bytes=(\d+)-(\d+)", record.detail)
+        if record.operation == "PutPageFromURL" and record.status == 201 and found:
+            total += int(found[2]) + 1 - int(found[1])
     return total
 
 
 def disk_state(sim: SimServer, name: str) -> str:
-    from azuresim.state.disks import disk_state as state_of
-
-    disk = sim.state.disk(SUB, RG, name)
-    return state_of(disk, sim.clock.now())
+    return state_of(sim.state.disk(SUB, RG, name), sim.clock.now())
 
 
 async def ready(sim: SimServer, azure: Azure, disk: str = DATA, **upload: Any) -> MigrationDiskActivities:

@@ -22,6 +22,7 @@ import structlog
 from temporalio import activity, workflow
 from temporalio.client import Client
 
+from activities.azure.arm_metrics import arm_action
 from adeflow.cli.devserver import DevServer, free_port
 from adeflow.client.logging import configure_logging
 from adeflow.domain.model import EncryptVmInput, Outcome, VmRef, VolumeType
@@ -32,6 +33,8 @@ from azuresim.server import SimServer
 from tests.support.fleets import SUB, VAULT_ID, fleet_dict
 from worker.main import run_worker
 from workflows.encrypt_vm import EncryptVmWorkflow
+from workflows.metrics import VM_RUNS
+from workflows.registry import WORKFLOWS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
 
@@ -167,3 +170,58 @@ def test_dashboard_charts_only_metrics_the_worker_serves(observed: Observed) -> 
     names = {name for expr in exprs for name in re.findall(r"\b((?:adeflow|temporal)_\w+)", expr)}
     served = set(re.findall(r"^(\w+)[{ ]", observed.metrics, re.M))
     assert names and names <= served, f"the dashboard queries metrics no worker serves: {sorted(names - served)}"
+
+
+def test_counters_exist_at_zero_before_their_first_event(observed: Observed) -> None:
+    """Every VM-run counter series is created at 0 when the worker starts (a dashboard shows 0 failed VMs, not
+    "no data"), with the labels the workflows' own meter uses, so the first real event adds to that series."""
+    text = observed.metrics
+    for workflow_type, (outcomes, phases) in VM_RUNS.items():
+        for outcome in outcomes:
+            assert re.search(
+                rf'^adeflow_vms_finished\{{.*outcome="{outcome.value}".*workflow_type="{workflow_type}".*\}} \d+$',
+                text,
+                re.M,
+            ), (workflow_type, outcome)
+        for phase in phases:
+            assert re.search(
+                rf'^adeflow_vm_phases_entered\{{.*phase="{phase.value}".*workflow_type="{workflow_type}".*\}} \d+$',
+                text,
+                re.M,
+            ), (workflow_type, phase)
+    assert re.search(r'^adeflow_vms_finished\{.*outcome="failed".*workflow_type="EncryptVmWorkflow".*\} 0$', text, re.M)
+    encrypted = re.findall(
+        r'^adeflow_vms_finished\{.*outcome="encrypted".*workflow_type="EncryptVmWorkflow".*\} (\d+)$', text, re.M
+    )
+    assert encrypted == ["1"], "the run's own count lands on the series created at 0 (one series, not two)"
+    # An operation that was never throttled has its throttling series, at 0, from its first request.
+    assert re.search(
+        r'^adeflow_arm_throttled\{operation="Microsoft\.Compute/virtualMachines/extensions/write".*\} 0$', text, re.M
+    )
+
+
+def test_known_workflow_types_carry_their_counters() -> None:
+    per_vm = {w.__name__ for w in WORKFLOWS} - {"FleetRolloutWorkflow", "CampaignWorkflow"}
+    assert set(VM_RUNS) == per_vm
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action"),
+    [
+        ("POST", "/providers/Microsoft.ResourceGraph/resources", "Microsoft.ResourceGraph/resources/read"),
+        (
+            "GET",
+            f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v",
+            "Microsoft.Compute/virtualMachines/read",
+        ),
+        (
+            "POST",
+            f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v/restart",
+            "Microsoft.Compute/virtualMachines/restart/action",
+        ),
+    ],
+)
+def test_the_operation_label_is_the_rbac_action(method: str, path: str, action: str) -> None:
+    """A Resource Graph query is a POST that RBAC names a read (the role grants Microsoft.ResourceGraph/resources/
+    read; the label said .../action)."""
+    assert arm_action(method, f"https://management.azure.com{path}?api-version=2024-04-01") == action

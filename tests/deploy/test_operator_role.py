@@ -1,8 +1,11 @@
-"""``deploy/adeflow-operator-role.json`` grants exactly the ARM actions the activities use, no more, no fewer.
+"""The two Azure roles grant exactly the ARM actions their worker's activities use, no more, no fewer.
 
-The operations come from the simulator's request log (it names every request it answers, e.g.
-``VirtualMachineExtensions_CreateOrUpdate``) after running every registered activity through the product's
-flows; ``OPERATION_ACTIONS`` maps them to RBAC actions. When an operation, an activity or an action is added
+``deploy/adeflow-operator-role.json`` is the everyday (encrypt) worker's: it must never hold
+``Microsoft.Compute/virtualMachines/write``; ``deploy/adeflow-vm-create-role.json`` is the create worker's, the
+only one that writes VMs (``ADEFLOW_WORKER_ROLE``, ``activities/registry.py``). The operations come from the
+simulator's request log (it names every request it answers, e.g. ``VirtualMachineExtensions_CreateOrUpdate``)
+after running every registered activity through the product's flows, each role's flows on a worker of that role
+only; ``OPERATION_ACTIONS`` maps them to RBAC actions. When an operation, an activity or an action is added
 anywhere, one of these tests fails and its message says exactly what to add where.
 """
 
@@ -11,22 +14,23 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.azure.arm_metrics import arm_action
 from activities.azure.clients import AzureClients
+from activities.backup import BackupActivities
 from activities.campaign import CampaignActivities
 from activities.migration_vm import MigrationVmActivities
-from activities.registry import build_activities
+from activities.registry import create_activities, encrypt_activities
 from activities.vm_search import VmSearchActivities
+from adeflow.client.vm_runs import start_create_from_vhd
 from adeflow.domain.campaign_plan.payloads import FactsBatch, KekQuery
 from adeflow.domain.fleet_query import VmQuery
 from adeflow.domain.migration import (
@@ -44,6 +48,7 @@ from adeflow.domain.model import (
     KeyEncryptionKey,
     RemoveExtensionInput,
     RestartPolicy,
+    SnapshotRequest,
     VmRef,
     VolumeType,
 )
@@ -57,8 +62,7 @@ from tests.support.create_from_vhd import fleet as vhd_fleet
 from tests.support.fleets import SUB, VAULT_ID, fleet_dict
 from tests.support.migration_runs import send, until_phase
 from tests.support.servers import sim_settings
-from worker.main import build_worker
-from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
+from worker.main import build_workers
 from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
@@ -66,7 +70,14 @@ from workflows.remove_extension import RemoveExtensionWorkflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.deploy]
 
-ROLE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "adeflow-operator-role.json"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROLE_FILES = {"encrypt": DEPLOY / "adeflow-operator-role.json", "create": DEPLOY / "adeflow-vm-create-role.json"}
+"""The Azure role of each worker role (``ADEFLOW_WORKER_ROLE``)."""
+ROLE_ACTIVITIES: dict[str, Callable[[AzureClients], Sequence[Callable[..., Any]]]] = {
+    "encrypt": encrypt_activities,
+    "create": create_activities,
+}
+VM_WRITE = "Microsoft.Compute/virtualMachines/write"
 THIS_FILE = "tests/deploy/test_operator_role.py"
 
 OPERATION_ACTIONS: dict[str, str] = {
@@ -82,17 +93,17 @@ OPERATION_ACTIONS: dict[str, str] = {
     "VirtualMachineExtensions_CreateOrUpdate": "Microsoft.Compute/virtualMachines/extensions/write",
     "VirtualMachineExtensions_Delete": "Microsoft.Compute/virtualMachines/extensions/delete",
     "Disks_Get": "Microsoft.Compute/disks/read",
+    "Disks_CreateOrUpdate": "Microsoft.Compute/disks/write",
+    "Disks_Delete": "Microsoft.Compute/disks/delete",
+    "Disks_GrantAccess": "Microsoft.Compute/disks/beginGetAccess/action",
+    "Disks_RevokeAccess": "Microsoft.Compute/disks/endGetAccess/action",
+    "DiskOperations_Get": "Microsoft.Compute/locations/DiskOperations/read",
     "Snapshots_Get": "Microsoft.Compute/snapshots/read",
     "Snapshots_List": "Microsoft.Compute/snapshots/read",
     "Snapshots_ListByResourceGroup": "Microsoft.Compute/snapshots/read",
     "Snapshots_CreateOrUpdate": "Microsoft.Compute/snapshots/write",
     "Snapshots_Delete": "Microsoft.Compute/snapshots/delete",
     "AsyncOperation_Get": "Microsoft.Compute/locations/operations/read",
-    "Disks_CreateOrUpdate": "Microsoft.Compute/disks/write",
-    "Disks_Delete": "Microsoft.Compute/disks/delete",
-    "Disks_GrantAccess": "Microsoft.Compute/disks/beginGetAccess/action",
-    "Disks_RevokeAccess": "Microsoft.Compute/disks/endGetAccess/action",
-    "DiskOperations_Get": "Microsoft.Compute/locations/DiskOperations/read",
     "VirtualMachines_Deallocate": "Microsoft.Compute/virtualMachines/deallocate/action",
     "VirtualMachines_Start": "Microsoft.Compute/virtualMachines/start/action",
     "VirtualMachines_Delete": "Microsoft.Compute/virtualMachines/delete",
@@ -145,6 +156,8 @@ OPERATION_ACTIONS: dict[str, str] = {
     "PolicyAssignments_ListForResourceGroup": "Microsoft.Authorization/policyAssignments/read",
     "PolicyAssignments_Get": "Microsoft.Authorization/policyAssignments/read",
     "PolicyDefinitions_GetBuiltIn": "Microsoft.Authorization/policyDefinitions/read",
+    # Resource Manager: only `adeflow worker --check` lists subscriptions (ARM shows those the caller has a role in)
+    "Subscriptions_List": "Microsoft.Resources/subscriptions/read",
 }
 """Simulator operation name -> the RBAC action ARM checks for it (Azure resource provider operations list)."""
 
@@ -159,17 +172,20 @@ NO_ARM_CALLS: dict[str, str] = {
 }
 """Registered activities that send no ARM request, so no flow needs to run them for this test."""
 
-LINKED_ACCESS: dict[str, str] = {
-    "Microsoft.Network/networkInterfaces/join/action": (
-        "VirtualMachines_CreateOrUpdate (create from an encrypted VHD) attaches an existing network interface; "
-        "ARM checks join on it (LinkedAuthorizationFailed otherwise)"
-    ),
-    "Microsoft.Network/virtualNetworks/subnets/join/action": (
-        "NetworkInterfaces_CreateOrUpdate (the migrated VM's new NIC, M-7) places the NIC in the source's subnet; "
-        "ARM checks join on the subnet"
-    ),
+LINKED_ACCESS: dict[str, dict[str, str]] = {
+    "encrypt": {},
+    "create": {
+        "Microsoft.Network/networkInterfaces/join/action": (
+            "VirtualMachines_CreateOrUpdate (create from an encrypted VHD) attaches an existing network interface; "
+            "ARM checks join on it (LinkedAuthorizationFailed otherwise)"
+        ),
+        "Microsoft.Network/virtualNetworks/subnets/join/action": (
+            "NetworkInterfaces_CreateOrUpdate (the migrated VM's new NIC, M-7) places the NIC in the source's "
+            "subnet; ARM checks join on the subnet"
+        ),
+    },
 }
-"""Actions the role needs although no request names them (ARM linked-access checks), with the reason."""
+"""Actions a role needs although no request names them (ARM linked-access checks), with the reason."""
 
 
 def _sample_path(pattern: str) -> str:
@@ -184,23 +200,32 @@ def _sample_path(pattern: str) -> str:
     return pattern.lstrip("^").rstrip("$").replace("\\.", ".")
 
 
-def role() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(ROLE_FILE.read_text())
+def role(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(ROLE_FILES[name].read_text())
     return data
 
 
-def granted() -> set[str]:
+def granted(name: str) -> set[str]:
     """Actions of the role, lower case (RBAC compares them case-insensitively)."""
-    return {action.lower() for action in role()["Actions"]}
+    return {action.lower() for action in role(name)["Actions"]}
 
 
-def test_role_file_is_a_custom_role_definition() -> None:
-    data = role()
+@pytest.mark.parametrize("name", ROLE_FILES)
+def test_role_file_is_a_custom_role_definition(name: str) -> None:
+    data = role(name)
     assert data["IsCustom"] is True and data["Name"]
     assert set(data) >= {"Name", "IsCustom", "Description", "Actions", "NotActions", "AssignableScopes"}
     assert all("*" not in action for action in data["Actions"]), "least privilege: no wildcards"
-    assert len(granted()) == len(data["Actions"]), "an action is listed twice"
+    assert len(granted(name)) == len(data["Actions"]), "an action is listed twice"
     assert data["AssignableScopes"], "az role definition create needs at least one assignable scope"
+    assert data["Name"] != role("create" if name == "encrypt" else "encrypt")["Name"], "two roles, two names"
+
+
+def test_only_the_create_role_may_write_vms() -> None:
+    """The everyday worker cannot create or rewrite a VM; the create worker's identity can (and is the only one)."""
+    assert VM_WRITE.lower() not in granted("encrypt"), f"{ROLE_FILES['encrypt'].name} must not grant {VM_WRITE}"
+    assert VM_WRITE.lower() in granted("create")
+    assert "microsoft.network/networkinterfaces/join/action" not in granted("encrypt")
 
 
 def test_every_operation_the_simulator_serves_has_an_action(tmp_path: Path) -> None:
@@ -214,7 +239,7 @@ def test_every_operation_the_simulator_serves_has_an_action(tmp_path: Path) -> N
                 f"  {route.operation} ({route.method} {path}): add "
                 f'"{route.operation}": "{suggestion}" to OPERATION_ACTIONS in {THIS_FILE} (check the name in the '
                 "resource provider's operations list); if an activity calls it, the flows below will then ask for "
-                f"{suggestion} in {ROLE_FILE.name}"
+                "it in the role of the worker that runs that activity"
             )
     assert not missing, "the simulator serves operations the role test cannot map:\n" + "\n".join(missing)
 
@@ -222,8 +247,9 @@ def test_every_operation_the_simulator_serves_has_an_action(tmp_path: Path) -> N
 @dataclass
 class Flows:
     sim: SimServer
-    records: list[RequestRecord]
-    activities_run: set[str]
+    records: dict[str, list[RequestRecord]]
+    """ARM requests by the worker role whose activities sent them."""
+    activities_run: dict[str, set[str]]
 
 
 def _fleet() -> dict[str, Any]:
@@ -244,7 +270,7 @@ def _fleet() -> dict[str, Any]:
     )
     spec["subscriptions"][0]["encryption_at_host_feature"] = "NotRegistered"  # the migration registers it (M-5)
     spec["subscriptions"][0]["resource_groups"][0]["recovery_vaults"] = [
-        {"name": "rsv-eastus", "protected_vms": [{"vm": "bk-01"}]}
+        {"name": "rsv-eastus", "protected_vms": [{"vm": "bk-01"}, {"vm": "mig-01"}]}
     ]
     spec["sim"]["backup_seconds"] = 120
     spec["sim"]["feature_registration_seconds"] = 60
@@ -291,9 +317,12 @@ async def _migration(env: WorkflowEnvironment, queue: str) -> set[str]:
 async def sim_and_flows(
     time_skipping_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Flows]:
-    """Every flow of the product once, against one simulator: snapshot and Azure Backup gates, a restart,
-    disable-then-remove, a plain remove, a VM created from an encrypted VHD, a rollout's VM selectors (tags and
-    Resource Graph), and a campaign's fact and KEK reads."""
+    """Every flow of the product once, against one simulator, each on a worker of its role only.
+
+    Encrypt worker: snapshot and Azure Backup gates, a restart, disable-then-remove, a plain remove, a rollout's VM
+    selectors (tags and Resource Graph), and a campaign's fact and KEK reads. Create worker: a VM created from an
+    encrypted VHD, started as the CLI starts it (on the create task queue); a VM migrated to encryption at host
+    (M-3 with the feature registered), the rollback's start and a lone VM-object delete."""
     sim = SimServer(
         FleetSpec.model_validate(_fleet()),
         clock=SimClock(scale=60, status_read_tick=300),
@@ -302,13 +331,15 @@ async def sim_and_flows(
     sim.start_in_thread()
     sim.inject({"kind": "restart_pending", "vm": "rp-01"})
     clients = AzureClients(sim_settings(sim).azure)
-    settings = Settings(temporal=TemporalSettings(task_queue=f"role-{uuid.uuid4()}"))
+    queue = f"role-{uuid.uuid4()}"
+    temporal = TemporalSettings(task_queue=queue, create_task_queue=f"{queue}-create")
     client = time_skipping_env.client
-    ran: set[str] = set()
+    ran: dict[str, set[str]] = {"encrypt": set(), "create": set()}
+    records: dict[str, list[RequestRecord]] = {}
     try:
-        worker: Worker = build_worker(client, settings, clients)
+        settings = Settings(temporal=replace(temporal, worker_role="encrypt"))
+        (worker,) = build_workers(client, settings, clients)
         async with worker:
-            queue = settings.temporal.task_queue
             encrypt = [
                 EncryptVmInput(_ref("snap-01"), VAULT_ID, VolumeType.ALL, poll_interval_s=300),
                 EncryptVmInput(_ref("bk-01"), VAULT_ID, poll_interval_s=300),
@@ -319,7 +350,7 @@ async def sim_and_flows(
                     EncryptVmWorkflow.run, request, id=f"role/{uuid.uuid4()}", task_queue=queue
                 )
                 await handle.result()
-                ran |= await _activity_types(handle)
+                ran["encrypt"] |= await _activity_types(handle)
             disable = await client.start_workflow(
                 DisableEncryptionWorkflow.run,
                 DisableInput(_ref("dis-01"), poll_interval_s=300),
@@ -327,15 +358,7 @@ async def sim_and_flows(
                 task_queue=queue,
             )
             await disable.result()
-            ran |= await _activity_types(disable)
-            create = await client.start_workflow(
-                CreateVmFromEncryptedVhdWorkflow.run,
-                create_request("vhd-01", kek=KeyEncryptionKey(KEK_URL, VAULT_ID)),
-                id=f"role/{uuid.uuid4()}",
-                task_queue=queue,
-            )
-            await create.result()
-            ran |= await _activity_types(create)
+            ran["encrypt"] |= await _activity_types(disable)
             remove = await client.start_workflow(
                 RemoveExtensionWorkflow.run,
                 RemoveExtensionInput(_ref("rm-01"), leave_encrypted=True),
@@ -343,13 +366,7 @@ async def sim_and_flows(
                 task_queue=queue,
             )
             await remove.result()
-            ran |= await _activity_types(remove)
-            ran |= await _migration(time_skipping_env, queue)
-        # A migration's rollback: the source started again, a VM object deleted alone (NIC reuse, M-7).
-        vm_side = MigrationVmActivities(clients)
-        await ActivityEnvironment().run(vm_side.set_vm_power, PowerRequest(_ref("del-01"), PowerAction.START))
-        await ActivityEnvironment().run(vm_side.delete_vm_object, DeleteVmRequest(_ref("del-01"), "role test"))
-        ran.add("delete_vm_object")
+            ran["encrypt"] |= await _activity_types(remove)
         # A rollout resolves its selectors with this activity when it starts.
         search = VmSearchActivities(clients)
         for query in (
@@ -358,7 +375,7 @@ async def sim_and_flows(
             VmQuery(resource_graph="Resources | where tags.ade == 'wave-1' | project id", subscriptions=[SUB]),
         ):
             assert (await ActivityEnvironment().run(search.find_vms, query)).vms == [_ref("snap-01")]
-        ran.add("find_vms")
+        ran["encrypt"].add("find_vms")
         # A campaign reads the fleet's facts in batches and the KEK versions in use (and its target's current one).
         campaign = CampaignActivities(clients)
         readings = await ActivityEnvironment().run(campaign.read_campaign_facts, FactsBatch([_ref("snap-01")]))
@@ -367,45 +384,74 @@ async def sim_and_flows(
         current = KeyEncryptionKey(KEK_URL.rsplit("/", 1)[0], VAULT_ID)
         keks = await ActivityEnvironment().run(campaign.read_kek_versions, KekQuery([kek], current))
         assert keks.target is not None and not keks.target.problem and not keks.versions[0].problem, keks
-        ran |= {"read_campaign_facts", "read_kek_versions"}
-        yield Flows(sim, sim.requests(), ran)
+        ran["encrypt"] |= {"read_campaign_facts", "read_kek_versions"}
+        records["encrypt"] = sim.requests()
+
+        settings = Settings(temporal=replace(temporal, worker_role="create"))
+        (worker,) = build_workers(client, settings, clients)
+        async with worker:
+            request = create_request("vhd-01", kek=KeyEncryptionKey(KEK_URL, VAULT_ID))
+            create = await start_create_from_vhd(client, settings, request)
+            created = await create.result()
+            assert not created.failed, created.message
+            ran["create"] |= await _activity_types(create.handle)
+            ran["create"] |= await _migration(time_skipping_env, settings.temporal.create_queue)
+        # A migration's backup gate by snapshots (mig-01 had Azure Backup); its rollback: the source started again, a
+        # VM object deleted alone (NIC reuse, M-7).
+        vm_side, del_01 = MigrationVmActivities(clients), _ref("del-01")
+        disk = del_01.resource_id.replace("virtualMachines/del-01", "disks/del-01-osdisk")
+        snapshot = SnapshotRequest(del_01, "eastus", [disk], "role")
+        await ActivityEnvironment().run(BackupActivities(clients).snapshot_disks, snapshot)
+        await ActivityEnvironment().run(vm_side.set_vm_power, PowerRequest(del_01, PowerAction.START))
+        await ActivityEnvironment().run(vm_side.delete_vm_object, DeleteVmRequest(del_01, "role test"))
+        ran["create"] |= {"snapshot_disks", "set_vm_power", "delete_vm_object"}
+        records["create"] = sim.requests()[len(records["encrypt"]) :]
+        yield Flows(sim, records, ran)
     finally:
         await clients.close()
         sim.stop()
 
 
-def test_flows_ran_every_registered_activity(sim_and_flows: Flows) -> None:
-    registered = {fn.__temporal_activity_definition.name for fn in build_activities(AzureClients(Settings().azure))}  # type: ignore[attr-defined]
-    missing = sorted(registered - sim_and_flows.activities_run - NO_ARM_CALLS.keys())
+@pytest.mark.parametrize("name", ROLE_FILES)
+def test_flows_ran_every_registered_activity(sim_and_flows: Flows, name: str) -> None:
+    activities = ROLE_ACTIVITIES[name](AzureClients(Settings().azure))
+    registered = {fn.__temporal_activity_definition.name for fn in activities}  # type: ignore[attr-defined]
+    missing = sorted(registered - sim_and_flows.activities_run[name] - NO_ARM_CALLS.keys())
     assert not missing, (
-        f"activities {missing} are registered (activities/registry.py) but no flow in {THIS_FILE} runs them, so "
-        "their ARM calls are not checked against the role: add a flow that runs each to the sim_and_flows fixture "
-        "(or, if one sends no ARM request, list it in NO_ARM_CALLS with the reason)"
+        f"activities {missing} are registered for the {name} worker (activities/registry.py) but no flow in "
+        f"{THIS_FILE} runs them on it, so their ARM calls are not checked against its role: add a flow that runs "
+        "each to the sim_and_flows fixture (or, if one sends no ARM request, list it in NO_ARM_CALLS with the reason)"
     )
 
 
-def test_role_grants_every_action_the_activities_use(sim_and_flows: Flows) -> None:
-    unmapped = sorted({r.operation for r in sim_and_flows.records} - OPERATION_ACTIONS.keys() - SAS_DATA_PLANE)
+@pytest.mark.parametrize("name", ROLE_FILES)
+def test_role_grants_every_action_its_activities_use(sim_and_flows: Flows, name: str) -> None:
+    records = sim_and_flows.records[name]
+    assert records, f"the {name} flows sent no ARM request"
+    unmapped = sorted({r.operation for r in records} - OPERATION_ACTIONS.keys() - SAS_DATA_PLANE)
     assert not unmapped, f"add {unmapped} to OPERATION_ACTIONS in {THIS_FILE}"
-    have = granted() | {a.lower() for a in LINKED_ACCESS}
+    have = granted(name) | {a.lower() for a in LINKED_ACCESS[name]}
     lacking: dict[str, RequestRecord] = {}
-    for record in sim_and_flows.records:
+    for record in records:
         if record.operation in SAS_DATA_PLANE:
             continue
         action = OPERATION_ACTIONS[record.operation]
         if action.lower() not in have:
             lacking.setdefault(action, record)
     assert not lacking, "\n".join(
-        f'{ROLE_FILE.name} lacks "{action}": add it to "Actions" (the activities sent {r.operation}: '
-        f"{r.method} {r.path})"
+        f'{ROLE_FILES[name].name} lacks "{action}": add it to "Actions" (the {name} worker\'s activities sent '
+        f"{r.operation}: {r.method} {r.path})"
         for action, r in sorted(lacking.items())
     )
 
 
-def test_role_grants_nothing_the_activities_do_not_use(sim_and_flows: Flows) -> None:
-    used = {OPERATION_ACTIONS[r.operation].lower() for r in sim_and_flows.records if r.operation in OPERATION_ACTIONS}
-    extra = sorted(a for a in role()["Actions"] if a.lower() not in used and a not in LINKED_ACCESS)
+@pytest.mark.parametrize("name", ROLE_FILES)
+def test_role_grants_nothing_its_activities_do_not_use(sim_and_flows: Flows, name: str) -> None:
+    records = sim_and_flows.records[name]
+    used = {OPERATION_ACTIONS[r.operation].lower() for r in records if r.operation in OPERATION_ACTIONS}
+    extra = sorted(a for a in role(name)["Actions"] if a.lower() not in used and a not in LINKED_ACCESS[name])
     assert not extra, (
-        f"{ROLE_FILE.name} grants {extra}, which no activity used in the flows: remove them (least privilege), or "
-        f"add the flow that needs them, or list them in LINKED_ACCESS in {THIS_FILE} with the reason"
+        f"{ROLE_FILES[name].name} grants {extra}, which no activity of the {name} worker used in the flows: remove "
+        f"them (least privilege), or add the flow that needs them, or list them in LINKED_ACCESS[{name!r}] in "
+        f"{THIS_FILE} with the reason"
     )

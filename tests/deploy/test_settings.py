@@ -62,6 +62,7 @@ def test_mtls_cluster(pki: dict[str, str]) -> None:
 def test_temporal_cloud_api_key_implies_tls_and_stays_out_of_reprs(tmp_path: Path) -> None:
     key_file = tmp_path / "api-key"
     key_file.write_text("tcld-secret-key\n")
+    key_file.chmod(0o600)
     settings = Settings.from_env(
         {
             "ADEFLOW_TEMPORAL_ADDRESS": "us-east-1.aws.api.temporal.io:7233",

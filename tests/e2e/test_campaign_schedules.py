@@ -5,6 +5,7 @@ the module; the CLI runs in a thread against it, as an operator would run it. (`
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -154,3 +155,67 @@ async def _eventually(check: Callable[[], Any], timeout_s: float = 20.0) -> None
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.2)
+
+
+def _readme_campaign_example() -> Path:
+    """The campaign file the README's ``campaign create`` example names."""
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    return EXAMPLES.parent / re.findall(r"adeflow campaign create (examples/\S+\.yaml)", readme)[0]
+
+
+async def test_the_readme_campaign_example_runs_against_the_demo_fleet(
+    dev_env: WorkflowEnvironment,
+    cli_env: Callable[..., Any],
+    make_sim: SimFactory,
+    azure_for: Callable[[SimServer], AzureClients],
+    tmp_path: Path,
+) -> None:
+    """The README's campaign example targets the fleet ``adeflow demo`` serves (it used to name a subscription the
+    demo does not have, so it failed there): created and triggered as written, its run completes."""
+    sim = make_sim(yaml.safe_load((EXAMPLES / "demo-fleet.yaml").read_text()), 20000, 0)
+    example = _readme_campaign_example()
+    data = yaml.safe_load(example.read_text())
+    data.update(name=f"{data['name']}-{uuid.uuid4().hex[:6]}", notify={"report_dir": str(tmp_path / "reports")})
+    data["manifest"] = str(example.parent / data["manifest"])
+    path = tmp_path / example.name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    name = load_campaign(path).name
+    async with new_worker(dev_env, azure_for(sim)) as worker:
+        await campaigns.create(dev_env.client, load_campaign(path), worker.task_queue, paused=True)
+        assert (await cli_env("campaign", "trigger", name)).exit_code == 0
+        await _eventually(lambda: _closed(dev_env, name), timeout_s=120)
+    history = await cli_env("campaign", "history", name)
+    assert history.exit_code == 0, history.output
+    assert "completed" in history.output and "reason:" not in history.output, history.output
+    assert "rollout " in history.output  # the demo fleet's unencrypted VMs went to a rollout
+    await campaigns.delete(dev_env.client, name)
+
+
+async def test_history_says_why_a_run_failed(
+    dev_env: WorkflowEnvironment,
+    cli_env: Callable[..., Any],
+    make_sim: SimFactory,
+    azure_for: Callable[[SimServer], AzureClients],
+    tmp_path: Path,
+) -> None:
+    """A campaign whose selector names a subscription Azure does not know: the run fails, and ``campaign history``
+    shows why (it showed only "failed")."""
+    sim = make_sim(yaml.safe_load((EXAMPLES / "demo-fleet.yaml").read_text()), 600, 300)
+    path = renamed("drift", tmp_path)
+    name = load_campaign(path).name
+    async with new_worker(dev_env, azure_for(sim)) as worker:
+        await campaigns.create(dev_env.client, load_campaign(path), worker.task_queue, paused=True)
+        assert (await cli_env("campaign", "trigger", name)).exit_code == 0
+        await _eventually(lambda: _closed(dev_env, name), timeout_s=60)
+    history = await cli_env("campaign", "history", name)
+    assert history.exit_code == 0, history.output
+    assert "  failed  " in history.output, history.output
+    reason = next(line for line in history.output.splitlines() if line.startswith("  reason: "))
+    assert "find_vms failed" in reason and "6f1c3a52-8d11-4c4e-9a7e-00000000c0de" in reason, reason
+    assert "Traceback" not in history.output
+    await campaigns.delete(dev_env.client, name)
+
+
+async def _closed(env: WorkflowEnvironment, name: str) -> bool:
+    runs = await campaigns.history(env.client, name)
+    return bool(runs) and runs[0].status not in ("running", "unknown")

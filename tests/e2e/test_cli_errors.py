@@ -46,10 +46,11 @@ async def test_a_second_vm_encrypt_attaches_to_the_run_in_flight(dev_env: Workfl
     first = await adeflow(*args, queue=queue)
     assert first.returncode == 0, first.stderr
     assert f"started {encrypt_vm_workflow_id(ref)}" in first.stdout
-    second = await adeflow(*args, queue=queue)
+    assert "UI:" not in first.stdout  # no ADEFLOW_TEMPORAL_UI for a local server: no guessed link
+    second = await adeflow(*args, queue=queue, env={"ADEFLOW_TEMPORAL_UI": "http://ui.example:8080"})
     assert second.returncode == 0, second.stderr
     assert f"already running: attached to {encrypt_vm_workflow_id(ref)}" in second.stdout
-    assert "UI: http" in second.stdout
+    assert "UI: http://ui.example:8080/namespaces/default/workflows/encrypt%2F" in second.stdout
     runs = [e async for e in dev_env.client.list_workflows(f'WorkflowId="{encrypt_vm_workflow_id(ref)}"')]
     assert len(runs) == 1
 

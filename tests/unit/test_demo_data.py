@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from adeflow.domain.fleet import Manifest
+from adeflow.domain.migration import PathPolicy
 from adeflow.domain.model import ImageRef, VolumeType
 from adeflow.domain.support import MATRIX
-from adeflow.inputs.manifest import load_manifest
+from adeflow.inputs.manifest import load_manifest, load_migration_manifest
 from azuresim.fleet import FleetSpec, VmSpec, load_fleet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -180,3 +181,54 @@ def test_manifest_policy_and_settings(fleet: FleetSpec, manifest: Manifest) -> N
         assert settings.backup.value == "auto" and settings.restart.value == "auto", ref.name
         vault = settings.key_vault_id
         assert vault.lower().startswith(f"/subscriptions/{ref.subscription_id.lower()}/"), ref.name
+
+
+README = EXAMPLES.parent / "README.md"
+RESOURCE_ID = re.compile(
+    r"/subscriptions/(?P<sub>[0-9a-f-]{36})/resourceGroups/(?P<rg>[\w.-]+)/providers/Microsoft\.(?P<kind>KeyVault/vaults|Compute/virtualMachines)/(?P<name>[\w.-]+)",
+    re.IGNORECASE,
+)
+
+
+def _readme_examples_for_the_demo() -> list[Path]:
+    """The example files the README runs against ``adeflow demo``: its campaign example and the manifest it names."""
+    text = README.read_text()
+    campaign = re.findall(r"adeflow campaign create (examples/\S+\.yaml)", text)
+    named = re.findall(r"`(examples/(?:manifest|campaign)-demo\.yaml)`", text)
+    return sorted({EXAMPLES.parent / p for p in [*campaign, *named]})
+
+
+def test_readme_examples_name_only_what_the_demo_fleet_has(fleet: FleetSpec) -> None:
+    """The README's examples run against the demo as written: every subscription, resource group, vault and VM
+    they name is in examples/demo-fleet.yaml (the campaign example named a subscription the demo lacks)."""
+    groups = {(s.id, rg.name): rg for s in fleet.subscriptions for rg in s.resource_groups}
+    subscriptions = {s.id for s in fleet.subscriptions}
+    files = _readme_examples_for_the_demo()
+    assert {p.name for p in files} >= {"campaign-demo.yaml", "manifest-demo.yaml"}
+    for path in files:
+        text = path.read_text()
+        for sub in re.findall(r"subscriptions?: \[?([0-9a-f-]{36})", text):
+            assert sub in subscriptions, f"{path.name}: subscription {sub} is not in the demo fleet"
+        for found in RESOURCE_ID.finditer(text):
+            rg = groups.get((found["sub"], found["rg"]))
+            assert rg is not None, f"{path.name}: {found[0]}"
+            names = (
+                [v.name for v in rg.key_vaults] if found["kind"].startswith("KeyVault") else [v.name for v in rg.vms]
+            )
+            assert found["name"] in names, f"{path.name}: {found[0]}"
+
+
+@pytest.mark.migration
+def test_the_demo_migration_takes_the_fleets_ade_vms_one_per_path(fleet: FleetSpec) -> None:
+    """examples/demo-migrate.yaml: dis-01 (data volumes only) copies its disks (M-3), nd-01 (OS encrypted) is
+    rebuilt (M-4); they are the only VMs the fleet file starts encrypted (``encrypted:``)."""
+    migration = load_migration_manifest(EXAMPLES / "demo-migrate.yaml")
+    vms = fleet_vms(fleet)
+    encrypted = {vm.name for vm in vms.values() if vm.encrypted.os or vm.encrypted.data}
+    paths = {entry.vm.ref.name: entry.migration.path_policy for entry in migration.vms}
+    assert paths == {"dis-01": PathPolicy.COPY_DISKS, "nd-01": PathPolicy.REBUILD}
+    assert set(paths) == encrypted
+    for entry in migration.vms:
+        ref = entry.vm.ref
+        vm = vms[(ref.subscription_id.lower(), ref.resource_group.lower(), ref.name.lower())]
+        assert vm.encrypted.os is (entry.migration.path_policy is PathPolicy.REBUILD), ref.name

@@ -19,7 +19,8 @@ from adeflow.cli.main import cli
 from adeflow.domain.campaign_plan.keks import parse_kek
 from adeflow.inputs import campaign_file, manifest
 from adeflow.inputs.campaign_file import CampaignError, parse_campaign_text
-from adeflow.inputs.manifest import ManifestError, parse_manifest_text
+from adeflow.inputs.manifest import ManifestError, parse_manifest_text, parse_migration_manifest_text
+from tests.support.schema_view import json_view
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-web"
@@ -89,6 +90,8 @@ BAD_MANIFESTS: dict[str, list[Change]] = {
     "version 2": [_set("version", 2)],
     "no VMs and no selectors": [_set("vms", [])],
     "waiver with a blank statement": [_set("defaults.backup_waiver", {"operator": "alice", "statement": " "})],
+    "migrate on a VM of a rollout manifest": [_set("vms.0.migrate", {"path": "rebuild"})],
+    "migrate on a selector of a rollout manifest": [_set("selectors", [{**SELECTOR, "migrate": {"nic": "new"}}])],
 }
 
 GOOD_MANIFESTS: dict[str, list[Change]] = {
@@ -113,8 +116,9 @@ def _document(base: dict[str, Any], changes: list[Change]) -> str:
 
 
 def _schema_errors(schema_path: Path, text: str) -> list[str]:
+    """What an editor's schema check says: the document read as YAML 1.2 (timestamps are text)."""
     validator = jsonschema.Draft202012Validator(json.loads(schema_path.read_text()))
-    return [error.message for error in validator.iter_errors(yaml.safe_load(text))]
+    return [error.message for error in validator.iter_errors(json_view(text))]
 
 
 def _manifest_problems(text: str) -> list[str]:
@@ -137,6 +141,134 @@ def test_the_loader_and_the_schema_accept_the_same_good_manifests(name: str) -> 
     text = _document(MANIFEST, GOOD_MANIFESTS[name])
     assert _manifest_problems(text) == []
     assert _schema_errors(manifest.SCHEMA_PATH, text) == []
+
+
+# ------------------------------------------------------------------------------------------- migration manifests
+
+IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+SSH = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk5tq1Ptq6a3sOAoVvHKN3Oz0CBrbGJ/zfEKTx6Vmfi ops@example"
+REBUILD = {"image": IMAGE, "admin_username": "azureuser", "ssh_public_key": SSH}
+GALLERY = f"{RG}/providers/Microsoft.Compute/galleries/g1/images/ubuntu/versions/1.2.3"
+MIGRATION: dict[str, Any] = {"migrate": {}, "defaults": {"backup": "snapshot"}, "vms": [{"id": VM}]}
+
+
+def _rebuild(**changes: Any) -> Change:
+    return _set("migrate.rebuild", {**REBUILD, **changes})
+
+
+def _image(image: dict[str, Any]) -> Change:
+    return _rebuild(image=image)
+
+
+BAD_MIGRATIONS: dict[str, list[Change]] = {
+    "path not in the list": [_set("migrate.path", "sideways")],
+    "path with a space around it": [_set("migrate.path", " rebuild")],
+    "nic policy not in the list": [_set("vms.0.migrate", {"nic": "keep"})],
+    "downtime neither approval nor a window": [_set("migrate.downtime", "later")],
+    "downtime window without times": [_set("migrate.downtime", {})],
+    "downtime start without a zone": [_set("migrate.downtime", {"start": "2026-11-07T22:00:00"})],
+    "downtime start as a date only": [_set("migrate.downtime", {"start": "2026-11-07"})],
+    "downtime window with another key": [_set("migrate.downtime", {"begin": "2026-11-07T22:00:00Z"})],
+    "cleanup with an unknown key": [_set("migrate.cleanup", {"delete_vm": True})],
+    "cleanup flag as text": [_set("migrate.cleanup", {"delete_source_disks": "yes"})],
+    "empty target suffix": [_set("migrate.target_suffix", "")],
+    "target suffix ending with a dot": [_set("migrate.target_suffix", "-new.")],
+    "target suffix with a space": [_set("migrate.target_suffix", "-e a h")],
+    "target name for the whole fleet": [_set("migrate.target_name", "web-new")],
+    "target name on a selector": [_set("selectors", [{**SELECTOR, "migrate": {"target_name": "web-new"}}])],
+    "target name starting with a hyphen": [_set("vms.0.migrate", {"target_name": "-web"})],
+    "SAS duration under 5 minutes": [_set("migrate.sas_duration", 60)],
+    "SAS duration with a space": [_set("migrate.sas_duration", "1h 30m")],
+    "copy parallelism 0": [_set("migrate.copy_parallelism", 0)],
+    "copy parallelism over 64": [_set("migrate.copy_parallelism", 65)],
+    "checkpoint under 4 MiB": [_set("migrate.checkpoint_size", "1MiB")],
+    "checkpoint in MB": [_set("migrate.checkpoint_size", "256MB")],
+    "checkpoint as a number": [_set("migrate.checkpoint_size", 268435456)],
+    "register_feature as text": [_set("migrate.register_feature", "yes")],
+    "zero reminder interval": [_set("migrate.reminder_interval", "0s")],
+    "unknown migrate key": [_set("migrate.nics", "new")],
+    "migrate not a mapping": [_set("vms.0.migrate", "rebuild")],
+    "rebuild without an SSH key": [_set("migrate.rebuild", {"image": IMAGE, "admin_username": "azureuser"})],
+    "rebuild image publisher still TODO": [_image({**IMAGE, "publisher": "TODO"})],
+    "rebuild admin user still TODO": [_rebuild(admin_username="TODO")],
+    "rebuild SSH key still TODO": [_rebuild(ssh_public_key="TODO")],
+    "rebuild admin user root": [_rebuild(admin_username="root")],
+    "rebuild admin user Admin": [_rebuild(admin_username="Admin")],
+    "rebuild admin user with a dot": [_rebuild(admin_username="ops.user")],
+    "rebuild DSA key": [_rebuild(ssh_public_key="ssh-dss AAAAB3NzaC1kc3M= old")],
+    "rebuild key on two lines": [_rebuild(ssh_public_key=SSH + "\nssh-rsa AAAA")],
+    "rebuild image by id and by name": [_image({**IMAGE, "id": GALLERY})],
+    "rebuild image id of a VM": [_image({"id": VM})],
+    "rebuild image without a sku": [_image({"publisher": "a", "offer": "b"})],
+    "rebuild image version newest": [_image({**IMAGE, "version": "newest"})],
+    "a Key Vault in a migration": [_set("defaults.key_vault_id", KV)],
+    "a volume type on a migrating VM": [_set("vms.0.volume_type", "Data")],
+    "confirmations on a migrating selector": [_set("selectors", [{**SELECTOR, "confirmations": ["no-kdump"]}])],
+}  # fmt: skip
+
+GOOD_MIGRATIONS: dict[str, list[Change]] = {
+    "as given": [],
+    "every key": [
+        _set("migrate", {
+            "path": "copy-disks", "nic": "reuse", "downtime": "approval",
+            "cleanup": {"delete_source_vm": False, "reset_vault_disk_encryption": True},
+            "target_suffix": "-eah2", "sas_duration": "6h", "copy_parallelism": 64, "checkpoint_size": "1GiB",
+            "register_feature": True, "reminder_interval": "12h", "rebuild": REBUILD,
+        })
+    ],
+    "choices in any case": [_set("migrate.path", "Rebuild"), _rebuild(), _set("migrate.nic", "NEW")],
+    "downtime approval in any case": [_set("migrate.downtime", "Approval")],
+    "a window in another zone": [
+        _set("migrate.downtime", {"start": "2026-11-07T23:00:00+01:00", "end": "2026-11-08 04:30Z"})
+    ],
+    "a window that only ends": [_set("migrate.downtime", {"end": "2026-11-08T04:00:00Z"})],
+    "an image by gallery id": [_image({"id": GALLERY})],
+    "an image without a version": [_image({"publisher": "a", "offer": "b", "sku": "c"})],
+    "a publisher that starts like todo": [_image({**IMAGE, "publisher": "todoist"})],
+    "an RSA key without a comment": [_rebuild(ssh_public_key="ssh-rsa AAAAB3NzaC1yc2E=")],
+    "a VM's own target name and settings": [_set("vms.0.migrate", {"target_name": "web-01-new", "path": "copy-disks"})],
+    "SAS duration in seconds": [_set("migrate.sas_duration", 300)],
+    "a waiver for the M-3 backup gate": [
+        _set("defaults", {"backup": "waive", "backup_waiver": {"operator": "alice", "statement": "DR copy"}})
+    ],
+    "a selector with its migrate": [_set("selectors", [{**SELECTOR, "migrate": {"copy_parallelism": 4}}])],
+}  # fmt: skip
+
+
+def _migration_problems(text: str) -> list[str]:
+    try:
+        parse_migration_manifest_text(text, source="m.yaml")
+    except ManifestError as error:
+        return [p.render() for p in error.problems]
+    return []
+
+
+@pytest.mark.migration
+@pytest.mark.parametrize("name", BAD_MIGRATIONS)
+def test_the_loader_and_the_schema_reject_the_same_bad_migration_manifests(name: str) -> None:
+    text = _document(MIGRATION, BAD_MIGRATIONS[name])
+    assert _migration_problems(text), f"the loader accepts: {text}"
+    assert _schema_errors(manifest.SCHEMA_PATH, text), f"the schema accepts: {text}"
+
+
+@pytest.mark.migration
+@pytest.mark.parametrize("name", GOOD_MIGRATIONS)
+def test_the_loader_and_the_schema_accept_the_same_good_migration_manifests(name: str) -> None:
+    text = _document(MIGRATION, GOOD_MIGRATIONS[name])
+    assert _migration_problems(text) == []
+    assert _schema_errors(manifest.SCHEMA_PATH, text) == []
+
+
+@pytest.mark.migration
+def test_unquoted_yaml_timestamps_read_the_same_in_the_loader_and_the_schema() -> None:
+    """YAML 1.1 (the loader) makes a datetime of an unquoted timestamp, YAML 1.2 (editors) keeps the text: both
+    accept a zoned one and refuse one without a zone."""
+    zoned = "migrate:\n  downtime: {start: 2026-11-07T22:00:00Z, end: 2026-11-08 04:00:00+01:00}\n"
+    naive = "migrate:\n  downtime: {start: 2026-11-07T22:00:00}\n"
+    for text, ok in ((zoned, True), (naive, False)):
+        document = f"{text}vms: [{VM}]\n"
+        assert (_migration_problems(document) == []) is ok
+        assert (_schema_errors(manifest.SCHEMA_PATH, document) == []) is ok
 
 
 CAMPAIGN: dict[str, Any] = {
@@ -176,6 +308,7 @@ BAD_CAMPAIGNS: dict[str, list[Change]] = {
     "drift with a target": [_set("kind", "drift")],
     "missing notify": [_drop("notify")],
     "a bad setting": [_set("defaults.volume_type", "everything")],
+    "migrate settings on a selector": [_set("selectors", [{**SELECTOR, "migrate": {"path": "rebuild"}}])],
 }
 
 GOOD_CAMPAIGNS: dict[str, list[Change]] = {

@@ -23,7 +23,9 @@ from adeflow.inputs.manifest import (
     load_manifest,
     parse_manifest_text,
 )
-from adeflow.inputs.settings_block import SettingsFields
+from adeflow.inputs.migrate_block import MIGRATE_KEYS
+from adeflow.inputs.settings_block import MIGRATION_SETTING_KEYS, SettingsFields
+from tests.support.schema_view import json_view
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -448,13 +450,19 @@ def test_schema_loads_and_matches_the_module() -> None:
     assert tuple(loaded["$defs"]["settingsProperties"]["properties"]) == SETTING_KEYS
     assert tuple(SettingsFields.model_fields) == SETTING_KEYS
     assert settings["confirmations"]["items"]["enum"] == list(GUEST_CONFIRMATIONS)
-    assert set(loaded["properties"]) == {"version", "rollout", "defaults", "vms", "selectors"}
+    assert set(loaded["properties"]) == {"version", "rollout", "defaults", "vms", "selectors", "migrate"}
+    migrate = loaded["$defs"]["migrateProperties"]["properties"]
+    vm_only = tuple(loaded["$defs"]["vmMigrate"]["properties"])
+    assert (*migrate, *vm_only) == (*MIGRATE_KEYS[:6], *MIGRATE_KEYS[7:], "target_name")
+    ade_keys = [r["required"][0] for r in loaded["$defs"]["adeSettingsGiven"]["anyOf"]]
+    assert ade_keys == [key for key in SETTING_KEYS if key not in MIGRATION_SETTING_KEYS]
 
 
-def test_examples_validate_against_the_schema() -> None:
+@pytest.mark.parametrize("name", ["manifest-demo.yaml", "demo-rollout.yaml", "demo-migrate.yaml"])
+def test_examples_validate_against_the_schema(name: str) -> None:
     validator = jsonschema.Draft202012Validator(schema())
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert list(validator.iter_errors(yaml.safe_load((EXAMPLES / "manifest-demo.yaml").read_text()))) == []
+    assert list(validator.iter_errors(json_view((EXAMPLES / name).read_text()))) == []
 
 
 @pytest.mark.parametrize(

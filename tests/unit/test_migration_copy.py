@@ -178,6 +178,35 @@ def test_m_3_a_resumed_checkpoint_keeps_what_an_earlier_attempt_finished_ahead()
     assert not tracker.due()
 
 
+class _CountingChunks(list[PageRange]):
+    """The planned calls, counting how often the tracker looks at one."""
+
+    reads = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for item in super().__iter__():
+            _CountingChunks.reads += 1
+            yield item
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        _CountingChunks.reads += 1
+        return super().__getitem__(index)
+
+
+def test_m_3_a_checkpoint_costs_the_calls_in_flight_not_the_whole_disk() -> None:
+    """Each checkpoint used to scan every planned call: on a 1 TiB disk fully written (262144 calls, 4096 checkpoints
+    of 256 MiB) 10^9 looks, 45 s of CPU. It looks only between the watermark and the last call done (64 GiB here)."""
+    chunks = _CountingChunks(migration.plan_chunks([(0, 64 * GIB)], 64 * GIB + 512))
+    tracker = migration.CopyTracker(chunks, 64 * GIB + 512, 256 * MIB)
+    _CountingChunks.reads = 0
+    for index in range(len(chunks)):
+        tracker.record(index)
+        if tracker.due():
+            tracker.checkpoint()
+    assert tracker.finished and tracker.checkpoint().copied_below == 64 * GIB + 512
+    assert _CountingChunks.reads < 4 * len(chunks), _CountingChunks.reads
+
+
 def test_m_3_ideal_copy_time_under_a_per_disk_throughput_limit() -> None:
     per_disk = [600 * MIB, 300 * MIB, 300 * MIB]
     assert migration.ideal_copy_seconds(per_disk, 60 * MIB) == 10.0

@@ -4,12 +4,14 @@ with the message that names the expected format (and the rule, R-ENA-3 for vault
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from adeflow.domain import values
 from adeflow.domain.fleet import FailureBudget
+from adeflow.domain.migration import NicPolicy, PathPolicy
 from adeflow.domain.model import BackupPolicy, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
@@ -19,6 +21,14 @@ VM = f"{RG}/providers/Microsoft.Compute/virtualMachines/web-01"
 V = "0123456789abcdef0123456789abcdef"
 KEK = f"https://kv-ade.vault.azure.net/keys/kek/{V}"
 U = values.VaultObjectUrl
+IMAGE = f"{RG}/providers/Microsoft.Compute/galleries/g1/images/ubuntu/versions/1.2.3"
+
+
+def parse_image_offer(value: object) -> str:
+    return values.parse_image_part(value, "offer")
+
+
+SSH = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk5tq1Ptq6a3sOAoVvHKN3Oz0CBrbGJ/zfEKTx6Vmfi ops@example"
 
 GOOD: list[tuple[Callable[[Any], object], object, object]] = [
     (values.parse_subscription_id, SUB, SUB),
@@ -49,6 +59,23 @@ GOOD: list[tuple[Callable[[Any], object], object, object]] = [
     (values.parse_cron, "0 2 * * 1", "0 2 * * 1"),
     (values.parse_cron, "*/15 0-6 1,15 * mon", "*/15 0-6 1,15 * mon"),
     (values.parse_cron, "@daily", "@daily"),
+    (values.parse_path_policy, "Copy-Disks", PathPolicy.COPY_DISKS),
+    (values.parse_nic_policy, "reuse", NicPolicy.REUSE),
+    (values.parse_timestamp, "2026-11-07T23:00:00+01:00", datetime(2026, 11, 7, 22, tzinfo=UTC)),
+    (values.parse_timestamp, "2026-11-07 22:00z", datetime(2026, 11, 7, 22, tzinfo=UTC)),
+    (values.parse_timestamp, datetime(2026, 11, 7, 22, tzinfo=UTC), datetime(2026, 11, 7, 22, tzinfo=UTC)),
+    (values.parse_checkpoint_size, "4MiB", 4 * 1024 * 1024),
+    (values.parse_checkpoint_size, "2GiB", 2 * 1024**3),
+    (values.parse_sas_duration, "4h", 14400),
+    (values.parse_sas_duration, 300.5, 301),
+    (values.parse_copy_parallelism, 64, 64),
+    (values.parse_name_suffix, "-eah", "-eah"),
+    (values.parse_vm_name, "db-01-new", "db-01-new"),
+    (parse_image_offer, "0001-com-ubuntu-server-jammy", "0001-com-ubuntu-server-jammy"),
+    (values.parse_image_version, "22.04.202604010", "22.04.202604010"),
+    (values.parse_image_id, IMAGE + "/", IMAGE),
+    (values.parse_admin_username, "azureuser", "azureuser"),
+    (values.parse_ssh_public_key, SSH, SSH),
 ]  # fmt: skip
 
 
@@ -112,6 +139,30 @@ BAD: list[tuple[Callable[[Any], object], object, str]] = [
     (values.parse_cron, "61 2 * * *", "minute field '61' is not valid (numbers 0-59, * , - /)"),
     (values.parse_cron, "0 2 * *", "a cron expression has 5 fields"),
     (values.parse_cron, "@Daily", "unknown cron alias '@Daily'; did you mean \"@daily\"?"),
+    (values.parse_path_policy, "copy-disk", 'must be one of auto, copy-disks, rebuild; did you mean "copy-disks"?'),
+    (values.parse_nic_policy, "keep", "must be one of new, reuse; got 'keep'"),
+    (values.parse_timestamp, "2026-11-07T22:00:00", "give the time zone (Z or +01:00)"),
+    (values.parse_timestamp, datetime(2026, 11, 7, 22), "give the time zone (Z or +01:00)"),
+    (values.parse_timestamp, date(2026, 11, 7), "give a time and its zone, not only a date"),
+    (values.parse_timestamp, "tomorrow", "expected a time with its zone, e.g. 2026-11-07T22:00:00Z"),
+    (values.parse_timestamp, "2026-02-30T22:00:00Z", "is not a valid time"),
+    (values.parse_checkpoint_size, "1MiB", "must be at least 4MiB; got '1MiB'"),
+    (values.parse_checkpoint_size, "256MB", "expected a size in MiB or GiB"),
+    (values.parse_sas_duration, "4m", "must be at least 5m (300 s)"),
+    (values.parse_copy_parallelism, 65, "must be between 1 and 64; got 65"),
+    (values.parse_name_suffix, "-eah.", "not ending with '.' (M-1)"),
+    (values.parse_name_suffix, "", "expected a name suffix like -eah; got an empty string"),
+    (values.parse_vm_name, "-web", "a Linux VM name has 1-64 letters"),
+    (values.parse_vm_name, "w" * 65, "a Linux VM name has 1-64 letters"),
+    (parse_image_offer, "TODO", "still TODO: name the image's offer (M-4), or give image.id instead"),
+    (parse_image_offer, "todo list", "an image offer has letters, digits"),
+    (values.parse_image_version, "newest", "an image version is latest or three numbers"),
+    (values.parse_image_id, VM, "expected an image resource id"),
+    (values.parse_image_id, "TODO: the golden image", "still TODO: give the image's resource id"),
+    (values.parse_admin_username, "root", "Azure does not allow 'root' as the admin user name"),
+    (values.parse_admin_username, "1ops", "an admin user name has 1-64 letters"),
+    (values.parse_ssh_public_key, "ssh-dss AAAAB3NzaC1kc3M=", "expected an OpenSSH public key line"),
+    (values.parse_ssh_public_key, "TODO", "still TODO: give the admin user's SSH public key (M-4)"),
 ]  # fmt: skip
 
 

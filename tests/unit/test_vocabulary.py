@@ -58,8 +58,15 @@ def test_activities_and_workflows_use_reason_constants_not_spelled_strings() -> 
 
 
 def test_registered_search_attributes_are_the_vocabulary() -> None:
-    """Until ``settings.SEARCH_ATTRIBUTES`` is imported from the vocabulary, the two must not drift."""
-    assert SEARCH_ATTRIBUTES == vocabulary.SEARCH_ATTRIBUTES
+    """What the dev server, the compose set-up, ``worker --check`` and the tests register is the vocabulary's list."""
+    assert SEARCH_ATTRIBUTES is vocabulary.SEARCH_ATTRIBUTES
+
+
+def test_keyword_attributes_fit_sql_visibility() -> None:
+    """SQL visibility (the compose stack's PostgreSQL) refuses an eleventh custom Keyword attribute."""
+    keywords = [name for name, kind in SEARCH_ATTRIBUTES.items() if kind == "Keyword"]
+    assert vocabulary.RULE in keywords
+    assert len(keywords) <= vocabulary.MAX_KEYWORD_ATTRIBUTES, keywords
 
 
 def test_workflows_name_search_attributes_only_through_the_vocabulary() -> None:

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
+from adeflow.domain import vocabulary
 from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
 from adeflow.domain.fleet_query import VmQuery
 from adeflow.domain.model import EncryptVmInput, VmRef, VolumeType
@@ -37,7 +38,7 @@ from tests.support.fleets import SUB, VAULT_ID, fleet_dict, vm
 from tests.support.servers import SimFactory, new_worker
 from tests.support.standins import StandInVmRun
 from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
-from workflows.fleet_rollout import FleetRolloutWorkflow
+from workflows.fleet_rollout import MEMO_KEY, FleetRolloutWorkflow, RolloutMemo
 from workflows.registry import workflow_runner
 
 SETTINGS = VmSettings(key_vault_id=VAULT_ID, volume_type=None)
@@ -66,6 +67,19 @@ async def test_rollout_encrypts_a_fleet_and_reports_refusals(
         EncryptVmWorkflow.run, encrypt_vm_workflow_id(VmRef(SUB, "rg-web", "web-03"))
     )
     assert (await handle.result()).outcome.value == "encrypted"
+    # What the UI shows without opening a run: the child's summary and details, the refusal's rule (AdeRule),
+    # the canary wave in the rollout's log.
+    ultra = time_skipping_env.client.get_workflow_handle(encrypt_vm_workflow_id(VmRef(SUB, "rg-web", "ultra-01")))
+    described = await ultra.describe()
+    assert described.typed_search_attributes.get(SearchAttributeKey.for_keyword(vocabulary.RULE)) == "R-LIM-4w"
+    assert await described.static_summary() == "Encrypt ultra-01 (All) in rg-web"
+    assert f"**Rollout** {request.rollout_id}" in (await described.static_details() or "")
+    rollout = time_skipping_env.client.get_workflow_handle(f"rollout/{request.rollout_id}")
+    memo = await (await rollout.describe()).memo_value(MEMO_KEY, type_hint=RolloutMemo)
+    assert memo.log[:2] == [
+        "canary wave started: VM 1 of 7 (web-00); the others wait",
+        "canary wave passed: 1 VM(s): 1 encrypted",
+    ]
 
 
 async def test_selectors_are_resolved_once_at_start_and_their_vms_encrypted(
@@ -170,6 +184,9 @@ async def test_failure_budget_halts_and_resume_continues(
                 break
             await asyncio.sleep(0.2)
         assert progress.stage is RolloutStage.HALTED and "failure budget" in progress.halted
+        rule = SearchAttributeKey.for_keyword(vocabulary.RULE)
+        halted = (await handle.describe()).typed_search_attributes.get(rule)
+        assert halted == vocabulary.Reason.FAILURE_BUDGET_EXCEEDED  # the UI's list says why it stopped
         assert sum(progress.counts.values()) == 40 and progress.counts["pending"] > 0
         await asyncio.sleep(1)
         still = await handle.query(FleetRolloutWorkflow.progress)
@@ -178,6 +195,7 @@ async def test_failure_budget_halts_and_resume_continues(
         result = await handle.result()
     assert result.stage is RolloutStage.COMPLETED
     assert (result.counts["encrypted"], result.counts["failed"]) == (37, 3)
+    assert (await handle.describe()).typed_search_attributes.get(rule) is None  # resumed: no longer halted
 
 
 async def test_vm_already_running_elsewhere_is_left_to_that_run(

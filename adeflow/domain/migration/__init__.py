@@ -14,10 +14,21 @@ migration`` and ``migration.<name>``: the public names of the modules are re-exp
 - :mod:`.readiness`: VMs per path and per month left until ADE retires
 - :mod:`.requests`: what the workflow asks the VM-side activities (power, NICs, the new VM, deletes, cleanup)
 - :mod:`.arm_read`: ARM JSON into these facts, and the source's body for a rollback (module-qualified, not re-exported)
+- :mod:`.fleet`: a migration manifest's fleet and each VM's migrate settings, :func:`migration_inputs`
+- :mod:`.audit`: a campaign report's VMs grouped by path for the manifest ``adeflow migrate plan`` writes
 """
 
 from __future__ import annotations
 
+from adeflow.domain.migration.audit import (
+    AuditedVm,
+    AuditReport,
+    MigrationPlan,
+    PlannedVm,
+    migration_plan,
+    plan_path,
+    readiness_entries,
+)
 from adeflow.domain.migration.copy import (
     MAX_PUT_PAGE_BYTES,
     PAGE,
@@ -61,6 +72,14 @@ from adeflow.domain.migration.evidence import (
     MigrationProgress,
     MigrationResult,
     SasWindow,
+)
+from adeflow.domain.migration.fleet import (
+    MigrationManifest,
+    MigrationSelector,
+    MigrationSettings,
+    MigrationVm,
+    migration_inputs,
+    planned_dates,
 )
 from adeflow.domain.migration.new_vm import (
     DiskPlan,
@@ -178,6 +197,8 @@ __all__ = [
     "WAITING_PHASES",
     "Approval",
     "ApprovalKind",
+    "AuditReport",
+    "AuditedVm",
     "CleanupDone",
     "CleanupPlan",
     "CleanupPolicy",
@@ -199,13 +220,18 @@ __all__ = [
     "FeatureState",
     "MigrationFacts",
     "MigrationInput",
+    "MigrationManifest",
     "MigrationOutcome",
     "MigrationPath",
     "MigrationPhase",
     "MigrationPhaseTiming",
+    "MigrationPlan",
     "MigrationPreflight",
     "MigrationProgress",
     "MigrationResult",
+    "MigrationSelector",
+    "MigrationSettings",
+    "MigrationVm",
     "NewVmFacts",
     "NewVmRequest",
     "NewVmVerdict",
@@ -214,6 +240,7 @@ __all__ = [
     "PageRange",
     "PathDecision",
     "PathPolicy",
+    "PlannedVm",
     "PowerAction",
     "PowerRequest",
     "RangeDigest",
@@ -260,6 +287,8 @@ __all__ = [
     "ever_ade",
     "feature_action",
     "ideal_copy_seconds",
+    "migration_inputs",
+    "migration_plan",
     "months_left",
     "new_nic_bodies",
     "nic_ids",
@@ -269,9 +298,12 @@ __all__ = [
     "plan_chunks",
     "plan_cleanup",
     "plan_disks",
+    "plan_path",
+    "planned_dates",
     "planned_names",
     "preflight",
     "readiness",
+    "readiness_entries",
     "rebuilt_vm_body",
     "remaining_chunks",
     "subtract",

@@ -174,6 +174,7 @@ class CopyTracker:
         self._every = checkpoint_bytes
         self._done = [False] * len(chunks)
         self._next = 0
+        self._last_done = -1
         self._start = start or CopyCheckpoint()
         self._bytes = self._start.bytes_copied
         self._since = 0
@@ -183,6 +184,7 @@ class CopyTracker:
         if self._done[index]:
             return
         self._done[index] = True
+        self._last_done = max(self._last_done, index)
         self._bytes += self._chunks[index].length
         self._since += self._chunks[index].length
         while self._next < len(self._chunks) and self._done[self._next]:
@@ -206,7 +208,10 @@ class CopyTracker:
         if self.finished:
             return CopyCheckpoint(self._limit, [], self._bytes)
         mark = max(self._chunks[self._next].offset, self._start.copied_below)
-        above = [c for i, c in enumerate(self._chunks) if self._done[i] and c.offset >= mark]
+        # Only chunks between the first not done and the last done can be done past the watermark: a checkpoint costs
+        # the calls in flight, not the whole disk (a 4 TiB disk has a million chunks and thousands of checkpoints).
+        window = range(self._next, self._last_done + 1)
+        above = [self._chunks[i] for i in window if self._done[i] and self._chunks[i].offset >= mark]
         above += [r for r in self._start.done_above if r.offset >= mark]
         return CopyCheckpoint(mark, normalise_ranges(above, self._limit), self._bytes)
 
