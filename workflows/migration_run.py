@@ -106,8 +106,10 @@ class MigrationRun(RunShell[MigrationPhase, MigrationPhaseTiming]):
     # -- endings ---------------------------------------------------------------------------------------------------
 
     def conclude(self, result: MigrationResult, phase: MigrationPhase) -> MigrationResult:
+        """The run's last phase and ``AdeOutcome`` (with ``AdeRule`` unless it migrated), metric and log line."""
         self.finished = True
-        self.end(result.vm, phase, result.outcome.value, result.message or result.outcome.value, self.backup)
+        why = "" if result.outcome is MigrationOutcome.MIGRATED else result.rule or result.reason
+        self.end(result.vm, phase, result.outcome.value, result.message or result.outcome.value, self.backup, why)
         self.result = replace(result, timings=list(self.tracker.timings), approvals=list(self.approvals))
         return self.result
 

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
+from adeflow.domain import vocabulary
 from adeflow.domain.migration import (
     ApprovalKind,
     DowntimeWindow,
@@ -136,6 +138,8 @@ async def test_refusals_name_the_rule_and_write_nothing(
     async with running(fresh_time_skipping_env, azure_for(sim), migrate_request(name)) as handle:
         result = await handle.result()
         assert (await progress(handle)).phase is MigrationPhase.REFUSED
+        described = (await handle.describe()).typed_search_attributes
+        assert described.get(SearchAttributeKey.for_keyword(vocabulary.RULE)) == rule  # the UI's list says why
     assert (result.outcome, result.rule, result.reason) == (MigrationOutcome.REFUSED, rule, reason), result.message
     assert "Fix:" in result.message and name in result.message and result.refusals
     assert writes(sim) == []
