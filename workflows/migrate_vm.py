@@ -186,10 +186,10 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
             await call(ExtensionActivities.remove_encryption_extension, vm, WRITE)
         await self._await_downtime(request)
 
-        self.enter(MigrationPhase.DEALLOCATE, f"M-7: deallocating {vm.name} for the copy")
-        state = await self.power(vm, PowerAction.DEALLOCATE)
-        self.deallocated = True
-        try:
+        try:  # from the deallocation on, any failure brings the source back
+            self.enter(MigrationPhase.DEALLOCATE, f"M-7: deallocating {vm.name} for the copy")
+            state = await self.power(vm, PowerAction.DEALLOCATE)
+            self.deallocated = True
             await self._cut_over(request, facts, state)
         except StepFailed as failure:
             return await self.roll_back(source, failure)
