@@ -1,9 +1,11 @@
 """Everything the worker registers, built around one set of Azure clients, in two sets by what the identity may do.
 
 The encrypt set never writes a VM (extension PUT/DELETE, restart and snapshots only); the create set is the one
-that does (``virtualMachines/write``). A worker registers one set or both (``ADEFLOW_WORKER_ROLE``), so the
-everyday worker can run with an Azure role that lacks VM write (``deploy/adeflow-operator-role.json``) and only
-the create worker holds it (``deploy/adeflow-vm-create-role.json``).
+that does (``virtualMachines/write``): VMs from encrypted VHDs, and the migration to encryption at host (new disks
+and VMs, deletes after approval; with the ADE steps its M-3 path runs first, so those activities are in both sets).
+A worker registers one set or both (``ADEFLOW_WORKER_ROLE``), so the everyday worker can run with an Azure role
+that lacks VM write (``deploy/adeflow-operator-role.json``) and only the create worker holds it
+(``deploy/adeflow-vm-create-role.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from activities.campaign import CampaignActivities
 from activities.extension import ExtensionActivities
 from activities.inventory import InventoryActivities
 from activities.keyvault import KeyVaultActivities
+from activities.migration_disks import MigrationDiskActivities
+from activities.migration_vm import MigrationVmActivities
 from activities.policy import PolicyActivities
 from activities.power import PowerActivities
 from activities.status import StatusActivities
@@ -58,11 +62,57 @@ def encrypt_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
 
 
 def create_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
-    """Creating a VM (from an encrypted VHD, R-VHD-1): the reads its checks need, the VM PUT, the read-back."""
+    """Creating a VM (from an encrypted VHD, R-VHD-1): the reads its checks need, the VM PUT, the read-back; and
+    the migration to encryption at host (docs/ade-migration.md), which runs on the same worker."""
     vm_create = VmCreateActivities(clients)
-    return [vm_create.read_vhd_create_facts, vm_create.create_vm_from_vhd, vm_create.read_created_vm]
+    return [
+        vm_create.read_vhd_create_facts,
+        vm_create.create_vm_from_vhd,
+        vm_create.read_created_vm,
+        *migration_activities(clients),
+    ]
+
+
+def migration_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
+    """Every activity MigrateToHostEncryptionWorkflow calls: its own (facts, feature, power, NICs, the new VM,
+    disks and their copy, deletes, cleanup) and the ADE steps of its M-3 path (backup gate, disable, the wait,
+    removing the extension)."""
+    vm_side = MigrationVmActivities(clients)
+    disks = MigrationDiskActivities(clients)
+    backup = BackupActivities(clients)
+    azure_backup = AzureBackupActivities(clients)
+    extension = ExtensionActivities(clients)
+    status = StatusActivities(clients)
+    return [
+        vm_side.read_migration_facts,
+        vm_side.read_migrated_vm,
+        vm_side.register_host_encryption,
+        vm_side.set_vm_power,
+        vm_side.create_migration_nics,
+        vm_side.create_migrated_vm,
+        vm_side.delete_vm_object,
+        vm_side.cleanup_source,
+        vm_side.find_vault_users,
+        disks.create_upload_disk,
+        disks.copy_disk,
+        azure_backup.find_backup_protection,
+        azure_backup.run_azure_backup,
+        backup.snapshot_disks,
+        extension.put_encryption_extension,
+        extension.remove_encryption_extension,
+        status.await_encryption,
+    ]
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    name: str = fn.__temporal_activity_definition.name  # type: ignore[attr-defined]
+    return name
 
 
 def build_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
-    """Both sets, for one worker that serves every run (``ADEFLOW_WORKER_ROLE=all``, the demo, the tests)."""
-    return [*encrypt_activities(clients), *create_activities(clients)]
+    """Both sets, for one worker that serves every run (``ADEFLOW_WORKER_ROLE=all``, the demo, the tests); an
+    activity in both sets is registered once."""
+    unique: dict[str, Callable[..., Any]] = {}
+    for fn in [*encrypt_activities(clients), *create_activities(clients)]:
+        unique.setdefault(activity_name(fn), fn)
+    return list(unique.values())

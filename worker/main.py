@@ -28,11 +28,12 @@ from worker.interceptors import LivenessHeartbeatInterceptor, LogContextIntercep
 from workflows import metrics
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 from workflows.metrics import BACKUP_DURATION, DURATION_BUCKETS_S, ENCRYPTION_DURATION
+from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
 from workflows.registry import WORKFLOWS, workflow_runner
 
 log = structlog.get_logger(__name__)
 
-CREATE_WORKFLOWS: tuple[type, ...] = (CreateVmFromEncryptedVhdWorkflow,)
+CREATE_WORKFLOWS: tuple[type, ...] = (CreateVmFromEncryptedVhdWorkflow, MigrateToHostEncryptionWorkflow)
 """Runs that create VMs: served by the create worker (``ADEFLOW_WORKER_ROLE=create``), on the create task queue."""
 ENCRYPT_WORKFLOWS: tuple[type, ...] = tuple(w for w in WORKFLOWS if w not in CREATE_WORKFLOWS)
 """Every other run: the everyday worker's, which never writes a VM."""

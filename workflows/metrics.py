@@ -9,12 +9,15 @@ under the time-skipping test server).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol
 
 from temporalio import workflow
 from temporalio.common import MetricMeter
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.domain.model import BackupMethod, Outcome, Phase, PhaseTiming
+    from adeflow.domain.migration import MigrationOutcome, MigrationPhase
+    from adeflow.domain.model import BackupMethod, Outcome, Phase
 
 DURATION_BUCKETS_S = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 16 * 3600, 24 * 3600, 48 * 3600)
 """Seconds; ADE passes take minutes (data) to many hours (a large OS disk), far past the SDK's default buckets."""
@@ -24,7 +27,7 @@ VMS_FINISHED = ("adeflow_vms_finished", "VM runs finished, by outcome")
 PHASES_ENTERED = ("adeflow_vm_phases_entered", "VM runs that entered a phase")
 
 _ENDINGS = (Phase.DONE, Phase.FAILED, Phase.REFUSED)
-VM_RUNS: dict[str, tuple[tuple[Outcome, ...], tuple[Phase, ...]]] = {
+VM_RUNS: dict[str, tuple[tuple[StrEnum, ...], tuple[StrEnum, ...]]] = {
     "EncryptVmWorkflow": (
         (Outcome.ENCRYPTED, Outcome.REFUSED, Outcome.FAILED),
         (Phase.PREFLIGHT, Phase.BACKUP, Phase.PLAN, Phase.ENABLE, Phase.ENCRYPTING, Phase.VERIFY, *_ENDINGS),
@@ -41,6 +44,7 @@ VM_RUNS: dict[str, tuple[tuple[Outcome, ...], tuple[Phase, ...]]] = {
         (Outcome.ENCRYPTED, Outcome.REFUSED, Outcome.FAILED),
         (Phase.PREFLIGHT, Phase.CREATE, Phase.VERIFY, *_ENDINGS),
     ),
+    "MigrateToHostEncryptionWorkflow": (tuple(MigrationOutcome), tuple(MigrationPhase)),
 }
 """Each per-VM workflow type's outcomes and phases: the label values its counters can take."""
 
@@ -58,20 +62,31 @@ def register_at_zero(meter: MetricMeter, namespace: str, task_queue: str) -> Non
             entered.add(0, {"phase": phase.value, "workflow_type": workflow_type})
 
 
-def phase_entered(phase: Phase) -> None:
+class Timed(Protocol):
+    """A phase's timing: the ADE runs' ``PhaseTiming`` and the migration's ``MigrationPhaseTiming``."""
+
+    @property
+    def phase(self) -> StrEnum: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+
+def phase_entered(phase: StrEnum) -> None:
     workflow.metric_meter().create_counter(*PHASES_ENTERED).add(1, {"phase": phase.value})
 
 
-def vm_finished(outcome: str, timings: Sequence[PhaseTiming], backup: BackupMethod | None = None) -> None:
+def vm_finished(outcome: str, timings: Sequence[Timed], backup: BackupMethod | None = None) -> None:
     """One VM run ended: count it by outcome, and record how long its backup and encryption phases took."""
     meter = workflow.metric_meter()
     meter.create_counter(*VMS_FINISHED).add(1, {"outcome": outcome})
     for timing in timings:
-        if timing.phase in (Phase.ENCRYPTING, Phase.DECRYPTING):
+        # Values, not identity: the migration's own ``decrypting`` phase counts here too.
+        if timing.phase.value in (Phase.ENCRYPTING.value, Phase.DECRYPTING.value):
             meter.create_histogram_float(
                 ENCRYPTION_DURATION, "Time from the extension PUT to the end of encryption (or decryption)", "s"
             ).record(timing.seconds, {"outcome": outcome})
-        elif timing.phase is Phase.BACKUP and backup is not None:
+        elif timing.phase.value == Phase.BACKUP.value and backup is not None:
             meter.create_histogram_float(
                 BACKUP_DURATION, "Time the pre-encryption backup gate took, by method", "s"
             ).record(timing.seconds, {"method": backup.value})

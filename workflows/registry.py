@@ -7,6 +7,7 @@ from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
 from workflows.disable_encryption import DisableEncryptionWorkflow
 from workflows.encrypt_vm import EncryptVmWorkflow
 from workflows.fleet_rollout import FleetRolloutWorkflow
+from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
 from workflows.remove_extension import RemoveExtensionWorkflow
 
 WORKFLOWS = (
@@ -16,6 +17,7 @@ WORKFLOWS = (
     FleetRolloutWorkflow,
     CreateVmFromEncryptedVhdWorkflow,
     CampaignWorkflow,
+    MigrateToHostEncryptionWorkflow,
 )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -43,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
+PhaseT = TypeVar("PhaseT", bound=StrEnum)
+TimingT = TypeVar("TimingT", bound=metrics.Timed)
 
 PHASE_KEY = SearchAttributeKey.for_keyword(vocabulary.PHASE)
 VM_KEY = SearchAttributeKey.for_keyword(vocabulary.VM_NAME)
@@ -107,19 +110,23 @@ async def call(
         raise _failure(err, during or getattr(method, "__name__", "activity")) from err
 
 
-class PhaseTracker:
-    """Publishes the current phase (search attribute, current details) and records how long each took."""
+class PhaseTracker(Generic[PhaseT, TimingT]):
+    """Publishes the current phase (search attribute, current details) and records how long each took.
 
-    def __init__(self) -> None:
-        self.phase = Phase.PREFLIGHT
+    Generic over the run's phase enum and timing record: the ADE runs use :class:`Phase` (:func:`vm_phases`), the
+    migration its ``MigrationPhase``; both publish the same ``AdePhase`` attribute and metric."""
+
+    def __init__(self, first: PhaseT, timing: Callable[[PhaseT, datetime, datetime], TimingT]) -> None:
+        self.phase = first
         self.detail = "starting"
-        self.timings: list[PhaseTiming] = []
+        self.timings: list[TimingT] = []
+        self._timing = timing
         self._started: datetime | None = None
 
-    def enter(self, phase: Phase, detail: str) -> None:
+    def enter(self, phase: PhaseT, detail: str) -> None:
         now = workflow.now()
         if self._started is not None and phase is not self.phase:
-            self.timings.append(PhaseTiming(self.phase, self._started, now))
+            self.timings.append(self._timing(self.phase, self._started, now))
         if phase is not self.phase or self._started is None:
             self._started = now
             workflow.upsert_search_attributes([PHASE_KEY.value_set(phase.value)])
@@ -127,6 +134,15 @@ class PhaseTracker:
         self.phase = phase
         self.detail = detail
         workflow.set_current_details(f"**{phase.value}**: {detail}")
+
+    def enter_named(self, value: str, detail: str) -> None:
+        """Enter the phase of this run's enum named ``value`` (a shared step, e.g. the backup gate)."""
+        self.enter(type(self.phase)(value), detail)
+
+
+def vm_phases() -> PhaseTracker[Phase, PhaseTiming]:
+    """The tracker of the ADE runs (encrypt, disable, remove the extension, create from a VHD)."""
+    return PhaseTracker(Phase.PREFLIGHT, PhaseTiming)
 
 
 @dataclass(frozen=True)
@@ -140,7 +156,7 @@ class BackupGateResult:
 
 
 async def backup_gate(
-    tracker: PhaseTracker,
+    tracker: PhaseTracker[Any, Any],
     vm: VmRef,
     location: str,
     disks: list[DiskFacts],
@@ -154,15 +170,17 @@ async def backup_gate(
         # preflight refuses it earlier; disable has only this gate): never an assert (a stuck workflow task).
         if not rules.waiver_on_record(waiver):
             return BackupGateResult(refusal=rules.backup_waiver_missing())
-        tracker.enter(Phase.BACKUP, f"backup waived by {waiver.operator}: {waiver.statement}")
+        tracker.enter_named(Phase.BACKUP.value, f"backup waived by {waiver.operator}: {waiver.statement}")
         return BackupGateResult(method=BackupMethod.WAIVED, waiver=waiver)
     if policy in (BackupPolicy.AUTO, BackupPolicy.AZURE_BACKUP):
-        tracker.enter(Phase.BACKUP, "looking for Azure Backup protection")
+        tracker.enter_named(Phase.BACKUP.value, "looking for Azure Backup protection")
         protection = await call(
             AzureBackupActivities.find_backup_protection, ProtectionQuery(vm, location), timedelta(minutes=2)
         )
         if protection.protected:
-            tracker.enter(Phase.BACKUP, f"on-demand Azure Backup to vault {protection.vault_id.rsplit('/', 1)[-1]}")
+            tracker.enter_named(
+                Phase.BACKUP.value, f"on-demand Azure Backup to vault {protection.vault_id.rsplit('/', 1)[-1]}"
+            )
             backup = await call(
                 AzureBackupActivities.run_azure_backup,
                 AzureBackupRequest(vm, protection, run_tag),
@@ -183,7 +201,7 @@ async def backup_gate(
                 )
             )
     disk_ids = [d.managed_disk_id for d in disks if d.managed_disk_id]
-    tracker.enter(Phase.BACKUP, f"snapshotting {len(disk_ids)} disk(s)")
+    tracker.enter_named(Phase.BACKUP.value, f"snapshotting {len(disk_ids)} disk(s)")
     snapshots = await call(
         BackupActivities.snapshot_disks, SnapshotRequest(vm, location, disk_ids, run_tag), timedelta(hours=2)
     )

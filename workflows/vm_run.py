@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 from temporalio import workflow
@@ -19,7 +20,16 @@ from temporalio import workflow
 from workflows import metrics
 
 with workflow.unsafe.imports_passed_through():
-    from adeflow.domain.model import Outcome, Phase, Refusal, VmRef, VmRunProgress, VmRunResult
+    from adeflow.domain.model import (
+        BackupMethod,
+        Outcome,
+        Phase,
+        PhaseTiming,
+        Refusal,
+        VmRef,
+        VmRunProgress,
+        VmRunResult,
+    )
     from workflows.steps import (
         OUTCOME_KEY,
         RESOURCE_GROUP_KEY,
@@ -29,9 +39,12 @@ with workflow.unsafe.imports_passed_through():
         VM_KEY,
         PhaseTracker,
         StepFailed,
+        vm_phases,
     )
 
 ResultT = TypeVar("ResultT", bound=VmRunResult)
+PhaseT = TypeVar("PhaseT", bound=StrEnum)
+TimingT = TypeVar("TimingT", bound=metrics.Timed)
 
 
 def vm_workflow_id(kind: str, vm: VmRef) -> str:
@@ -53,11 +66,41 @@ def tag_vm(vm: VmRef, rollout_id: str) -> None:
     workflow.upsert_search_attributes(attributes)
 
 
-class VmRunWorkflow(Generic[ResultT]):
+class RunShell(Generic[PhaseT, TimingT]):
+    """What every per-VM run does whatever its result type: the phase tracker, the VM's search attributes, and the
+    ending (last phase, ``AdeOutcome``, the finished-VMs metric, one log line). The ADE runs build on it through
+    :class:`VmRunWorkflow`; the migration (``workflows.migrate_vm``) directly, with its own phases and result."""
+
+    def __init__(self, tracker: PhaseTracker[PhaseT, TimingT]) -> None:
+        self.tracker = tracker
+
+    def start(self, vm: VmRef, rollout_id: str, reading: str) -> None:
+        """Tag the VM and enter the first phase (``reading`` says what is read first)."""
+        tag_vm(vm, rollout_id)
+        self.enter(self.tracker.phase, reading)
+
+    def enter(self, phase: PhaseT, detail: str) -> None:
+        self.tracker.enter(phase, detail)
+
+    def end(
+        self, vm: VmRef, phase: PhaseT, outcome: str, detail: str, backup: BackupMethod | None, why: str = ""
+    ) -> None:
+        """The run's last phase, its ``AdeOutcome`` (and ``AdeRule`` when ``why`` names a rule or reason: a refusal
+        or a failure), the finished-VMs metric and one log line."""
+        self.enter(phase, detail)
+        attributes = [OUTCOME_KEY.value_set(outcome)]
+        if why:
+            attributes.append(RULE_KEY.value_set(why))
+        workflow.upsert_search_attributes(attributes)
+        metrics.vm_finished(outcome, self.tracker.timings, backup)
+        workflow.logger.info("%s: %s", vm.name, outcome, extra={"vm": vm.name})
+
+
+class VmRunWorkflow(RunShell[Phase, PhaseTiming], Generic[ResultT]):
     """Base of a per-VM workflow; the subclass's ``@workflow.run`` calls :meth:`execute` with its runbook."""
 
     def __init__(self, blank: ResultT) -> None:
-        self.tracker = PhaseTracker()
+        super().__init__(vm_phases())
         self.done = blank
         """What has been done to the VM so far; a failed or refused result still says it."""
 
@@ -72,15 +115,11 @@ class VmRunWorkflow(Generic[ResultT]):
         """Tag the VM, enter ``preflight`` (``reading`` says what is read first), then run the runbook; a step
         that fails (:class:`StepFailed`) ends the run as failed, with what was done so far."""
         self.done = replace(self.done, vm=vm)
-        tag_vm(vm, rollout_id)
-        self.enter(Phase.PREFLIGHT, reading)
+        self.start(vm, rollout_id, reading)
         try:
             return await runbook()
         except StepFailed as failure:
             return self.fail(failure)
-
-    def enter(self, phase: Phase, detail: str) -> None:
-        self.tracker.enter(phase, detail)
 
     def refuse(self, refusals: Sequence[Refusal]) -> ResultT:
         """Nothing was changed on the VM: the first refusal's rule and reason, every refusal's words and fix."""
@@ -100,13 +139,8 @@ class VmRunWorkflow(Generic[ResultT]):
         """The run's last phase, its ``AdeOutcome`` and ``AdeRule`` (one upsert, so histories recorded before
         ``AdeRule`` existed replay unchanged), the finished-VMs metric and one log line; the result carries the
         phases' timings."""
-        self.enter(phase, result.message or result.outcome.value)
-        attributes = [OUTCOME_KEY.value_set(result.outcome.value)]
-        why = result.rule or result.reason
-        if result.outcome in (Outcome.REFUSED, Outcome.FAILED) and why:
-            attributes.append(RULE_KEY.value_set(why))
-        workflow.upsert_search_attributes(attributes)
-        metrics.vm_finished(result.outcome.value, self.tracker.timings, result.backup_method)
-        workflow.logger.info("%s: %s", result.vm.name, result.outcome.value, extra={"vm": result.vm.name})
+        why = result.rule or result.reason if result.outcome in (Outcome.REFUSED, Outcome.FAILED) else ""
+        detail = result.message or result.outcome.value
+        self.end(result.vm, phase, result.outcome.value, detail, result.backup_method, why)
         self.done = replace(result, timings=list(self.tracker.timings))
         return self.done

@@ -19,8 +19,11 @@ from azure.core.rest import HttpRequest
 from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.keyvault.aio import KeyVaultManagementClient
+from azure.mgmt.network.aio import NetworkManagementClient
 from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
+from azure.mgmt.resource.features.aio import FeatureClient
 from azure.mgmt.resource.policy.aio import PolicyClient
+from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from azure.mgmt.resourcegraph.aio import ResourceGraphClient
 from azure.storage.blob.aio import BlobClient
 from temporalio.common import MetricMeter
@@ -77,6 +80,9 @@ class AzureClients:
         self._keyvault: dict[str, KeyVaultManagementClient] = {}
         self._backup: dict[str, RecoveryServicesBackupClient] = {}
         self._policy: dict[str, PolicyClient] = {}
+        self._network: dict[str, NetworkManagementClient] = {}
+        self._features: dict[str, FeatureClient] = {}
+        self._resources: dict[str, ResourceManagementClient] = {}
         self._graph: ResourceGraphClient | None = None
         self._session: aiohttp.ClientSession | None = None
         # ARM request budget: one ArmBudget for every client of this worker (docs/original-design.md §5 invariant 8).
@@ -157,6 +163,30 @@ class AzureClients:
             self._policy[subscription_id] = client
         return client
 
+    def network(self, subscription_id: str) -> NetworkManagementClient:
+        """NICs of migrated VMs (M-7)."""
+        client = self._network.get(subscription_id)
+        if client is None:
+            client = NetworkManagementClient(self._credential, subscription_id, **self._client_options())
+            self._network[subscription_id] = client
+        return client
+
+    def features(self, subscription_id: str) -> FeatureClient:
+        """Subscription features: ``Microsoft.Compute/EncryptionAtHost`` (M-5)."""
+        client = self._features.get(subscription_id)
+        if client is None:
+            client = FeatureClient(self._credential, subscription_id, **self._client_options())
+            self._features[subscription_id] = client
+        return client
+
+    def resources(self, subscription_id: str) -> ResourceManagementClient:
+        """Resource providers: re-registering ``Microsoft.Compute`` propagates a newly registered feature (M-5)."""
+        client = self._resources.get(subscription_id)
+        if client is None:
+            client = ResourceManagementClient(self._credential, subscription_id, **self._client_options())
+            self._resources[subscription_id] = client
+        return client
+
     def resource_graph(self) -> ResourceGraphClient:
         """Tenant-wide (queries name their subscriptions), so one client; it has its own quota, not ARM's."""
         if self._graph is None:
@@ -195,7 +225,16 @@ class AzureClients:
         if self._graph is not None:
             await self._graph.close()
             self._graph = None
-        for cache in (self._compute, self._keyvault, self._backup, self._policy):
+        caches: tuple[dict[str, Any], ...] = (
+            self._compute,
+            self._keyvault,
+            self._backup,
+            self._policy,
+            self._network,
+            self._features,
+            self._resources,
+        )
+        for cache in caches:
             for client in cache.values():
                 await client.close()
             cache.clear()

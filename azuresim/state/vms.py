@@ -8,8 +8,8 @@ disks with ``securityProfile.encryptionAtHost: true``. :mod:`azuresim.state.vm_r
 synchronously, as Compute does, and creates the VM: 201 with ``Azure-AsyncOperation``, the same PUT again is a
 retry (200), any other PUT on an existing name a 409. Error codes for the Key Vault checks follow what Compute
 reports for ``osProfile`` secrets (``KeyVaultAccessForbidden``, ``KeyVaultSecretDoesNotExist``) (inference: no
-official example of a VM create with encryptionSettings). Images, empty disks and updates of an existing VM are
-out of the simulator's scope and refused.
+official example of a VM create with encryptionSettings). A PUT from an image (the M-4 rebuild) makes its disks
+first (:mod:`azuresim.state.vm_image`); updates of an existing VM are out of the simulator's scope and refused.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from azuresim.errors import ArmError
 from azuresim.fleet import VmSpec
+from azuresim.state import vm_image
 from azuresim.state.ade import AdeState, DiskStamp
 from azuresim.state.compute import RESTART_SECONDS, VM_CREATE_SECONDS, AttachedOsDisk, ImportedDisk, VirtualMachine
 from azuresim.state.encryption import Volume, VolumeKind, VolumeState
@@ -34,6 +35,7 @@ from azuresim.state.vm_request import required as _required
 from azuresim.state.vm_request import text as _text
 
 if TYPE_CHECKING:
+    from azuresim.state.tree import ResourceGroup
     from azuresim.state.world import SimState
 
 _OBJECT_URL = re.compile(
@@ -115,6 +117,26 @@ def create_vm(
             f"Changing property 'storageProfile.osDisk' of VM '{existing.name}' is not allowed "
             "(the simulator does not update existing VMs).",
         )
+    if not vm_image.from_image(body):
+        return _create(state, sub, rg, name, body, body, now)
+    attach, made = vm_image.provision(state, sub, rg.name, name, body, now)  # M-4: the image's disks first
+    try:
+        return _create(state, sub, rg, name, attach, body, now)
+    except ArmError:
+        vm_image.discard(state, sub, rg.name, made)
+        raise
+
+
+def _create(
+    state: SimState,
+    sub: str,
+    rg: ResourceGroup,
+    name: str,
+    body: dict[str, Any],
+    original: dict[str, Any],
+    now: datetime,
+) -> tuple[WriteResult, VirtualMachine]:
+    """The VM around existing disks (``body``, an attach PUT); ``original`` is the PUT as sent, kept for retries."""
     req = read_request(state, sub, rg.name, name, body, now)
     os_node = body["properties"]["storageProfile"]["osDisk"]
     shown, stamp = _encryption(state, os_node)
@@ -163,7 +185,7 @@ def create_vm(
         caching=req.os_disk.caching,
         encryption_settings=shown,
         encryption=stamp,
-        body=copy.deepcopy(body),
+        body=copy.deepcopy(original),
         operation=op,
         data_caching={d.disk.name.lower(): d.caching for d in req.data_disks},
     )

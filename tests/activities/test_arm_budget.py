@@ -216,7 +216,9 @@ async def test_every_client_has_the_shared_budget_right_after_the_retry_policy()
     """azure-core puts per_retry_policies directly after RetryPolicy, so each retry attempt spends a token."""
     clients = AzureClients(AzureSettings(arm_endpoint="https://127.0.0.1:9", static_token="t"))
     try:
-        for client in (clients.compute(SUB), clients.keyvault(SUB), clients.backup(SUB), clients.policy(SUB)):
+        every = (clients.compute(SUB), clients.keyvault(SUB), clients.backup(SUB), clients.policy(SUB))
+        migration = (clients.network(SUB), clients.features(SUB), clients.resources(SUB))  # issue 16
+        for client in (*every, *migration):
             policies: list[Any] = list(client._client._pipeline._impl_policies)
             index = next(i for i, p in enumerate(policies) if isinstance(p, ArmBudgetPolicy))
             assert isinstance(policies[index - 1], AsyncRetryPolicy)

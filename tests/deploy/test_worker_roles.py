@@ -14,6 +14,7 @@ from activities.registry import build_activities, create_activities, encrypt_act
 from adeflow.inputs.settings import Settings
 from worker.main import CREATE_WORKFLOWS, ENCRYPT_WORKFLOWS, build_workers
 from workflows.create_from_vhd import CreateVmFromEncryptedVhdWorkflow
+from workflows.migrate_vm import MigrateToHostEncryptionWorkflow
 from workflows.registry import WORKFLOWS
 
 pytestmark = [pytest.mark.workflow, pytest.mark.deploy]
@@ -26,11 +27,22 @@ def _names(activities: object) -> set[str]:
 def test_the_two_sets_split_everything_and_only_the_create_set_writes_vms() -> None:
     clients = AzureClients(Settings().azure)
     encrypt, create = _names(encrypt_activities(clients)), _names(create_activities(clients))
-    assert not encrypt & create and encrypt | create == _names(build_activities(clients))
-    assert "create_vm_from_vhd" in create and "create_vm_from_vhd" not in encrypt
+    assert encrypt | create == _names(build_activities(clients))
+    assert len(build_activities(clients)) == len(encrypt | create)  # an activity in both sets is registered once
+    # Shared: only the ADE steps the migration's M-3 path runs on the create worker (none writes a VM).
+    assert encrypt & create == {
+        "find_backup_protection",
+        "run_azure_backup",
+        "snapshot_disks",
+        "put_encryption_extension",
+        "remove_encryption_extension",
+        "await_encryption",
+    }
+    vm_writes = {"create_vm_from_vhd", "create_migrated_vm", "delete_vm_object", "cleanup_source", "set_vm_power"}
+    assert vm_writes <= create and not vm_writes & encrypt
     assert set(ENCRYPT_WORKFLOWS) | set(CREATE_WORKFLOWS) == set(WORKFLOWS)
     assert not set(ENCRYPT_WORKFLOWS) & set(CREATE_WORKFLOWS)
-    assert CreateVmFromEncryptedVhdWorkflow in CREATE_WORKFLOWS
+    assert {CreateVmFromEncryptedVhdWorkflow, MigrateToHostEncryptionWorkflow} <= set(CREATE_WORKFLOWS)
 
 
 def test_role_settings() -> None:

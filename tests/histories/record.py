@@ -1,4 +1,5 @@
-"""Record the histories that the replay tests hold the workflow code to (``python -m tests.histories.record``).
+"""Record the histories that the replay tests hold the workflow code to (``python -m tests.histories.record``;
+``... record migrate`` records the migration's history alone).
 
 Re-record only on purpose: after a change that is meant to alter workflow behaviour *and* is guarded by
 ``workflow.patched`` (or is a new workflow type). Replaying old histories is how a change that would break
@@ -23,6 +24,7 @@ from activities.azure.clients import AzureClients
 from activities.campaign import CampaignActivities
 from activities.registry import build_activities
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
+from adeflow.domain.migration import MigrationPhase
 from adeflow.domain.model import DisableInput, EncryptVmInput, RemoveExtensionInput, VmRef, VolumeType
 from adeflow.domain.rollout import RolloutInput, RolloutTarget
 from adeflow.inputs.settings import Settings
@@ -130,11 +132,51 @@ async def record_vhd_and_campaign(env: WorkflowEnvironment, vhd: AzureClients, c
             await _save(handle, name)
 
 
+async def record_migration(bin_dir: Path, state_dir: Path) -> None:
+    """One VM off ADE (M-3) with every approval given by update, from preflight to the approved cleanup."""
+    from tests.support.migration_runs import data_vm, migrate_request, migration_fleet, send, start, until_phase
+    from workflows.migrate_vm import MigrateToHostEncryptionWorkflow as Migrate
+
+    sim = SimServer(
+        FleetSpec.model_validate(migration_fleet([data_vm("mig-01")])),
+        clock=SimClock(scale=60, status_read_tick=300),
+        state_dir=state_dir,
+    )
+    sim.start_in_thread()
+    clients = AzureClients(Settings().with_simulator(sim.base_url, sim.ca_path).azure)
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(bin_dir / "temporal-test-server"))
+    try:
+        await register_search_attributes(env)
+        async with Worker(
+            env.client,
+            task_queue=f"record-{uuid.uuid4()}",
+            workflows=list(WORKFLOWS),
+            activities=list(build_activities(clients)),
+            workflow_runner=workflow_runner(),
+        ) as worker:
+            handle = await start(env, worker.task_queue, migrate_request("mig-01"))
+            await send(handle, Migrate.approve_downtime)
+            await until_phase(env, handle, MigrationPhase.AWAIT_OWNER)
+            await send(handle, Migrate.confirm_new_vm)
+            await until_phase(env, handle, MigrationPhase.AWAIT_CLEANUP)
+            await send(handle, Migrate.approve_cleanup)
+            await handle.result()
+            await _save(handle, "migrate")
+    finally:
+        await env.shutdown()
+        await clients.close()
+        sim.stop()
+
+
 async def main() -> None:
     from tests.support.campaigns import campaign_fleet
     from tests.support.create_from_vhd import fleet as vhd_fleet
 
     bin_dir = Path(sys.executable).parent
+    if sys.argv[1:] == ["migrate"]:
+        with tempfile.TemporaryDirectory() as state_dir:
+            await record_migration(bin_dir, Path(state_dir))
+        return
     with tempfile.TemporaryDirectory() as state_dir:
         sims = [
             SimServer(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.azure.clients import AzureClients
 from activities.registry import build_activities
@@ -38,13 +38,15 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
     )
 
 
-def new_worker(env: WorkflowEnvironment, clients: AzureClients) -> Worker:
+def new_worker(env: WorkflowEnvironment, clients: AzureClients, interceptors: Sequence[Interceptor] = ()) -> Worker:
+    """``interceptors``: a test's own hooks around activities (e.g. a fault injected right after one completes)."""
     return Worker(
         env.client,
         task_queue=f"test-{uuid.uuid4()}",
         workflows=list(WORKFLOWS),
         activities=list(build_activities(clients)),
         workflow_runner=workflow_runner(),
+        interceptors=list(interceptors),
     )
 
 

@@ -31,6 +31,7 @@ def test_every_representative_run_is_recorded() -> None:
         "rollout-last-run",
         "create-from-vhd",
         "campaign-audit",
+        "migrate",
     }
 
 

@@ -12,6 +12,8 @@ migration`` and ``migration.<name>``: the public names of the modules are re-exp
 - :mod:`.disks`: the disks a copy reads and creates: ARM's disk body, the Upload disk request, checksums, checkpoints
 - :mod:`.new_vm`: the new disks', NICs' and VM's ARM bodies and the check after the VM's creation
 - :mod:`.readiness`: VMs per path and per month left until ADE retires
+- :mod:`.requests`: what the workflow asks the VM-side activities (power, NICs, the new VM, deletes, cleanup)
+- :mod:`.arm_read`: ARM JSON into these facts, and the source's body for a rollback (module-qualified, not re-exported)
 - :mod:`.fleet`: a migration manifest's fleet and each VM's migrate settings, :func:`migration_inputs`
 - :mod:`.audit`: a campaign report's VMs grouped by path for the manifest ``adeflow migrate plan`` writes
 """
@@ -148,6 +150,16 @@ from adeflow.domain.migration.readiness import (
     months_left,
     readiness,
 )
+from adeflow.domain.migration.requests import (
+    CleanupDone,
+    CleanupRequest,
+    DeleteVmRequest,
+    NewVmRequest,
+    NicsRequest,
+    PowerAction,
+    PowerRequest,
+    VaultUsersQuery,
+)
 from adeflow.domain.migration.safety import (
     UPLOAD,
     CleanupPlan,
@@ -187,12 +199,15 @@ __all__ = [
     "ApprovalKind",
     "AuditReport",
     "AuditedVm",
+    "CleanupDone",
     "CleanupPlan",
     "CleanupPolicy",
+    "CleanupRequest",
     "CopyCheckpoint",
     "CopyDiskFacts",
     "CopyTracker",
     "CopyVerdict",
+    "DeleteVmRequest",
     "DiskCopyRequest",
     "DiskCopyResult",
     "DiskMapping",
@@ -218,12 +233,16 @@ __all__ = [
     "MigrationSettings",
     "MigrationVm",
     "NewVmFacts",
+    "NewVmRequest",
     "NewVmVerdict",
     "NicPolicy",
+    "NicsRequest",
     "PageRange",
     "PathDecision",
     "PathPolicy",
     "PlannedVm",
+    "PowerAction",
+    "PowerRequest",
     "RangeDigest",
     "Readiness",
     "ReadinessEntry",
@@ -238,6 +257,7 @@ __all__ = [
     "TargetNames",
     "UploadDiskRequest",
     "UploadDiskResult",
+    "VaultUsersQuery",
     "allocated_bytes",
     "approval_on_record",
     "attached_vm_body",
