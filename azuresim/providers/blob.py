@@ -161,6 +161,25 @@ def _properties(disk: ManagedDisk, now: datetime) -> web.Response:
     return web.Response(status=200, headers=headers)
 
 
+RANGE_DIGESTS_HEADER = "x-azuresim-page-digests"
+"""The simulator's own header (Azure sends none): each listed range's checksum, ``<start>-<end>=<digest>`` (end
+inclusive), comma-separated, so a copy can be compared range by range (docs/ade-migration.md, the disk copy, 5)."""
+MAX_DIGESTS_HEADER = 6000
+"""Bytes: HTTP clients refuse longer header lines (aiohttp: 8190); ranges past it are listed without a checksum."""
+
+
+def _range_digests(disk: ManagedDisk, ranges: list[tuple[int, int]]) -> str:
+    items: list[str] = []
+    size = 0
+    for start, end in ranges:
+        item = f"{start}-{end - 1}={disk.pages.fingerprint(start, end)}"
+        size += len(item) + 1
+        if size > MAX_DIGESTS_HEADER:
+            break
+        items.append(item)
+    return ",".join(items)
+
+
 def _page_ranges(disk: ManagedDisk, request: web.Request, now: datetime) -> web.Response:
     lo, hi = 0, disk.blob_bytes
     if range_header(request.headers, "x-ms-range") is not None:
@@ -173,5 +192,8 @@ def _page_ranges(disk: ManagedDisk, request: web.Request, now: datetime) -> web.
     items = "".join(f"<PageRange><Start>{a}</Start><End>{b - 1}</End></PageRange>" for a, b in ranges)
     marker = f"<NextMarker>{next_marker}</NextMarker>" if next_marker else ""
     headers = {**_blob_headers(disk, now), "x-ms-blob-content-length": str(disk.blob_bytes)}
+    digests = _range_digests(disk, ranges)
+    if digests:
+        headers[RANGE_DIGESTS_HEADER] = digests
     body = f"{XML_HEAD}<PageList>{items}{marker}</PageList>"
     return web.Response(status=200, text=body, content_type="application/xml", headers=headers)
