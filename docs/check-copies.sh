@@ -1,9 +1,10 @@
 #!/bin/sh
 # Developer check, not a test: do docs/ and tests/fixtures/arm-examples/ still match the team's shared folder?
-# Usage: docs/check-copies.sh [SHARED_DIR]   (default: ../shared beside the repository). Exit 1 on any drift.
+# Usage: docs/check-copies.sh SHARED_DIR   (the team's folder the copies came from). Exit 1 on any drift.
 set -u
 repo=$(cd "$(dirname "$0")/.." && pwd)
-shared=${1:-$repo/../shared}
+[ $# -eq 1 ] || { echo "usage: docs/check-copies.sh SHARED_DIR" >&2; exit 2; }
+shared=$1
 [ -d "$shared/reference" ] || { echo "no $shared/reference: nothing to compare" >&2; exit 2; }
 status=0
 check() {

@@ -1,6 +1,6 @@
 """The repository carries every document its code cites: each ``docs/<file>`` named in product or test sources
-exists (with the cited section's heading), and no product source points outside the repository (``../shared``,
-``/work/shared``), where a fresh clone has nothing."""
+exists (with the cited section's heading), and no product source cites a document by a path that climbs out of the
+repository or is absolute: a fresh clone has nothing there."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ TEXT = {".py", ".yaml", ".yml", ".json", ".md", ".toml", ".cfg", ".txt", ".sh"}
 
 CITATION = re.compile(r"(?<![\w./-])docs/(?P<path>[\w./-]*\w)(?:'s)?(?:\s+§(?P<section>[0-9a-z]+))?")
 """``docs/arm-reference.md §d.1``: the file, and the top level of the section if one is named (``d``)."""
-OUTSIDE = re.compile(r"\.\./shared|/work/shared")
+OUTSIDE = re.compile(
+    r"(?<![\w.])(?:\.\./)+[\w./-]*(?:\.(?:md|json|txt)\b|reference\b)"
+    r"|(?<![\w.:/<>{}])/(?:[\w-]+/)+[\w-]+\.(?:md|json|txt)\b"
+)
+"""A document (or a ``reference`` folder) reached by climbing above the repository, or by an absolute path; a
+manifest path relative to its campaign file (``../fleets/prod.yaml``) is input, not a citation."""
 
 
 def sources(*tops: str) -> list[Path]:
@@ -58,6 +63,13 @@ def test_every_cited_section_has_a_heading() -> None:
         if section and (ROOT / "docs" / path).is_file() and not has_section(ROOT / "docs" / path, section)
     }
     assert missing == {}, f"cited sections without a heading: {missing}"
+
+
+def test_the_outside_pattern_tells_a_document_outside_from_an_arm_path() -> None:
+    outside = ["see ../notes/reference/rules.md", "from /srv/team/reference/rules.md", "in ../team/reference"]
+    inside = ["docs/arm-reference.md §d", "PUT .../disks/{new}", "manifest: ../fleets/prod.yaml", "/subscriptions/x"]
+    assert [bool(OUTSIDE.search(text)) for text in outside] == [True] * len(outside)
+    assert [bool(OUTSIDE.search(text)) for text in inside] == [False] * len(inside)
 
 
 def test_no_product_source_points_outside_the_repository() -> None:
