@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import uuid
 from typing import Any
 
 import structlog
@@ -19,33 +17,10 @@ from activities.snapshot_retention import snapshot_tags
 from adeflow.domain import rules
 from adeflow.domain.model import SnapshotInfo, SnapshotRequest
 from adeflow.domain.resource_ids import parse_resource_id
+from adeflow.domain.snapshot_names import snapshot_name
 from adeflow.domain.vocabulary import Reason
 
-SNAPSHOT_NAME_MAX = 80
-RUN_TAG_LENGTH = 12
-
 log = structlog.get_logger(__name__)
-
-
-def run_tag(run_id: str) -> str:
-    """The run's short tag in snapshot names and tags: the random tail of its Temporal run id.
-
-    Run ids are UUIDv7 on current servers: their head is a millisecond timestamp (the first 8 hex digits are the
-    same for every run started within ~65 s) and their last 12 hex digits are random, as in UUIDv4. The tail
-    tells runs apart however close together they started, and the same run id (every retry and replay of the
-    run) gives the same tag, so a retried attempt finds its own snapshots. A run id that is not a UUID is hashed.
-    """
-    try:
-        digits = uuid.UUID(run_id).hex
-    except ValueError:
-        digits = hashlib.sha256(run_id.encode()).hexdigest()
-    return digits[-RUN_TAG_LENGTH:]
-
-
-def snapshot_name(disk_name: str, run_tag: str) -> str:
-    """Deterministic per disk and run, so a retried attempt re-PUTs the same snapshot instead of a new one."""
-    suffix = f"-ade-{run_tag}"
-    return disk_name[: SNAPSHOT_NAME_MAX - len(suffix)] + suffix
 
 
 class BackupActivities:

@@ -29,14 +29,26 @@ from activities.vm_create import VmCreateActivities
 from activities.vm_search import VmSearchActivities
 
 
+def ade_step_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
+    """The ADE steps both worker roles run: the R-BAK-2 backup gate, the extension PUT and removal, the wait."""
+    backup = BackupActivities(clients)
+    azure_backup = AzureBackupActivities(clients)
+    extension = ExtensionActivities(clients)
+    status = StatusActivities(clients)
+    return [
+        azure_backup.find_backup_protection,
+        azure_backup.run_azure_backup,
+        backup.snapshot_disks,
+        extension.put_encryption_extension,
+        extension.remove_encryption_extension,
+        status.await_encryption,
+    ]
+
+
 def encrypt_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     """Encrypt, disable, remove the extension, rollouts and campaigns: no VM write."""
     inventory = InventoryActivities(clients)
     keyvault = KeyVaultActivities(clients)
-    backup = BackupActivities(clients)
-    extension = ExtensionActivities(clients)
-    status = StatusActivities(clients)
-    azure_backup = AzureBackupActivities(clients)
     policy = PolicyActivities(clients)
     vm_search = VmSearchActivities(clients)
     power = PowerActivities(clients)
@@ -44,12 +56,7 @@ def encrypt_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     return [
         inventory.read_vm_facts,
         keyvault.read_key_vault,
-        backup.snapshot_disks,
-        extension.put_encryption_extension,
-        extension.remove_encryption_extension,
-        status.await_encryption,
-        azure_backup.find_backup_protection,
-        azure_backup.run_azure_backup,
+        *ade_step_activities(clients),
         policy.find_blocking_policies,
         vm_search.find_vms,
         power.restart_vm,
@@ -79,10 +86,6 @@ def migration_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
     removing the extension)."""
     vm_side = MigrationVmActivities(clients)
     disks = MigrationDiskActivities(clients)
-    backup = BackupActivities(clients)
-    azure_backup = AzureBackupActivities(clients)
-    extension = ExtensionActivities(clients)
-    status = StatusActivities(clients)
     return [
         vm_side.read_migration_facts,
         vm_side.read_migrated_vm,
@@ -95,12 +98,7 @@ def migration_activities(clients: AzureClients) -> Sequence[Callable[..., Any]]:
         vm_side.find_vault_users,
         disks.create_upload_disk,
         disks.copy_disk,
-        azure_backup.find_backup_protection,
-        azure_backup.run_azure_backup,
-        backup.snapshot_disks,
-        extension.put_encryption_extension,
-        extension.remove_encryption_extension,
-        status.await_encryption,
+        *ade_step_activities(clients),
     ]
 
 

@@ -22,7 +22,6 @@ from workflows import metrics
 with workflow.unsafe.imports_passed_through():
     from activities.azure_backup import AzureBackupActivities
     from activities.backup import BackupActivities
-    from activities.backup import run_tag as snapshot_run_tag
     from activities.status import StatusActivities
     from adeflow.domain import rules, vocabulary
     from adeflow.domain.model import (
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SnapshotRequest,
         VmRef,
     )
+    from adeflow.domain.snapshot_names import run_tag as snapshot_run_tag
     from adeflow.domain.vocabulary import Reason
 
 ArgT = TypeVar("ArgT")

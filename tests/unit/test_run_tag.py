@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from activities.backup import SNAPSHOT_NAME_MAX, run_tag, snapshot_name
+from adeflow.domain.snapshot_names import SNAPSHOT_NAME_MAX, run_tag, snapshot_name
 
 MS = 0x01A24C3BD9A8  # a millisecond timestamp as the dev server puts it at the head of a UUIDv7 run id
 

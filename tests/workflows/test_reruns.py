@@ -18,10 +18,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from activities.backup import BackupActivities, run_tag
+from activities.backup import BackupActivities
 from activities.inventory import InventoryActivities
 from activities.snapshot_retention import RUN_TAG
 from adeflow.domain.model import EncryptVmInput, EncryptVmResult, Outcome, SnapshotRequest, VmRef, VolumeType
+from adeflow.domain.snapshot_names import run_tag
 from adeflow.inputs.settings import SEARCH_ATTRIBUTES
 from azuresim.server import SimServer
 from tests.support.encrypt_vm_runs import request
