@@ -64,7 +64,7 @@ class VmRun:
         return VmRunResult(result.outcome, result.message)
 
 
-async def _start(
+async def start_run(
     client: Client,
     settings: Settings,
     run: Any,
@@ -74,6 +74,7 @@ async def _start(
     details: str,
     queue: str = "",
 ) -> VmRun:
+    """Start a per-VM run under its VM-derived id (``queue``: empty means the settings' task queue)."""
     try:
         handle = await client.start_workflow(
             run,
@@ -88,7 +89,7 @@ async def _start(
 
 
 async def start_encrypt(client: Client, settings: Settings, request: EncryptVmInput) -> VmRun:
-    return await _start(
+    return await start_run(
         client,
         settings,
         EncryptVmWorkflow.run,
@@ -100,7 +101,7 @@ async def start_encrypt(client: Client, settings: Settings, request: EncryptVmIn
 
 
 async def start_disable(client: Client, settings: Settings, request: DisableInput) -> VmRun:
-    return await _start(
+    return await start_run(
         client,
         settings,
         DisableEncryptionWorkflow.run,
@@ -113,7 +114,7 @@ async def start_disable(client: Client, settings: Settings, request: DisableInpu
 
 async def start_remove_extension(client: Client, settings: Settings, vm: VmRef, leave_encrypted: bool) -> VmRun:
     request = RemoveExtensionInput(vm, leave_encrypted)
-    return await _start(
+    return await start_run(
         client,
         settings,
         RemoveExtensionWorkflow.run,
@@ -126,7 +127,7 @@ async def start_remove_extension(client: Client, settings: Settings, vm: VmRef, 
 
 async def start_create_from_vhd(client: Client, settings: Settings, request: CreateFromVhdInput) -> VmRun:
     """On the create task queue: only the create worker, whose identity may write VMs, serves it."""
-    return await _start(
+    return await start_run(
         client,
         settings,
         CreateVmFromEncryptedVhdWorkflow.run,

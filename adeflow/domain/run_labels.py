@@ -9,6 +9,7 @@ volume type), so it may stay readable when payloads are encrypted (``adeflow.cli
 
 from __future__ import annotations
 
+from adeflow.domain.migration.payloads import DowntimeWindow, MigrationInput
 from adeflow.domain.model import (
     BackupPolicy,
     BackupWaiver,
@@ -114,3 +115,26 @@ def rollout_labels(request: RolloutInput) -> tuple[str, str]:
         ]
     )
     return summary, details
+
+
+def migrate_summary(request: MigrationInput) -> str:
+    return f"Migrate {request.vm.name} to encryption at host in {request.vm.resource_group}"
+
+
+def migrate_details(request: MigrationInput) -> str:
+    window = request.downtime_window
+    return _rows(
+        request.vm,
+        ("Path", request.path_policy.value),
+        ("New VM", request.targets.vm(request.vm)),
+        ("NIC", request.nic_policy.value),
+        ("Downtime", "an operator's approval (M-7)" if window is None else _window(window)),
+        ("Backup policy", _backup(request.backup_policy, request.backup_waiver)),
+        ("Rollout", _rollout(request.rollout_id)),
+    )
+
+
+def _window(window: DowntimeWindow) -> str:
+    start = f"{window.start:%Y-%m-%d %H:%M} UTC" if window.start else "now"
+    end = f"{window.end:%Y-%m-%d %H:%M} UTC" if window.end else "open-ended"
+    return f"window from {start} to {end} (M-7)"
