@@ -441,7 +441,8 @@ class RolloutBook:
 
     def skip(self, vm: str, operator: str) -> str:
         slot = self.find(vm)
-        assert slot is not None
+        if slot is None:  # the update's validator refuses this first
+            return f"{vm} is not in rollout {self.request.rollout_id}"
         self._set(slot.index, VmStatus.SKIPPED)
         self._log(f"{slot.vm.name} skipped by {operator}")
         return f"{slot.vm.name} will not be encrypted by this rollout"

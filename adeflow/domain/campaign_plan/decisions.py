@@ -152,9 +152,8 @@ def drift_decision(facts: VmFacts, state: AdeState, settings: VmSettings) -> _De
                 settings.key_vault_id,
             )
         )
-    skip = _common_skip(state)
-    assert skip is not None
-    return skip
+    # Every other state is one _common_skip names; a state added later without a decision changes nothing.
+    return _common_skip(state) or _Decision(Action.SKIP, f"no drift decision for ADE state {state.value}: unchanged.")
 
 
 def rotate_decision(
@@ -257,8 +256,8 @@ def plan_vm(
     if kind is CampaignKind.DRIFT:
         chosen = drift
     elif kind is CampaignKind.ROTATE_KEK:
-        assert rotation is not None, "a rotate-kek campaign has a target KEK"
-        chosen = rotation
+        # The campaign file's validation requires the target KEK; without one nothing is rotated.
+        chosen = rotation or _Decision(Action.SKIP, "a rotate-kek campaign without a target KEK rotates nothing.")
     else:
         chosen = _Decision(Action.NONE, "audit: nothing is changed.")
     return VmPlan(
