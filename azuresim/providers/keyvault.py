@@ -22,6 +22,16 @@ def get_vault(state: SimState, call: Call) -> web.Response:
     return json_response(render_vault(state.vault(call["sub"], call["rg"], call["vault"])))
 
 
+def update_vault(state: SimState, call: Call) -> web.Response:
+    """Vaults_Update (PATCH): the flags a caller may change here; a migration's cleanup turns disk encryption off
+    (M-8). Other properties in the body are accepted and ignored, as they do not change what the simulator models."""
+    vault = state.vault(call["sub"], call["rg"], call["vault"])
+    props = call.body.get("properties") or {} if isinstance(call.body, dict) else {}
+    if "enabledForDiskEncryption" in props:
+        vault.enabled_for_disk_encryption = bool(props["enabledForDiskEncryption"])
+    return json_response(render_vault(vault))
+
+
 def get_secret(state: SimState, call: Call) -> web.Response:
     vault = state.vault(call["sub"], call["rg"], call["vault"])
     return json_response(render_secret(vault, vault_secret(vault, call["secret"])))
@@ -125,6 +135,7 @@ def render_key_version(vault: KeyVault, key: VaultKey) -> dict[str, Any]:
 
 ROUTES = (
     route("GET", _KV, "Vaults_Get", VAULT_API, get_vault),
+    route("PATCH", _KV, "Vaults_Update", VAULT_API, update_vault),
     route("GET", _KV + "/secrets/(?P<secret>[^/]+)", "Secrets_Get", VAULT_API, get_secret),
     route("GET", _KV + "/keys/(?P<key>[^/]+)", "Keys_Get", VAULT_API, get_key),
     route(

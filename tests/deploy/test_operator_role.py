@@ -128,6 +128,7 @@ OPERATION_ACTIONS: dict[str, str] = {
     "NetworkOperation_Get": "Microsoft.Network/locations/operations/read",
     # Key Vault (management plane)
     "Vaults_Get": "Microsoft.KeyVault/vaults/read",
+    "Vaults_Update": "Microsoft.KeyVault/vaults/write",
     "Secrets_Get": "Microsoft.KeyVault/vaults/secrets/read",
     "Keys_Get": "Microsoft.KeyVault/vaults/keys/read",
     "Keys_GetVersion": "Microsoft.KeyVault/vaults/keys/versions/read",

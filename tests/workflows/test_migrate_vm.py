@@ -15,6 +15,7 @@ from activities.azure.clients import AzureClients
 from adeflow.domain import vocabulary
 from adeflow.domain.migration import (
     ApprovalKind,
+    CleanupPolicy,
     DowntimeWindow,
     MigrationOutcome,
     MigrationPath,
@@ -23,7 +24,7 @@ from adeflow.domain.migration import (
 )
 from azuresim.server import SimServer
 from tests.support.data_safety import migration_violations
-from tests.support.fleets import SUB, vm
+from tests.support.fleets import SUB, VAULT_ID, vm
 from tests.support.migration_runs import (
     REBUILD,
     RG,
@@ -331,3 +332,31 @@ async def test_m7_a_downtime_window_in_the_manifest_stops_the_source_when_it_ope
         waited.finished_at >= opens
         and next(t for t in result.timings if t.phase is MigrationPhase.DEALLOCATE).started_at >= opens
     )
+
+
+@pytest.mark.parametrize("others_use_the_vault", [False, True], ids=["last-ade-vm", "vault-still-used"])
+async def test_m8_cleanup_turns_the_vaults_disk_encryption_off_only_when_no_other_ade_vm_uses_it(
+    fresh_time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure, others_use_the_vault: bool
+) -> None:
+    """M-8: ``reset_vault_disk_encryption`` turns ``enabledForDiskEncryption`` off after the approved cleanup, but a
+    vault that still unlocks another ADE VM keeps it (that VM would not boot), and the result says so."""
+    env = fresh_time_skipping_env
+    others = [data_vm("web-09")] if others_use_the_vault else []
+    sim = make_sim(migration_fleet([data_vm("web-08"), *others]), 60, 300)
+    source = migrated(sim, "web-08", "web-08-eah")
+    request = migrate_request("web-08", cleanup=CleanupPolicy(reset_vault_disk_encryption=True))
+    async with running(env, azure_for(sim), request) as handle:
+        source.downtime_sent_at = await send(handle, Migrate.approve_downtime)
+        await until_phase(env, handle, MigrationPhase.AWAIT_OWNER)
+        await send(handle, Migrate.confirm_new_vm, "owner@example.com")
+        await until_phase(env, handle, MigrationPhase.AWAIT_CLEANUP)
+        source.cleanup_sent_at = await send(handle, Migrate.approve_cleanup)
+        result = await handle.result()
+    assert result.outcome is MigrationOutcome.MIGRATED, result.message
+    vault = sim.state.vault(SUB, RG, "kv-ade-eastus")
+    assert vault.enabled_for_disk_encryption is others_use_the_vault
+    assert result.vault_reset == ("" if others_use_the_vault else VAULT_ID)
+    if others_use_the_vault:
+        assert any("web-09" in note and "M-8" in note for note in result.notes), result.notes
+    assert ("PATCH Vaults_Update" in writes(sim)) is not others_use_the_vault
+    assert migration_violations(sim.requests(), {"web-08": source}) == []
