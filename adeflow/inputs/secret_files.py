@@ -18,6 +18,16 @@ class SecretFileError(ValueError):
     """A secret file cannot be read, or is open to the group or to others."""
 
 
+def check_private(path: Path, variable: str, holds: str) -> None:
+    """Refuse a file that holds secrets (``holds`` names them) when its group or others have any access."""
+    mode = path.stat().st_mode
+    if mode & OTHERS:
+        raise SecretFileError(
+            f"{variable}={path} holds {holds} and is accessible to its group or to others (mode "
+            f"{stat.S_IMODE(mode):o}): chmod 600 {path}, or move the secret to its own *_FILE setting"
+        )
+
+
 def read_secret_file(path: Path | str, variable: str) -> str:
     """The file's text, after checking that only its owner has access (``chmod 600``)."""
     path = Path(path)

@@ -34,7 +34,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSourc
 from pydantic_settings.sources.utils import parse_env_vars
 
 from adeflow.domain import vocabulary
-from adeflow.inputs.secret_files import read_secret_file
+from adeflow.inputs.secret_files import check_private, read_secret_file
 
 SEARCH_ATTRIBUTES = vocabulary.SEARCH_ATTRIBUTES
 """Custom search attributes adeflow's workflows set (``adeflow.domain.vocabulary``); a namespace must have them
@@ -299,6 +299,10 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+SECRET_SETTINGS = frozenset({"temporal_api_key", "arm_static_token"})
+"""Settings whose value is a secret: a config file that holds one must be private like a ``*_FILE`` secret."""
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
     """A TOML or YAML settings file, its tables joined with ``_``: ``{"temporal_address": ...}``."""
     try:
@@ -310,7 +314,11 @@ def load_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, Mapping):
         raise ValueError(f"{CONFIG_FILE_ENV}={path}: expected a table of settings")
-    return _flatten(data)
+    flat = _flatten(data)
+    inline = sorted(name for name in SECRET_SETTINGS if flat.get(name))
+    if inline:  # a secret written into the file is as exposed as the file
+        check_private(path, CONFIG_FILE_ENV, " and ".join(inline))
+    return flat
 
 
 def setting_names() -> frozenset[str]:

@@ -207,6 +207,7 @@ def test_a_blank_variable_leaves_the_config_files_value(tmp_path: Path) -> None:
 def test_a_secret_never_reaches_an_error_message(tmp_path: Path) -> None:
     path = tmp_path / "adeflow.toml"
     path.write_text('[temporal]\napi_key = ["tcld-secret-key"]\n[arm]\nstatic_token = ["sim-secret"]\n')
+    path.chmod(0o600)  # private, as a file holding secrets must be
     with pytest.raises(ValueError) as raised:
         Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)})
     assert "ADEFLOW_TEMPORAL_API_KEY=<hidden>" in str(raised.value) and "must be a string" in str(raised.value)
@@ -225,3 +226,22 @@ def test_log_format_is_json_unless_attached_to_a_terminal(monkeypatch: pytest.Mo
     assert not use_json("auto") and use_json("json") and not use_json("console")
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
     assert use_json("auto") and not use_json("console")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_a_config_file_holding_a_secret_must_be_private(tmp_path: Path, mode: int) -> None:
+    """Secrets in files: an API key written into ADEFLOW_CONFIG_FILE is refused while others may read the file,
+    as a *_FILE secret is; the same file without a secret may be shared."""
+    path = tmp_path / "adeflow.toml"
+    path.write_text('[temporal]\naddress = "temporal.internal:7233"\napi_key = "k-123"\n')
+    path.chmod(mode)
+    if mode & 0o077:
+        with pytest.raises(
+            ValueError, match=rf"holds temporal_api_key .*mode {mode:o}.*chmod 600 {re.escape(str(path))}"
+        ):
+            Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)})
+    else:
+        assert Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)}).temporal.api_key == "k-123"
+    path.write_text('[temporal]\naddress = "temporal.internal:7233"\n')
+    path.chmod(0o644)
+    assert Settings.from_env({"ADEFLOW_CONFIG_FILE": str(path)}).temporal.address == "temporal.internal:7233"
