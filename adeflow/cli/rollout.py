@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import click
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 
 from adeflow.cli.tables import echo_table
 from adeflow.client.azure_reads import AzureClients, find_vms
@@ -66,7 +67,10 @@ async def selected_vms(clients: AzureClients, fleet: Manifest) -> list[tuple[VmR
     for selector in fleet.selectors:
         try:
             results.append(await find_vms(clients, selector.query(fleet.source)))
-        except Exception as exc:  # an ARM refusal or a bad query: say which selector, start nothing
+        except (ValueError, ApplicationError) as exc:
+            if isinstance(exc, ApplicationError) and not exc.non_retryable:
+                raise  # ARM busy or failing, not the query: the operation failed (exit 1), said in one line
+            # A query Azure refuses or that cannot be built: bad input (exit 2), naming the selector's line.
             click.echo(f"{fleet.source}:{selector.line}: selector failed: {exc}", err=True)
             sys.exit(2)
     vms = [(vm.ref, vm.settings) for vm in fleet.vms]

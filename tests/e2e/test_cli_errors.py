@@ -61,6 +61,7 @@ async def test_a_second_vm_encrypt_attaches_to_the_run_in_flight(dev_env: Workfl
         ("vm", "status", f"{SUB}/rg-web/web-01"),
         ("snapshots", "list", "--subscription", SUB),
         ("rollout", "check", "examples/demo-rollout.yaml"),
+        ("rollout", "check", "examples/manifest-demo.yaml"),  # selectors: unreachable is no bad input (exit 1)
     ],
 )
 async def test_unreachable_arm_is_one_line_naming_the_endpoint(adeflow: Run, args: tuple[str, ...]) -> None:
