@@ -146,11 +146,11 @@ def test_r_pre_1_matrix_memory_is_never_more_than_the_size_has() -> None:
 
 
 def test_r_lim_4o_every_size_with_local_nvme_disks_or_only_nvme_is_refused() -> None:
-    nvme = [s.name for s in skus.CATALOG if s.nvme_disks or s.controllers == "NVMe"]
-    assert {"Standard_L8s_v3", "Standard_HB120rs_v3", "Standard_D2ds_v6", "Standard_D2s_v6"} <= set(nvme)
-    refused = {name: verdict(name) for name in nvme}
+    nvme = [s for s in skus.CATALOG if s.nvme_disks or s.controllers == "NVMe"]
+    assert {"Standard_L8s_v3", "Standard_HB120rs_v3", "Standard_D2ds_v6", "Standard_D2s_v6"} <= {s.name for s in nvme}
+    refused = {s.name: verdict(s.name) for s in nvme}
     assert all(v.startswith("R-") for v in refused.values()), refused
-    assert [n for n in nvme if skus.vm_size(n).nvme_disks and refused[n] != "R-LIM-4o"] == []  # type: ignore[union-attr]
+    assert [s.name for s in nvme if s.nvme_disks and refused[s.name] != "R-LIM-4o"] == []
 
 
 def test_r_lim_4o_nvme_controller_on_a_supported_size_is_refused_by_the_vm_model() -> None:
