@@ -5,7 +5,7 @@ what the product's rules make of each answer (R-LIM-4c, R-LIM-4o, R-LIM-1)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +14,19 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
 from pydantic import ValidationError
 
+from activities.azure.clients import AzureClients
 from activities.azure.credentials import StaticTokenCredential
+from activities.vm_search import find_vms
 from adeflow.domain import rules
 from adeflow.domain.arm_parse import parse_vm_facts
+from adeflow.domain.fleet_query import VmQuery
 from adeflow.domain.model import VmFacts, VmRef, VolumeType
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec
 from azuresim.server import SimServer
 from tests.support.arm_examples import EXAMPLES, shape_errors
 from tests.support.fleets import UBUNTU_2204
+from tests.support.servers import SimFactory
 
 SUB = "6f1c3a52-8d11-4c4e-9a7e-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-ss"
@@ -147,6 +151,28 @@ def test_r_lim_4c_flexible_members_are_vms_naming_the_set_and_refused_for_the_os
 
     refused = env.call("GET", f"{COMPUTE}/virtualMachineScaleSets/ss-flex/virtualMachines")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "OperationNotAllowed"
+
+
+async def test_r_lim_4c_inventory_takes_flexible_members_and_ignores_scale_sets_and_uniform_instances(
+    make_sim: SimFactory, azure_for: Callable[[SimServer], AzureClients]
+) -> None:
+    """Resource Graph keeps scale sets in ``Resources`` and Uniform instances in ``ComputeResources``; a selector
+    over either must not break on them (an instance id is not a VM id: it used to fail the whole selector)."""
+    clients = azure_for(make_sim(_fleet()))
+    listed = "Resources | where type startswith 'microsoft.compute/virtualmachine' | project id, name, type"
+    result = await find_vms(clients, VmQuery(resource_graph=listed, subscriptions=[SUB]))
+    assert {"flex-01", "flex-02", "legacy-01"} <= {ref.name for ref in result.vms}
+    assert sorted(i.rsplit("/", 1)[-1] for i in result.ignored) == ["ss-flex", "ss-uni"]
+
+    instances = await find_vms(clients, VmQuery(resource_graph="ComputeResources | project id", subscriptions=[SUB]))
+    assert instances.vms == []
+    assert [i.split("/virtualMachineScaleSets/")[1] for i in instances.ignored] == [
+        "ss-uni/virtualMachines/0",
+        "ss-uni/virtualMachines/1",
+        "ss-uni/virtualMachines/2",
+    ]
+    tagged = await find_vms(clients, VmQuery(subscription_id=SUB, resource_group="rg-ss"))
+    assert {"flex-01", "flex-02"} <= {ref.name for ref in tagged.vms}
 
 
 @pytest.mark.conformance
