@@ -27,7 +27,8 @@ from azuresim.state.features import Registrations
 from azuresim.state.keyvault import KeyVault, add_vault_objects
 from azuresim.state.network import build_network
 from azuresim.state.policy import PolicyAssignment
-from azuresim.state.scalesets import build_scale_set, check_controller
+from azuresim.state.scalesets import build_scale_set
+from azuresim.state.skus import check_controller
 from azuresim.state.tree import ResourceGroup, Subscription, normalize_location
 
 

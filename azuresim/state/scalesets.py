@@ -61,16 +61,8 @@ def build_scale_set(
     subscription_id: str, resource_group: str, location: str, spec: ScaleSetSpec, created: datetime
 ) -> ScaleSet:
     """A scale set as the fleet declares it; a Uniform one gets instances 0..capacity-1."""
-    check_controller(spec.name, spec.size, spec.disk_controller_type)
+    skus.check_controller(spec.name, spec.size, spec.disk_controller_type)
     scale_set = ScaleSet(subscription_id, resource_group, spec, location, created)
     if scale_set.uniform:
         scale_set.instances = [ScaleSetInstance(str(i)) for i in range(spec.capacity)]
     return scale_set
-
-
-def check_controller(name: str, size_name: str, controller: str | None) -> None:
-    """A fleet VM or scale set may ask only for a disk controller its size supports (Resource SKUs'
-    ``DiskControllerTypes``); a size outside the catalog is taken at its word."""
-    size = skus.vm_size(size_name)
-    if controller and size is not None and not size.supports_controller(controller):
-        raise ValueError(f"{name!r}: size {size.name} supports disk controllers {size.controllers}, not {controller}")

@@ -309,3 +309,11 @@ def disk_controller(size_name: str, requested: str | None) -> str:
         return requested
     size = vm_size(size_name)
     return size.default_controller if size is not None else "SCSI"
+
+
+def check_controller(name: str, size_name: str, controller: str | None) -> None:
+    """A fleet VM or scale set may ask only for a disk controller its size supports (Resource SKUs'
+    ``DiskControllerTypes``); a size outside the catalog is taken at its word."""
+    size = vm_size(size_name)
+    if controller and size is not None and not size.supports_controller(controller):
+        raise ValueError(f"{name!r}: size {size.name} supports disk controllers {size.controllers}, not {controller}")

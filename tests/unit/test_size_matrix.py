@@ -9,6 +9,7 @@ import json
 import pytest
 
 from adeflow.domain import rules
+from adeflow.domain.migration.arm_read import host_encryption_support
 from adeflow.domain.model import VolumeType
 from adeflow.domain.support import MATRIX
 from azuresim.state import skus
@@ -173,3 +174,13 @@ def test_simulator_size_lookup_is_case_insensitive() -> None:
     assert skus.vm_size("standard_e4bs_v5") is skus.vm_size("STANDARD_E4BS_V5") is skus.vm_size("Standard_E4bs_v5")
     assert skus.disk_controller("standard_d2s_v6", None) == "NVMe"
     assert skus.disk_controller("STANDARD_D2S_V5", None) == "SCSI"
+
+
+def test_m6_resource_skus_lookup_compares_size_and_region_case_insensitively() -> None:
+    """The Resource SKUs answer is searched as ARM names things: ``standard_a0`` in ``West US`` is the example's
+    ``Standard_A0`` in ``westus`` (listed, without EncryptionAtHostSupported: not supported)."""
+    example = json.loads((EXAMPLES / "ListAvailableResourceSkusForARegion.json").read_text())
+    listed = example["responses"]["200"]["body"]["value"]
+    assert host_encryption_support(listed, "standard_a0", "West US") is False
+    assert host_encryption_support(listed, "STANDARD_A1", "WESTUS") is False
+    assert host_encryption_support(listed, "Standard_A0", "eastus") is None
