@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.azure.clients import AzureClients
 from activities.azure.errors import classify_arm_error
-from adeflow.domain.fleet_query import VM_TYPE, VmQuery, VmQueryResult, tags_match
+from adeflow.domain.fleet_query import VmQuery, VmQueryResult, graph_row_vm, tags_match
 from adeflow.domain.model import VmRef
 
 PAGE_SIZE = 1000
@@ -62,8 +62,9 @@ async def _by_graph(clients: AzureClients, query: VmQuery) -> VmQueryResult:
             resource_id = str(row.get("id") or "")
             if not resource_id:
                 raise ValueError("the Resource Graph query must return the id column (add '| project id, name')")
-            if str(row.get("type") or VM_TYPE).lower() == VM_TYPE and "/virtualmachines/" in resource_id.lower():
-                found.append(VmRef.from_resource_id(resource_id))
+            vm = graph_row_vm(resource_id, str(row.get("type") or ""))
+            if vm is not None:
+                found.append(vm)
             else:
                 ignored.append(resource_id)
         token = response.skip_token

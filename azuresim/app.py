@@ -34,6 +34,7 @@ from azuresim.providers import (
     network,
     policy,
     resourcegraph,
+    scalesets,
     skus,
     subscriptions,
 )
@@ -46,6 +47,7 @@ log = structlog.get_logger()
 
 ROUTES: tuple[Route, ...] = (
     *compute.ROUTES,
+    *scalesets.ROUTES,
     *extensions.ROUTES,
     *disks.ROUTES,
     *keyvault.ROUTES,

@@ -133,11 +133,17 @@ class EncryptedSpec(_Model):
     """Which version of ``kek`` (default: its current one); an older version models a KEK due for rotation."""
     extension_removed: bool = False
     """The ADE extension was deleted without disabling first: the disks stay encrypted (R-DIS-2)."""
+    dual_pass: bool = False
+    """Encrypted by the previous (AAD, dual-pass) release, as ARM shows it (R-LIM-1): the VM model's
+    ``osDisk.encryptionSettings``, disks stamped with ``encryptionSettingsVersion`` "1.0" and (unless removed) the
+    extension at version 0.1 with ``AADClientID`` in its settings."""
 
     @model_validator(mode="after")
     def _needs_encryption(self) -> EncryptedSpec:
-        if (self.kek or self.kek_version or self.extension_removed) and not (self.os or self.data):
-            raise ValueError("kek, kek_version and extension_removed describe an encrypted VM: set os or data")
+        if (self.kek or self.kek_version or self.extension_removed or self.dual_pass) and not (self.os or self.data):
+            raise ValueError(
+                "kek, kek_version, extension_removed and dual_pass describe an encrypted VM: set os or data"
+            )
         if self.kek_version and not self.kek:
             raise ValueError("kek_version needs kek (the key's name)")
         return self
@@ -154,6 +160,10 @@ class VmSpec(_Model):
     security_type: Literal["Standard", "TrustedLaunch", "ConfidentialVM"] = "TrustedLaunch"
     encryption_at_host: bool = False
     scale_set_id: str | None = None
+    scale_set: str | None = None
+    """A Flexible scale set of the same resource group (``scale_sets``) this VM is a member of."""
+    disk_controller_type: Literal["SCSI", "NVMe"] | None = None
+    """``storageProfile.diskControllerType`` (default: SCSI, or NVMe on sizes that only have NVMe)."""
     zones: list[str] = Field(default_factory=list)
     os_disk: OsDiskSpec = OsDiskSpec()
     data_disks: list[DataDiskSpec] = Field(default_factory=list)
@@ -281,6 +291,41 @@ class NetworkInterfaceSpec(_Model):
     """A static private IP (default: the next free one, allocation ``Dynamic``)."""
 
 
+class ScaleSetSpec(_Model):
+    """A VM scale set. Uniform: ``capacity`` instances served under the scale set (VirtualMachineScaleSetVMs);
+    Flexible: its members are ordinary VMs naming it in ``scale_set``."""
+
+    name: str = Field(min_length=1, max_length=64)
+    orchestration_mode: Literal["Uniform", "Flexible"] = "Flexible"
+    size: str = "Standard_D2s_v5"
+    capacity: int = Field(default=2, ge=0, le=100)
+    """Uniform only: the number of instances (ids 0..capacity-1)."""
+    image: ImageSpec = ImageSpec(
+        publisher="Canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts-gen2", version="latest"
+    )
+    os_disk_size_gb: int = Field(default=30, gt=0)
+    disk_controller_type: Literal["SCSI", "NVMe"] | None = None
+    zones: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+def check_scale_set_members(scale_sets: list[ScaleSetSpec], vms: list[VmSpec], rg: str) -> None:
+    """A VM's ``scale_set`` names a Flexible scale set of its resource group (Uniform instances are not VMs)."""
+    modes = {s.name.lower(): s.orchestration_mode for s in scale_sets}
+    if len(modes) != len(scale_sets):
+        raise ValueError(f"resource group {rg!r}: duplicate scale set names")
+    for vm in vms:
+        if vm.scale_set is None:
+            continue
+        if vm.scale_set_id is not None:
+            raise ValueError(f"VM {vm.name!r}: give scale_set or scale_set_id, not both")
+        mode = modes.get(vm.scale_set.lower())
+        if mode is None:
+            raise ValueError(f"VM {vm.name!r}: no scale set {vm.scale_set!r} in resource group {rg!r}")
+        if mode != "Flexible":
+            raise ValueError(f"VM {vm.name!r}: scale set {vm.scale_set!r} is Uniform; only Flexible ones have VMs")
+
+
 class ResourceGroupSpec(_Model):
     name: str = Field(min_length=1, max_length=90)
     location: str
@@ -290,6 +335,12 @@ class ResourceGroupSpec(_Model):
     disks: list[StandaloneDiskSpec] = Field(default_factory=list)
     virtual_networks: list[VirtualNetworkSpec] = Field(default_factory=list)
     network_interfaces: list[NetworkInterfaceSpec] = Field(default_factory=list)
+    scale_sets: list[ScaleSetSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _scale_sets(self) -> ResourceGroupSpec:
+        check_scale_set_members(self.scale_sets, self.vms, self.name)
+        return self
 
     @model_validator(mode="after")
     def _unique_vm_names(self) -> ResourceGroupSpec:

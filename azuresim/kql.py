@@ -1,18 +1,18 @@
 """The KQL subset of Azure Resource Graph queries that fleet selectors use, evaluated over rows of dicts.
 
-Supported: ``Resources | where … | project … | order by … | take N``; in ``where``: ``and``/``or``/``not(…)``,
-parentheses, ``== != =~ !~ contains !contains startswith endswith has in in~ !in !in~``, ``isempty()`` and
-``isnotempty()``, fields such as ``name``, ``resourceGroup``, ``tags['env']``, ``tags.env`` or
+Supported: ``Resources`` (or ``ComputeResources``) ``| where … | project … | order by … | take N``; in ``where``:
+``and``/``or``/``not(…)``, parentheses, ``== != =~ !~ contains !contains startswith endswith has in in~ !in !in~``,
+``isempty()`` and ``isnotempty()``, fields such as ``name``, ``resourceGroup``, ``tags['env']``, ``tags.env`` or
 ``properties.hardwareProfile.vmSize``. Anything else is answered like Resource Graph answers a query it cannot
 parse (400 ``BadRequest`` with ``InvalidQuery``/``ParserFailure`` details), never silently with wrong rows.
-The ``Resources`` table itself is built by :mod:`azuresim.providers.resourcegraph`.
+The tables themselves are built by :mod:`azuresim.providers.resourcegraph`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ _COMPARISONS = {"==", "!=", "=~", "!~", "contains", "!contains", "startswith", "
 _MEMBERSHIP = {"in", "in~", "!in", "!in~"}
 
 Row = dict[str, Any]
+_TABLE_NAMES = {"resources": "Resources", "computeresources": "ComputeResources"}
 Predicate = Callable[[Row], bool]
 
 
@@ -219,10 +220,12 @@ class _Parser:
         right = self.literal()
         return lambda row: _compare(name, _text(get(row)), right)
 
-    def pipeline(self, rows: list[Row]) -> list[Row]:
+    def pipeline(self, tables: Mapping[str, list[Row]]) -> list[Row]:
         table = self.take()
-        if table.text.lower() != "resources":
-            raise _invalid(f"table {table.text!r} is not served by the simulator (only Resources)", table.pos)
+        rows = tables.get(table.text.lower())
+        if rows is None:
+            served = ", ".join(_TABLE_NAMES[name] for name in tables)
+            raise _invalid(f"table {table.text!r} is not served by the simulator (only {served})", table.pos)
         while self.peek() is not None:
             self.take("|")
             op = self.take()
@@ -253,8 +256,12 @@ class _Parser:
         return rows
 
 
-def run_query(query: str, rows: list[Row]) -> list[Row]:
-    """Evaluate ``query`` over ``rows``; raises a Resource-Graph-shaped 400 for anything unsupported."""
+def run_query(query: str, rows: list[Row], compute_rows: list[Row] | None = None) -> list[Row]:
+    """Evaluate ``query`` over the ``Resources`` table ``rows`` (and ``ComputeResources``, where Resource Graph keeps
+    Uniform scale-set instances, when given); raises a Resource-Graph-shaped 400 for anything unsupported."""
     if not query.strip():
         raise _invalid("the query is empty")
-    return _Parser(query).pipeline(rows)
+    tables = {"resources": rows}
+    if compute_rows is not None:
+        tables["computeresources"] = compute_rows
+    return _Parser(query).pipeline(tables)

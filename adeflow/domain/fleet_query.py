@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adeflow.domain.model import VmRef
+from adeflow.domain.resource_ids import scale_set_instance
 
 VM_TYPE = "microsoft.compute/virtualmachines"
 
@@ -43,6 +44,17 @@ class VmQueryResult:
     vms: list[VmRef]
     ignored: list[str] = field(default_factory=list)
     """Rows of a Resource Graph query that are not VMs (a disk, a vault…), by resource id."""
+
+
+def graph_row_vm(resource_id: str, resource_type: str) -> VmRef | None:
+    """The VM a Resource Graph row names, or None for a row to ignore: another type (a disk, a scale set) or a
+    Uniform scale set's instance (``ComputeResources``; R-LIM-4c: adeflow encrypts VMs, not scale-set instances).
+    A Flexible scale set's member is an ordinary VM and is taken."""
+    if (resource_type or VM_TYPE).lower() != VM_TYPE or "/virtualmachines/" not in resource_id.lower():
+        return None
+    if scale_set_instance(resource_id) is not None:
+        return None
+    return VmRef.from_resource_id(resource_id)
 
 
 def tags_match(vm_tags: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from adeflow.domain.fleet import FailureBudget
 from adeflow.domain.migration.payloads import NicPolicy, PathPolicy
 from adeflow.domain.model import BackupPolicy, KeyEncryptionKey, RestartPolicy, VmRef, VolumeType
-from adeflow.domain.resource_ids import ResourceId, parse_resource_id
+from adeflow.domain.resource_ids import ResourceId, parse_resource_id, scale_set_instance_refusal
 from adeflow.domain.vocabulary import GUEST_CHECKS
 
 T = TypeVar("T")
@@ -206,6 +206,9 @@ def _resource_id(value: object, what: str, provider_type: str, id_format: str, r
 
 
 def parse_vm_id(value: object) -> VmRef:
+    refusal = scale_set_instance_refusal(value) if isinstance(value, str) else None
+    if refusal is not None:
+        raise ValueError(refusal)
     _, parsed = _resource_id(value, "VM resource id", "Microsoft.Compute/virtualMachines", VM_ID_FORMAT, "")
     return VmRef(parsed.subscription_id, parsed.resource_group, parsed.name)
 

@@ -139,6 +139,8 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             spec.os_disk.sku,
             spec.os_disk.disk_encryption_set_id,
         )
+    if vm.legacy_encryption_settings is not None:
+        os_disk["encryptionSettings"] = copy.deepcopy(vm.legacy_encryption_settings)
     data_disks = []
     caching = vm.attached.data_caching if vm.attached is not None else {}
     for dd, disk in zip(spec.data_disks, vm.data_disks, strict=True):
@@ -175,7 +177,7 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             },
             "osDisk": os_disk,
             "dataDisks": data_disks,
-            "diskControllerType": "SCSI",
+            "diskControllerType": vm.disk_controller_type,
         },
         "osProfile": os_profile,
         "networkProfile": _network_profile(vm),
@@ -189,8 +191,8 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             security["securityType"] = spec.security_type
             security["uefiSettings"] = {"secureBootEnabled": True, "vTpmEnabled": True}
         props["securityProfile"] = security
-    if spec.scale_set_id:
-        props["virtualMachineScaleSet"] = {"id": spec.scale_set_id}
+    if vm.scale_set_id:
+        props["virtualMachineScaleSet"] = {"id": vm.scale_set_id}
     if instance_view:
         props["instanceView"] = render_instance_view(vm, now)
     body: dict[str, Any] = {

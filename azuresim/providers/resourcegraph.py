@@ -1,4 +1,6 @@
-"""Azure Resource Graph over HTTP: the ``Resources`` table (VMs and managed disks) queried with :mod:`azuresim.kql`.
+"""Azure Resource Graph over HTTP: the ``Resources`` table (VMs, managed disks, scale sets) and ``ComputeResources``
+(the instances of Uniform scale sets, type ``microsoft.compute/virtualmachinescalesets/virtualmachines``, which
+Resource Graph keeps out of ``Resources``) queried with :mod:`azuresim.kql`.
 
 Rows are rendered from the same state as the ARM resources, so a query sees what a GET would.
 """
@@ -18,6 +20,7 @@ from azuresim.http import Call, json_response, route
 from azuresim.kql import Row, run_query
 from azuresim.providers.compute import render_vm
 from azuresim.providers.disks import render_disk
+from azuresim.providers.scalesets import render_instance, render_scale_set
 from azuresim.state.world import SimState
 
 RESOURCE_GRAPH_API = ("2021-03-01", "2022-10-01")
@@ -32,7 +35,9 @@ def resource_graph(state: SimState, call: Call) -> web.Response:
         raise ArmError(400, "BadRequest", "The request content must contain a string 'query'.")
     subscriptions = call.body.get("subscriptions") or []
     options = call.body.get("options") or {}
-    rows = run_query(query, resource_rows(state, subscriptions, call.now))
+    rows = run_query(
+        query, resource_rows(state, subscriptions, call.now), scale_set_instance_rows(state, subscriptions)
+    )
     headers = {"x-ms-user-quota-remaining": "14", "x-ms-user-quota-resets-after": "00:00:05"}
     return json_response(page(rows, options), headers=headers)
 
@@ -73,6 +78,24 @@ def resource_rows(state: SimState, subscriptions: Iterable[str], now: datetime) 
             for disk in rg.disks.values():
                 if disk.vm is None or not disk.vm.deleted(now):
                     rows.append(_arg_row(render_disk(disk, now), sub.id, rg.name))
+            for scale_set in rg.scale_sets.values():
+                rows.append(_arg_row(render_scale_set(state, scale_set, now), sub.id, rg.name))
+    return rows
+
+
+def scale_set_instance_rows(state: SimState, subscriptions: Iterable[str]) -> list[Row]:
+    """``ComputeResources``: every Uniform scale-set instance, typed as Resource Graph types it."""
+    wanted = {s.lower() for s in subscriptions}
+    rows: list[Row] = []
+    for sub in state.subscriptions.values():
+        if wanted and sub.id.lower() not in wanted:
+            continue
+        for rg in sub.resource_groups.values():
+            for scale_set in rg.scale_sets.values():
+                for instance in scale_set.instances:
+                    row = _arg_row(render_instance(scale_set, instance), sub.id, rg.name)
+                    row["type"] = "microsoft.compute/virtualmachinescalesets/virtualmachines"
+                    rows.append(row)
     return rows
 
 

@@ -40,6 +40,8 @@ class DiskStamp:
     source_vault_id: str
     kek_url: str | None = None
     kek_vault_id: str | None = None
+    version: str = "1.1"
+    """``encryptionSettingsVersion``: "1.1" single-pass ADE, "1.0" the previous (AAD, dual-pass) release (R-LIM-1)."""
 
     def settings_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -57,13 +59,15 @@ class DiskStamp:
         return {
             "enabled": True,
             "encryptionSettings": [stamp.settings_body()],
-            "encryptionSettingsVersion": "1.1",
+            "encryptionSettingsVersion": stamp.version,
         }
 
 
-def new_stamp(vault_name: str, vault_id: str, kek_url: str | None, kek_vault_id: str | None) -> DiskStamp:
+def new_stamp(
+    vault_name: str, vault_id: str, kek_url: str | None, kek_vault_id: str | None, version: str = "1.1"
+) -> DiskStamp:
     secret_url = f"https://{vault_name}.vault.azure.net/secrets/{uuid.uuid4()}/{secrets.token_hex(16)}"
-    return DiskStamp(secret_url, vault_id, kek_url or None, (kek_vault_id or vault_id) if kek_url else None)
+    return DiskStamp(secret_url, vault_id, kek_url or None, (kek_vault_id or vault_id) if kek_url else None, version)
 
 
 def _extension_failure(ext_name: str, message: str) -> tuple[str, str]:

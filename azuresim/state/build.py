@@ -27,6 +27,8 @@ from azuresim.state.features import Registrations
 from azuresim.state.keyvault import KeyVault, add_vault_objects
 from azuresim.state.network import build_network
 from azuresim.state.policy import PolicyAssignment
+from azuresim.state.scalesets import build_scale_set
+from azuresim.state.skus import check_controller
 from azuresim.state.tree import ResourceGroup, Subscription, normalize_location
 
 
@@ -64,6 +66,8 @@ def build_subscriptions(fleet: FleetSpec, rates: Rates, now: datetime) -> dict[s
         sub.registrations = Registrations.at_start(sub_spec.encryption_at_host_feature == "Registered", created)
         for rg_spec in sub_spec.resource_groups:
             rg = sub.resource_groups[rg_spec.name.lower()]
+            for ss in rg_spec.scale_sets:
+                rg.scale_sets[ss.name.lower()] = build_scale_set(sub.id, rg.name, rg.location, ss, created)
             for vm_spec in rg_spec.vms:
                 _add_vm(sub, rg, vm_spec, rates, created, fraction)
             build_network(sub, rg, rg_spec, index)
@@ -86,6 +90,7 @@ def _add_vm(
     sub: Subscription, rg: ResourceGroup, spec: VmSpec, rates: Rates, created: datetime, fraction: float
 ) -> None:
     location = spec.location or rg.location
+    check_controller(spec.name, spec.size, spec.disk_controller_type)
     ade = AdeState(
         volumes=_build_volumes(spec),
         rates=rates,
@@ -164,9 +169,10 @@ def _preencrypt(sub: Subscription, vm: VirtualMachine) -> None:
     )
     kek_url = _preencrypt_kek(vm, vault)
     kek_vault_id = vault_id if kek_url else ""
+    version = "1.0" if spec.encrypted.dual_pass else "1.1"
     for name, state in vm.ade.base.items():
         if state.value == "Encrypted":
-            vm.ade.stamps[name] = new_stamp(vault_name, vault_id, kek_url, kek_vault_id)
+            vm.ade.stamps[name] = new_stamp(vault_name, vault_id, kek_url, kek_vault_id, version)
             vm.ade.marked.add(name)  # M-2: the ADE marker of a disk ADE encrypted
     message = {
         VolumeType.ALL: "Encryption succeeded for all volumes",
@@ -184,6 +190,8 @@ def _preencrypt(sub: Subscription, vm: VirtualMachine) -> None:
         "KeyEncryptionAlgorithm": "RSA-OAEP",
         "SequenceVersion": str(uuid.uuid4()),
     }
+    if spec.encrypted.dual_pass:
+        _dual_pass(vm, settings)
     existing = vm.extensions.get(ADE_TYPE.lower())
     if spec.encrypted.extension_removed:
         # R-DIS-2: the extension was deleted without a disable; the guest and the disks stay encrypted.
@@ -196,11 +204,21 @@ def _preencrypt(sub: Subscription, vm: VirtualMachine) -> None:
             location=vm.location,
             publisher=ADE_PUBLISHER,
             type=ADE_TYPE,
-            type_handler_version="1.1",
+            type_handler_version="0.1" if spec.encrypted.dual_pass else "1.1",
             settings=settings,
         )
         vm.extensions[ADE_TYPE.lower()] = existing
     vm.ade.last_settings = {"settings": existing.settings, "forceUpdateTag": None}
+
+
+def _dual_pass(vm: VirtualMachine, settings: dict[str, Any]) -> None:
+    """The previous (AAD, dual-pass) release as ARM shows it (R-LIM-1, arm-reference §b.4): the settings in the VM
+    model's ``osDisk.encryptionSettings`` (the disks' stamps say version "1.0") and an Entra app in the extension's."""
+    stamp = next(iter(vm.ade.stamps.values()))
+    vm.legacy_encryption_settings = {**stamp.settings_body(), "enabled": True}
+    settings["AADClientID"] = str(uuid.uuid5(uuid.NAMESPACE_URL, vm.id))
+    settings.pop("KeyVaultResourceId", None)
+    settings.pop("KekVaultResourceId", None)
 
 
 def _preencrypt_kek(vm: VirtualMachine, vault: KeyVault | None) -> str | None:

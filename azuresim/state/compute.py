@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from azuresim.fleet import ExtensionSpec, ImageSpec, VmSpec
+from azuresim.state import skus
 from azuresim.state.ade import AdeState, DiskStamp
 from azuresim.state.extents import ExtentMap
 from azuresim.state.operations import AsyncOperation
@@ -245,6 +246,8 @@ class VirtualMachine:
     """The last deallocate/start LRO: the VM shows provisioning state ``Updating`` while it runs."""
     delete_operation: AsyncOperation | None = None
     """Set by VirtualMachines_Delete; the VM is gone (``deleted_at``) when it completes."""
+    legacy_encryption_settings: dict[str, Any] | None = None
+    """The VM model's ``osDisk.encryptionSettings`` left by the previous, dual-pass ADE release (R-LIM-1)."""
 
     def deallocated(self, now: datetime) -> bool:
         return self.deallocated_at is not None and now >= self.deallocated_at
@@ -278,6 +281,17 @@ class VirtualMachine:
     @property
     def os_disk_name(self) -> str:
         return self.os_disk.name if self.os_disk else f"{self.name}-osdisk"
+
+    @property
+    def scale_set_id(self) -> str | None:
+        """``virtualMachineScaleSet.id`` of a Flexible scale set's member (``scale_set``, or a raw id)."""
+        if self.spec.scale_set:
+            return compute_id(self.subscription_id, self.resource_group, "virtualMachineScaleSets", self.spec.scale_set)
+        return self.spec.scale_set_id
+
+    @property
+    def disk_controller_type(self) -> str:
+        return skus.disk_controller(self.spec.size, self.spec.disk_controller_type)
 
     def live_extensions(self, now: datetime) -> list[Extension]:
         """Extensions in creation order, dropping those whose delete LRO has completed."""

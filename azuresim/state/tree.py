@@ -10,6 +10,7 @@ from azuresim.state.features import Registrations
 from azuresim.state.keyvault import KeyVault
 from azuresim.state.network import NetworkInterface, VirtualNetwork
 from azuresim.state.policy import PolicyAssignment
+from azuresim.state.scalesets import ScaleSet
 
 
 def normalize_location(location: str) -> str:
@@ -27,6 +28,7 @@ class ResourceGroup:
     recovery_vaults: dict[str, RecoveryVault] = field(default_factory=dict)
     vnets: dict[str, VirtualNetwork] = field(default_factory=dict)
     nics: dict[str, NetworkInterface] = field(default_factory=dict)
+    scale_sets: dict[str, ScaleSet] = field(default_factory=dict)
 
 
 @dataclass

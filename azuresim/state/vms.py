@@ -29,6 +29,7 @@ from azuresim.state.compute import RESTART_SECONDS, VM_CREATE_SECONDS, AttachedO
 from azuresim.state.encryption import Volume, VolumeKind, VolumeState
 from azuresim.state.keyvault import KeyVault
 from azuresim.state.operations import WriteResult
+from azuresim.state.skus import VmSize
 from azuresim.state.vm_request import bad as _bad
 from azuresim.state.vm_request import read_request
 from azuresim.state.vm_request import required as _required
@@ -97,6 +98,23 @@ def _encryption(state: SimState, os_disk: dict[str, Any]) -> tuple[dict[str, Any
     return shown, stamp if enabled else None
 
 
+def _disk_controller(body: dict[str, Any], size: VmSize) -> str | None:
+    """``storageProfile.diskControllerType`` of the PUT (enum values compare case-insensitively, as ARM's do); the
+    size must offer it (Resource SKUs ``DiskControllerTypes``; error wording is an inference)."""
+    raw = body["properties"]["storageProfile"].get("diskControllerType")
+    if raw is None:
+        return None
+    value = {"scsi": "SCSI", "nvme": "NVMe"}.get(str(raw).lower())
+    if value is None:
+        raise _bad(f"The value '{raw}' of parameter 'storageProfile.diskControllerType' is invalid.")
+    if not size.supports_controller(value):
+        raise _bad(
+            f"The VM size '{size.name}' does not support disk controller type '{value}' "
+            f"(Resource SKU capability 'DiskControllerTypes' is '{size.controllers}')."
+        )
+    return value
+
+
 def create_vm(
     state: SimState, sub: str, rg_name: str, name: str, body: dict[str, Any], now: datetime
 ) -> tuple[WriteResult, VirtualMachine]:
@@ -157,6 +175,7 @@ def _create(
             for des in [d.disk.disk_encryption_set_id]
         ],
         "tags": req.tags,
+        "disk_controller_type": _disk_controller(body, req.size),
     }
     if image is not None:
         fields["image"] = image

@@ -124,7 +124,7 @@ def test_eligible_vms_pass_the_support_matrix(fleet: FleetSpec) -> None:
         assert MATRIX.size_problem(vm.size) is None, vm.name
         memory = MATRIX.memory_gib(vm.size)
         assert memory is not None and memory >= MATRIX.os_volume_min_memory_gib, vm.name
-        assert vm.os_type == "Linux" and not vm.extensions and not vm.scale_set_id, vm.name
+        assert vm.os_type == "Linux" and not vm.extensions and not (vm.scale_set_id or vm.scale_set), vm.name
 
 
 def test_recovery_vaults_protect_eligible_vms_only(fleet: FleetSpec) -> None:

@@ -194,3 +194,12 @@ def test_enum_choices_compare_without_case_unless_told() -> None:
     assert values.parse_choice("SKIP", ["skip", "buffer-one"]) == "skip"
     with pytest.raises(ValueError, match="must be one of skip, buffer-one"):
         values.parse_choice("SKIP", ["skip", "buffer-one"], case_sensitive=True)
+
+
+def test_r_lim_4c_a_uniform_scale_set_instance_is_not_taken_as_a_vm() -> None:
+    instance = (
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ss/providers/Microsoft.Compute"
+        "/virtualMachineScaleSets/ss-uni/virtualMachines/3"
+    )
+    with pytest.raises(ValueError, match=r"instance 3 of Uniform scale set 'ss-uni'.*\(R-LIM-4c\)$"):
+        values.parse_vm_id(instance)

@@ -32,6 +32,7 @@ from adeflow.domain.rules.eligibility import (
     key_vault_not_found,
     normalise_region,
     preflight,
+    sku_is,
     unconfirmed_guest_checks,
     waiver_on_record,
 )
@@ -130,6 +131,7 @@ __all__ = [
     "plan_format_all",
     "preflight",
     "required_volumes_encrypted",
+    "sku_is",
     "snapshot_failure_message",
     "unconfirmed_guest_checks",
     "verify_encryption",

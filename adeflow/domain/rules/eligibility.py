@@ -38,6 +38,12 @@ PREMIUM_V2_SKU = "PremiumV2_LRS"
 
 PLATFORM_KEY = "EncryptionAtRestWithPlatformKey"
 
+
+def sku_is(value: str, sku: str) -> bool:
+    """SKU and size names compare case-insensitively, as ARM compares them (``ultrassd_lrs`` is ``UltraSSD_LRS``)."""
+    return value.lower() == sku.lower()
+
+
 _TRANSITIONING = frozenset({"creating", "updating", "deleting"})
 """Extension provisioning states of an operation ARM has not finished yet."""
 
@@ -141,7 +147,7 @@ def check_vm_eligibility(facts: VmFacts, volume_type: VolumeType | None) -> list
 def _disk_refusals(disk: DiskFacts) -> list[Refusal]:
     which = "OS disk" if disk.is_os else f"data disk {disk.name} (LUN {disk.lun})"
     refusals: list[Refusal] = []
-    if disk.storage_account_type == ULTRA_SKU:
+    if sku_is(disk.storage_account_type, ULTRA_SKU):
         refusals.append(
             Refusal(
                 "R-LIM-4w",
@@ -150,7 +156,7 @@ def _disk_refusals(disk: DiskFacts) -> list[Refusal]:
                 "Detach it or move its data to a supported disk type, or use encryption at host.",
             )
         )
-    if disk.storage_account_type == PREMIUM_V2_SKU:
+    if sku_is(disk.storage_account_type, PREMIUM_V2_SKU):
         refusals.append(
             Refusal(
                 "R-LIM-4x",

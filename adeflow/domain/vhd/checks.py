@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from adeflow.domain.model import CreateFromVhdInput, KeyVaultFacts, KeyVaultLookup, Refusal
 from adeflow.domain.resource_ids import ResourceId, parse_resource_id
-from adeflow.domain.rules.eligibility import PLATFORM_KEY, PREMIUM_V2_SKU, ULTRA_SKU, normalise_region
+from adeflow.domain.rules.eligibility import PLATFORM_KEY, PREMIUM_V2_SKU, ULTRA_SKU, normalise_region, sku_is
 from adeflow.domain.values import parse_vault_object_url
 from adeflow.domain.vhd.facts import VhdCreateFacts, key_refs
 from adeflow.domain.vocabulary import Reason
@@ -324,8 +324,8 @@ def _check_disk(request: CreateFromVhdInput, facts: VhdCreateFacts, location: st
                 f"Import the VHD in {location}, or create the VM in {disk.location}.",
             )
         )
-    if disk.sku in (ULTRA_SKU, PREMIUM_V2_SKU):
-        rule = "R-LIM-4w" if disk.sku == ULTRA_SKU else "R-LIM-4x"
+    if sku_is(disk.sku, ULTRA_SKU) or sku_is(disk.sku, PREMIUM_V2_SKU):
+        rule = "R-LIM-4w" if sku_is(disk.sku, ULTRA_SKU) else "R-LIM-4x"
         refusals.append(
             Refusal(rule, "unsupported-disk-sku", f"disk '{disk.name}' is {disk.sku}.", "Import as Premium_LRS.")
         )
