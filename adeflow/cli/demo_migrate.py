@@ -115,7 +115,7 @@ async def drive(client: Client, vm: VmRef, poll_s: float, say: Say) -> Migration
         if phase in DECISIONS and DECISIONS[phase][0] not in given:
             decision, person = DECISIONS[phase]
             given.add(decision)
-            say(f"{vm.name}: {await decide(client, vm, decision, person)}")
+            say(f"  {await decide(client, vm, decision, person)}")
         await asyncio.sleep(poll_s)
 
 

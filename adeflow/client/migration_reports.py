@@ -13,7 +13,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,15 +47,19 @@ def _vm_of(execution: WorkflowExecution) -> VmRef | None:
 
 
 async def _detail(client: Client, execution: WorkflowExecution) -> str:
-    """What the open run is doing or waiting for, if its worker answers within QUERY_TIMEOUT; else empty."""
-    if not await worker_polls(client, execution.task_queue):
-        return "no worker is polling its task queue"
+    """What the open run is doing or waiting for, if a worker answers within QUERY_TIMEOUT; else why not, or empty
+    (a server that cannot say whether a worker polls). The phase from visibility is the report's fact."""
+    try:
+        if not await worker_polls(client, execution.task_queue):
+            return "no worker is polling its task queue"
+    except RPCError:
+        pass  # try the query anyway: it answers or times out
     try:
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         progress: MigrationProgress = await handle.query(
             MigrateToHostEncryptionWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
         )
-    except Exception:  # a detail only: the phase from visibility is the report's fact
+    except (RPCError, WorkflowQueryFailedError):
         return ""
     return progress.detail
 

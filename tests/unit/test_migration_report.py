@@ -8,8 +8,10 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
+import click
 import pytest
 
+from adeflow.cli.migrate_report import vm_or_rollout
 from adeflow.domain.migration import (
     Approval,
     ApprovalKind,
@@ -244,3 +246,20 @@ def test_markdown_has_the_counts_a_row_per_vm_the_approvals_and_the_disk_mapping
 def test_every_format_renders_an_empty_report(name: str) -> None:
     text = FORMATS[name](MigrationReport("nothing", []))
     assert text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("demo-migrate-202522", "demo-migrate-202522"),
+        (f"{SUB}/rg-web/web-01", ref("web-01")),
+        (ref("web-01").resource_id, ref("web-01")),
+    ],
+)
+def test_report_target_is_a_vm_by_id_or_path_else_a_rollout_id(text: str, expected: object) -> None:
+    assert vm_or_rollout(text) == expected
+
+
+def test_a_malformed_vm_is_bad_input_not_a_rollout_id() -> None:
+    with pytest.raises(click.BadParameter):
+        vm_or_rollout("not-a-subscription/rg-web/web-01")
