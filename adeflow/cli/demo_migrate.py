@@ -21,6 +21,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from adeflow.client.errors import OperationFailed
 from adeflow.client.migration_reports import rollout_migrations, write_atomically
 from adeflow.client.migration_runs import decide, migration_progress, migration_result, start_migration
 from adeflow.domain.migration import MigrationInput, MigrationPhase, MigrationResult
@@ -40,6 +41,8 @@ DECISIONS: dict[MigrationPhase, tuple[str, str]] = {
 }
 """The phase a run waits in → the decision the demo gives, and who gives it."""
 ENDED = frozenset({MigrationPhase.DONE, MigrationPhase.FAILED, MigrationPhase.REFUSED})
+DEADLINE_S = 600.0
+"""The demo's migrations end in about a minute; past this, something is stuck: say so rather than hang."""
 REPORT_FILES = {"json": "json", "csv": "csv", "csv-disks": "disks.csv", "markdown": "md"}
 
 Say = Callable[[str], None]
@@ -86,11 +89,13 @@ class MigrateDemoSummary:
         )
 
 
-def demo_requests(manifest_path: Path, rollout_id: str, poll_interval_s: float) -> list[MigrationInput]:
-    """The manifest's VMs, tagged with the demo's rollout id; its workflow timers poll every ``poll_interval_s``
-    real seconds (the simulator's clock is scaled, Temporal's is not)."""
+def demo_requests(manifest_path: Path, poll_interval_s: float) -> tuple[str, list[MigrationInput]]:
+    """A fresh rollout id (the manifest's name and the time) and the manifest's VMs tagged with it; their workflow
+    timers poll every ``poll_interval_s`` real seconds (the simulator's clock is scaled, Temporal's is not)."""
     manifest = load_migration_manifest(manifest_path)
-    return [replace(r, poll_interval_s=poll_interval_s) for r in migration_inputs(manifest, rollout_id)]
+    rollout_id = f"{manifest.rollout.name or 'demo-migrate'}-{time.strftime('%H%M%S')}"
+    requests = [replace(r, poll_interval_s=poll_interval_s) for r in migration_inputs(manifest, rollout_id)]
+    return rollout_id, requests
 
 
 async def _progress(client: Client, vm: VmRef) -> MigrationPhase | None:
@@ -129,12 +134,17 @@ async def run_migrations(
     say: Say,
 ) -> tuple[str, MigrationReport, list[Path]]:
     """Start every VM's migration, steer them to their ends, read the report back and write it (all formats)."""
-    rollout_id = f"demo-migrate-{time.strftime('%H%M%S')}"
-    requests = demo_requests(manifest_path, rollout_id, poll_interval_s)
+    rollout_id, requests = demo_requests(manifest_path, poll_interval_s)
     for request in requests:
         run = await start_migration(client, settings, request)
         say(f"started {run.workflow_id}")
-    await asyncio.gather(*(drive(client, r.vm, min(poll_interval_s, 1.0), say) for r in requests))
+    steering = asyncio.gather(*(drive(client, r.vm, min(poll_interval_s, 1.0), say) for r in requests))
+    try:
+        await asyncio.wait_for(steering, DEADLINE_S)
+    except TimeoutError:
+        raise OperationFailed(
+            f"the demo's migrations did not end within {DEADLINE_S:.0f} s; see them in the UI ({rollout_id})"
+        ) from None
     report = await rollout_migrations(client, rollout_id)
     paths = []
     for fmt, suffix in REPORT_FILES.items():
