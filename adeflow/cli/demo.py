@@ -21,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 from temporalio.client import Client
 
-from adeflow.cli.demo_migrate import MigrateDemoSummary, run_migrations
+from adeflow.cli.demo_migrate import MigrateDemoSummary, demo_requests, run_migrations
 from adeflow.cli.devserver import DevServer, free_port, temporal_cli
 from adeflow.cli.tables import table_text
 from adeflow.client.codec import CodecKeys, EncryptionCodec, new_key_line
@@ -365,13 +365,15 @@ async def run_migrate_demo(
     giving the approvals (``adeflow.cli.demo_migrate``); then the report, as ``adeflow migrate report`` prints it."""
     started = time.monotonic()
     fleet = load_fleet(fleet_path)
+    rollout_id, requests = demo_requests(manifest_path, poll_interval_s)  # a bad manifest starts nothing
     async with demo_servers(fleet, target_seconds, telemetry or TelemetrySettings(), codec) as servers:
-        rollout_id, report, paths = await run_migrations(
+        report, paths = await run_migrations(
             servers.client,
             servers.settings,
-            manifest_path,
+            rollout_id,
+            requests,
             report_dir,
-            poll_interval_s=poll_interval_s,
+            poll_s=min(poll_interval_s, 1.0),
             say=lambda text: print(text, flush=True),
         )
         summary = MigrateDemoSummary(

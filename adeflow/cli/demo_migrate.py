@@ -127,18 +127,18 @@ async def drive(client: Client, vm: VmRef, poll_s: float, say: Say) -> Migration
 async def run_migrations(
     client: Client,
     settings: Settings,
-    manifest_path: Path,
+    rollout_id: str,
+    requests: list[MigrationInput],
     report_dir: Path,
     *,
-    poll_interval_s: float,
+    poll_s: float,
     say: Say,
-) -> tuple[str, MigrationReport, list[Path]]:
+) -> tuple[MigrationReport, list[Path]]:
     """Start every VM's migration, steer them to their ends, read the report back and write it (all formats)."""
-    rollout_id, requests = demo_requests(manifest_path, poll_interval_s)
     for request in requests:
         run = await start_migration(client, settings, request)
         say(f"started {run.workflow_id}")
-    steering = asyncio.gather(*(drive(client, r.vm, min(poll_interval_s, 1.0), say) for r in requests))
+    steering = asyncio.gather(*(drive(client, r.vm, poll_s, say) for r in requests))
     try:
         await asyncio.wait_for(steering, DEADLINE_S)
     except TimeoutError:
@@ -152,4 +152,4 @@ async def run_migrations(
         write_atomically(path, FORMATS[fmt](report))
         paths.append(path)
     say(f"{summary_line(report)}; report {', '.join(str(p) for p in paths)}")
-    return rollout_id, report, paths
+    return report, paths

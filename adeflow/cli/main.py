@@ -26,6 +26,7 @@ from adeflow.cli.vm import vm
 from adeflow.client.errors import BadInput, OperationFailed
 from adeflow.client.logging import configure_logging
 from adeflow.domain.model import Outcome
+from adeflow.inputs.manifest import ManifestError
 from adeflow.inputs.settings import Settings
 from worker.command import worker_command
 
@@ -162,6 +163,9 @@ def demo(
                 )
             )
             failed = summary.count(Outcome.FAILED)
+    except ManifestError as exc:  # the demo validates its manifest before it starts anything
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     except (Stopped, KeyboardInterrupt):
         click.echo("interrupted; everything the demo started has been stopped", err=True)
         sys.exit(1)
