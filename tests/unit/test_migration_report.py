@@ -7,11 +7,13 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 import pytest
 
 from adeflow.cli.migrate_report import vm_or_rollout
+from adeflow.client.migration_reports import write_atomically
 from adeflow.domain.migration import (
     Approval,
     ApprovalKind,
@@ -263,3 +265,15 @@ def test_report_target_is_a_vm_by_id_or_path_else_a_rollout_id(text: str, expect
 def test_a_malformed_vm_is_bad_input_not_a_rollout_id() -> None:
     with pytest.raises(click.BadParameter):
         vm_or_rollout("not-a-subscription/rg-web/web-01")
+
+
+def test_a_report_file_is_written_whole_or_the_old_one_stays(tmp_path: Path) -> None:
+    """``migrate report --output``: a temporary file and a rename; a write that fails half-way leaves the previous
+    report as it was and no temporary file behind."""
+    target = tmp_path / "reports" / "demo.md"
+    write_atomically(target, report_markdown(REPORT))
+    before = target.read_text()
+    with pytest.raises(UnicodeEncodeError):
+        write_atomically(target, "half a report\ud800")  # fails while writing the temporary file
+    assert target.read_text() == before
+    assert [p.name for p in target.parent.iterdir()] == ["demo.md"]
