@@ -7,19 +7,21 @@ SDK clients; only the endpoint (the simulator, on a scaled clock) differs, and t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiohttp import web
 from temporalio.client import Client
 
+from adeflow.cli.demo_migrate import MigrateDemoSummary, demo_requests, run_migrations
 from adeflow.cli.devserver import DevServer, free_port, temporal_cli
 from adeflow.cli.tables import table_text
 from adeflow.client.codec import CodecKeys, EncryptionCodec, new_key_line
@@ -31,6 +33,7 @@ from adeflow.domain.model import DisableInput, DisableResult, EncryptVmResult, O
 from adeflow.domain.rollout import build_rollout_input
 from adeflow.inputs.manifest import load_manifest
 from adeflow.inputs.settings import Settings, TelemetrySettings, TemporalSettings
+from adeflow.reports.migration_report import report_markdown
 from azuresim.clock import SimClock
 from azuresim.fleet import FleetSpec, load_fleet
 from azuresim.server import SimServer
@@ -40,6 +43,8 @@ from workflows.disable_encryption import DisableEncryptionWorkflow, disable_work
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_FLEET = EXAMPLES / "demo-fleet.yaml"
 DEFAULT_MANIFEST = EXAMPLES / "demo-rollout.yaml"
+MIGRATE_FLEET = EXAMPLES / "migrate-demo-fleet.yaml"
+MIGRATE_MANIFEST = EXAMPLES / "migrate-demo.yaml"
 LIFECYCLE_VM = "dis-01"
 """A data-only encrypted VM outside the rollout: the demo disables it and removes the extension (R-DIS-2)."""
 
@@ -218,24 +223,24 @@ def hand_off(settings: Settings, codec: DemoCodec | None, rollout_id: str) -> st
     return "\n".join(line for line in lines if line)
 
 
-async def run_demo(
-    fleet_path: Path = DEFAULT_FLEET,
-    manifest_path: Path = DEFAULT_MANIFEST,
-    *,
-    target_seconds: float = 30.0,
-    poll_interval_s: float = 2.0,
-    keep_running: bool = False,
-    emit_json: bool = False,
-    report_dir: Path = Path("var/demo-report"),
-    telemetry: TelemetrySettings | None = None,
-    codec: bool = False,
-) -> DemoSummary:
-    """Run the demo; with ``keep_running``, stay up until cancelled (Ctrl-C, SIGTERM: ``adeflow.cli.stopping``),
-    which then ends it normally. Whatever ends it, everything it started is stopped and its directory removed."""
-    started = time.monotonic()
-    telemetry = telemetry or TelemetrySettings()
-    fleet = load_fleet(fleet_path)
-    manifest = load_manifest(manifest_path)
+@dataclass(frozen=True)
+class DemoServers:
+    """What a demo scenario runs against: the dev server, the simulator, the settings that reach them, a client."""
+
+    dev: DevServer
+    sim: SimServer
+    settings: Settings
+    client: Client
+    codec: DemoCodec | None
+
+
+@contextlib.asynccontextmanager
+async def demo_servers(
+    fleet: FleetSpec, target_seconds: float, telemetry: TelemetrySettings, codec: bool
+) -> AsyncIterator[DemoServers]:
+    """Simulator (clock scaled for ``target_seconds``), dev server with its UI, a connected client and a worker
+    serving both task queues, polling before this yields. Whatever ends the scenario, everything started here is
+    stopped and its directory removed."""
     state_dir = Path(tempfile.mkdtemp(prefix="adeflow-demo-"))
     dev: DevServer | None = None
     sim: SimServer | None = None
@@ -262,7 +267,47 @@ async def run_demo(
         if telemetry.metrics_address:
             print(f"Worker metrics: http://{telemetry.metrics_address}/metrics", flush=True)
         worker_task = asyncio.create_task(run_worker(settings, stop, client, handle_signals=False))
-        await _worker_polling(client, settings.temporal.task_queue, worker_task)
+        for queue in dict.fromkeys((settings.temporal.task_queue, settings.temporal.create_queue)):
+            await _worker_polling(client, queue, worker_task)
+        yield DemoServers(dev, sim, settings, client, demo_codec)
+    finally:
+        stop.set()
+        if worker_task is not None:
+            await asyncio.gather(worker_task, return_exceptions=True)
+        if dev is not None:
+            dev.stop()
+        if demo_codec is not None:
+            await demo_codec.runner.cleanup()
+        if sim is not None:
+            sim.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+async def run_demo(
+    fleet_path: Path = DEFAULT_FLEET,
+    manifest_path: Path = DEFAULT_MANIFEST,
+    *,
+    target_seconds: float = 30.0,
+    poll_interval_s: float = 2.0,
+    keep_running: bool = False,
+    emit_json: bool = False,
+    report_dir: Path = Path("var/demo-report"),
+    telemetry: TelemetrySettings | None = None,
+    codec: bool = False,
+) -> DemoSummary:
+    """Run the demo; with ``keep_running``, stay up until cancelled (Ctrl-C, SIGTERM: ``adeflow.cli.stopping``),
+    which then ends it normally. Whatever ends it, everything it started is stopped and its directory removed."""
+    started = time.monotonic()
+    fleet = load_fleet(fleet_path)
+    manifest = load_manifest(manifest_path)
+    async with demo_servers(fleet, target_seconds, telemetry or TelemetrySettings(), codec) as servers:
+        dev, sim, settings, client, demo_codec = (
+            servers.dev,
+            servers.sim,
+            servers.settings,
+            servers.client,
+            servers.codec,
+        )
         rollout_id = f"{manifest.rollout.name or 'demo'}-{time.strftime('%H%M%S')}"
         policy = replace(manifest.rollout, poll_interval_s=poll_interval_s)
         request = build_rollout_input(rollout_id, policy, [(vm.ref, vm.settings) for vm in manifest.vms])
@@ -300,20 +345,62 @@ async def run_demo(
         if emit_json:
             print(summary.as_json(), flush=True)
         if keep_running:
-            print(f"Everything stays up: UI {dev.ui_url}. Ctrl-C (or SIGTERM) stops it.", file=sys.stderr, flush=True)
-            await _until_cancelled()
+            await stay_up(dev.ui_url)
         return summary
-    finally:
-        stop.set()
-        if worker_task is not None:
-            await asyncio.gather(worker_task, return_exceptions=True)
-        if dev is not None:
-            dev.stop()
-        if demo_codec is not None:
-            await demo_codec.runner.cleanup()
-        if sim is not None:
-            sim.stop()
-        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+async def run_migrate_demo(
+    fleet_path: Path = MIGRATE_FLEET,
+    manifest_path: Path = MIGRATE_MANIFEST,
+    *,
+    target_seconds: float = 30.0,
+    poll_interval_s: float = 2.0,
+    keep_running: bool = False,
+    emit_json: bool = False,
+    report_dir: Path = Path("var/demo-report"),
+    telemetry: TelemetrySettings | None = None,
+    codec: bool = False,
+) -> MigrateDemoSummary:
+    """``--scenario migrate``: the fleet's VMs leave ADE for encryption at host, one migration run each, the demo
+    giving the approvals (``adeflow.cli.demo_migrate``); then the report, as ``adeflow migrate report`` prints it."""
+    started = time.monotonic()
+    fleet = load_fleet(fleet_path)
+    rollout_id, requests = demo_requests(manifest_path, poll_interval_s)  # a bad manifest starts nothing
+    async with demo_servers(fleet, target_seconds, telemetry or TelemetrySettings(), codec) as servers:
+        report, paths = await run_migrations(
+            servers.client,
+            servers.settings,
+            rollout_id,
+            requests,
+            report_dir,
+            poll_s=min(poll_interval_s, 1.0),
+            say=lambda text: print(text, flush=True),
+        )
+        summary = MigrateDemoSummary(
+            report, rollout_id, servers.dev.address, servers.dev.ui_url, time.monotonic() - started, paths
+        )
+        print(report_markdown(report), flush=True)
+        if keep_running:
+            print(migrate_hand_off(servers.settings, servers.codec, rollout_id), flush=True)
+        if emit_json:
+            print(summary.as_json(), flush=True)
+        if keep_running:
+            await stay_up(servers.dev.ui_url)
+        return summary
+
+
+def migrate_hand_off(settings: Settings, codec: DemoCodec | None, rollout_id: str) -> str:
+    """``--keep-running`` of the migrate scenario: the exports, then the report command as printed."""
+    env = demo_environment(settings, codec)
+    lines = ["# Point the CLI or a worker at this demo (paste into a shell):"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    lines += ["# then, for example:", f"{adeflow_cli()} migrate report {shlex.quote(rollout_id)} --format markdown"]
+    return "\n".join(lines)
+
+
+async def stay_up(ui_url: str) -> None:
+    print(f"Everything stays up: UI {ui_url}. Ctrl-C (or SIGTERM) stops it.", file=sys.stderr, flush=True)
+    await _until_cancelled()
 
 
 async def _worker_polling(client: Client, task_queue: str, worker: asyncio.Task[None], timeout_s: float = 30) -> None:

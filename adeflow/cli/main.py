@@ -19,12 +19,14 @@ import click
 from adeflow.cli.campaign import campaign
 from adeflow.cli.codec import codec_key, codec_server
 from adeflow.cli.migrate import migrate
+from adeflow.cli.migrate_report import report as migrate_report
 from adeflow.cli.rollout import rollout
 from adeflow.cli.snapshots import snapshots
 from adeflow.cli.vm import vm
 from adeflow.client.errors import BadInput, OperationFailed
 from adeflow.client.logging import configure_logging
 from adeflow.domain.model import Outcome
+from adeflow.inputs.manifest import ManifestError
 from adeflow.inputs.settings import Settings
 from worker.command import worker_command
 
@@ -74,6 +76,13 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--scenario",
+    type=click.Choice(["rollout", "migrate"]),
+    default="rollout",
+    show_default=True,
+    help="rollout: ADE over a 50-VM fleet; migrate: four VMs leave ADE for encryption at host (M-2, M-3, M-4).",
+)
 @click.option("--json", "emit_json", is_flag=True, help="End with one line of JSON summarising the outcomes.")
 @click.option(
     "--keep-running",
@@ -89,23 +98,38 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     "--fleet",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Fleet file for the simulator (default: examples/demo-fleet.yaml).",
+    help="Fleet file for the simulator (default: examples/demo-fleet.yaml; migrate: examples/migrate-demo-fleet.yaml).",
 )
 @click.option(
     "--manifest",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Rollout manifest (default: examples/demo-rollout.yaml).",
+    help="Rollout manifest (default: examples/demo-rollout.yaml); migrate: a migration manifest "
+    "(default: examples/migrate-demo.yaml).",
 )
 @click.option("--target-seconds", default=30.0, show_default=True, help="Real seconds the slowest VM may take.")
 def demo(
-    emit_json: bool, keep_running: bool, codec: bool, fleet: Path | None, manifest: Path | None, target_seconds: float
+    scenario: str,
+    emit_json: bool,
+    keep_running: bool,
+    codec: bool,
+    fleet: Path | None,
+    manifest: Path | None,
+    target_seconds: float,
 ) -> None:
-    """Roll out ADE over a sample fleet: Temporal dev server + ARM simulator + worker, canary first.
+    """Roll out ADE over a sample fleet: Temporal dev server + ARM simulator + worker, canary first; or, with
+    --scenario migrate, migrate a small fleet off ADE to encryption at host, the demo giving the approvals.
 
     Ctrl-C and SIGTERM stop it alike: the worker, the dev server and the simulator stop and its temporary
     directory goes; with --keep-running that is the normal end (exit 0)."""
-    from adeflow.cli.demo import DEFAULT_FLEET, DEFAULT_MANIFEST, run_demo
+    from adeflow.cli.demo import (
+        DEFAULT_FLEET,
+        DEFAULT_MANIFEST,
+        MIGRATE_FLEET,
+        MIGRATE_MANIFEST,
+        run_demo,
+        run_migrate_demo,
+    )
     from adeflow.cli.stopping import Stopped, run_until_signal
 
     try:
@@ -113,21 +137,39 @@ def demo(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        summary = run_until_signal(
-            run_demo(
-                fleet or DEFAULT_FLEET,
-                manifest or DEFAULT_MANIFEST,
-                target_seconds=target_seconds,
-                keep_running=keep_running,
-                emit_json=emit_json,
-                telemetry=telemetry,
-                codec=codec,
+        if scenario == "migrate":
+            migration = run_until_signal(
+                run_migrate_demo(
+                    fleet or MIGRATE_FLEET,
+                    manifest or MIGRATE_MANIFEST,
+                    target_seconds=target_seconds,
+                    keep_running=keep_running,
+                    emit_json=emit_json,
+                    telemetry=telemetry,
+                    codec=codec,
+                )
             )
-        )
+            failed = migration.failed
+        else:
+            summary = run_until_signal(
+                run_demo(
+                    fleet or DEFAULT_FLEET,
+                    manifest or DEFAULT_MANIFEST,
+                    target_seconds=target_seconds,
+                    keep_running=keep_running,
+                    emit_json=emit_json,
+                    telemetry=telemetry,
+                    codec=codec,
+                )
+            )
+            failed = summary.count(Outcome.FAILED)
+    except ManifestError as exc:  # the demo validates its manifest before it starts anything
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     except (Stopped, KeyboardInterrupt):
         click.echo("interrupted; everything the demo started has been stopped", err=True)
         sys.exit(1)
-    if summary.count(Outcome.FAILED):
+    if failed:
         sys.exit(1)
 
 
@@ -162,6 +204,7 @@ cli.add_command(vm)
 cli.add_command(rollout)
 cli.add_command(campaign)
 cli.add_command(migrate)
+migrate.add_command(migrate_report)
 cli.add_command(snapshots)
 cli.add_command(codec_server)
 cli.add_command(codec_key)

@@ -26,6 +26,7 @@ RG = f"/subscriptions/{SUB}/resourceGroups/rg-web"
 KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-ade"
 VERSION = "0123456789abcdef0123456789abcdef"
 VM = f"{SUB}/rg-web/web-01"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # (command line, the last line of the error the operator sees). Each exits 2 and starts nothing.
 CLI_CORPUS: list[tuple[list[str], str]] = [
@@ -60,6 +61,11 @@ CLI_CORPUS: list[tuple[list[str], str]] = [
     (["vm", "create-from-vhd", VM, "--os-disk-id", "d", "--secret-url", "s", "--nic-id", "n", "--key-vault-id", KV,
       "--kek-url", "https://kv-ade.vault.azure.net/keys/k/latest"], "'latest' is not a Key Vault version"),
     (["rollout", "start", "does-not-exist.yaml"], "File 'does-not-exist.yaml' does not exist."),
+    (["migrate", "report", "s/rg/vm"], "Invalid value for VM: subscription must be a GUID like"),
+    (["migrate", "report", "demo-migrate-1", "--format", "pdf"], "Invalid value for '--format': 'pdf' is not one of"),
+    (["demo", "--scenario", "migration"], "Invalid value for '--scenario': 'migration' is not one of"),
+    (["demo", "--scenario", "migrate", "--manifest", str(EXAMPLES / "demo-rollout.yaml")],
+     "not a migration manifest: add a top-level migrate section"),  # checked before anything starts (issue 16)
 ]  # fmt: skip
 
 
