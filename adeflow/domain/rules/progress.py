@@ -12,7 +12,12 @@ from enum import StrEnum
 
 from adeflow.domain.model import EncryptionStatus, VolumeState, VolumeType
 from adeflow.domain.rules.messages import _sentence, extension_failure_fix
-from adeflow.domain.rules.verification import required_volumes_encrypted
+from adeflow.domain.rules.verification import (
+    UNREADABLE_NOTE,
+    required_volumes_encrypted,
+    top_level_reports_decrypted,
+    top_level_reports_encrypted,
+)
 from adeflow.domain.vocabulary import Reason
 
 
@@ -76,7 +81,29 @@ def assess_encryption_progress(status: EncryptionStatus, volume_type: VolumeType
         )
     if required_volumes_encrypted(status, volume_type):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
-    return ProgressVerdict(ProgressKind.WAITING, status.describe())
+    return _unreadable_substatus(status, volume_type) or ProgressVerdict(ProgressKind.WAITING, status.describe())
+
+
+def _unreadable_substatus(status: EncryptionStatus, volume_type: VolumeType) -> ProgressVerdict | None:
+    """An unreadable substatus under a final top-level status: decide now, do not poll until the deadline.
+
+    ``None`` (keep waiting) while the top-level status is not final either; the deadline bounds that wait.
+    """
+    if not status.unreadable:
+        return None
+    finished = top_level_reports_encrypted(status, volume_type)
+    if finished is None:
+        return None
+    if finished:
+        return ProgressVerdict(ProgressKind.DONE, f"{status.describe()}; {UNREADABLE_NOTE}")
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"the ADE extension finished ({_sentence(status.message)}) but not for volume type {volume_type.value}, "
+        f"and its substatus was unreadable ({status.unreadable}), so nothing says the rest was encrypted "
+        "(docs/arm-reference.md §0.1; R-ENA-4). The VM was left as it is. Fix: read the state with adeflow vm "
+        "status (az vm encryption show) and run again for the volumes still missing.",
+        Reason.SUBSTATUS_UNREADABLE,
+    )
 
 
 def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
@@ -93,6 +120,8 @@ def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
         )
     if status.data in (VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
+    if status.unreadable and top_level_reports_decrypted(status):
+        return ProgressVerdict(ProgressKind.DONE, f"{status.describe()}; {UNREADABLE_NOTE}")
     return ProgressVerdict(ProgressKind.WAITING, status.describe())
 
 
