@@ -16,9 +16,9 @@ from azuresim.errors import ArmError
 from azuresim.http import DETAIL, VM, VM_API, Call, iso, json_response, lro_headers, route, wants_instance_view
 from azuresim.state import encryption as enc
 from azuresim.state import extensions
-from azuresim.state.status_wording import substatus_message
 from azuresim.state.compute import ADE_PUBLISHER, ADE_TYPE, Extension, VirtualMachine
 from azuresim.state.encryption import Status
+from azuresim.state.status_wording import substatus_message
 from azuresim.state.world import SimState
 
 ADE_SUBSTATUS_PREFIX = f"ComponentStatus/{ADE_PUBLISHER}.{ADE_TYPE}"

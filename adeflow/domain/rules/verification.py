@@ -48,7 +48,9 @@ def required_volumes_encrypted(status: EncryptionStatus, volume_type: VolumeType
 
 
 # The extension's own final messages (docs/arm-reference.md §0.2) and the volume classes each one covers.
-_FINAL_ENCRYPTION_MESSAGE = re.compile(r"^\s*Encryption succeeded for (all volumes|data volumes|OS volume)", re.IGNORECASE)
+_FINAL_ENCRYPTION_MESSAGE = re.compile(
+    r"^\s*Encryption succeeded for (all volumes|data volumes|OS volume)", re.IGNORECASE
+)
 _FINAL_MESSAGE_COVERS = {
     "all volumes": frozenset(VolumeType),
     "data volumes": frozenset({VolumeType.DATA}),
