@@ -83,7 +83,8 @@ def _change_vm(state: SimState, vm: str, change: str, payload: dict[str, Any]) -
     group = payload.pop("resource_group", None)
     if change == "remove-extension":
         name = str(payload.get("extension") or ADE_EXTENSION)
-        outside.require_extension(state, vm, group, name)
+        if after_s == 0:  # a later removal applies to whatever is there then (e.g. the extension a run adds)
+            outside.require_extension(state, vm, group, name)
         return outside.schedule(state, vm, group, f"remove extension {name}", outside.remove_extension(name), after_s)
     if change == "deallocate":
         return outside.schedule(state, vm, group, "deallocate", outside.deallocate, after_s)

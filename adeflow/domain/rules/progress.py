@@ -50,12 +50,24 @@ def is_transient_extension_error(message: str) -> bool:
     return any(pattern.search(message) for pattern in _TRANSIENT_EXTENSION_ERRORS)
 
 
+def extension_removed_verdict(doing: str) -> ProgressVerdict:
+    """The extension resource went away mid-run (someone ran ``az vm extension delete``): nothing reports progress
+    any more, so the run ends now instead of polling a 404 until its deadline."""
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"the ADE extension was removed from the VM during {doing}, so nothing reports its progress any more; "
+        "removing the extension does not undo encryption, the disks keep whatever state they reached (R-DIS-1, "
+        "R-DIS-2). The VM was left as it is. Fix: read its state with adeflow vm status (az vm encryption show), "
+        "then run again to finish (the run puts the extension back), or restore from the backup taken before the "
+        "run (R-BAK-1).",
+        Reason.EXTENSION_MISSING,
+    )
+
+
 def _extension_problem(status: EncryptionStatus, doing: str) -> ProgressVerdict | None:
     """A vanished extension or a non-transient error status ends any wait."""
     if not status.extension_present:
-        return ProgressVerdict(
-            ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", Reason.EXTENSION_MISSING
-        )
+        return extension_removed_verdict(doing)
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         reported = status.message or status.code
         return ProgressVerdict(
@@ -109,9 +121,7 @@ def _unreadable_substatus(status: EncryptionStatus, volume_type: VolumeType) -> 
 def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
     """Disable is done when data reports NotEncrypted/NotMounted and no decryption is running (R-DIS-2)."""
     if not status.extension_present:
-        return ProgressVerdict(
-            ProgressKind.FAILED, "the ADE extension disappeared during disable.", Reason.EXTENSION_MISSING
-        )
+        return extension_removed_verdict("decryption")
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         return ProgressVerdict(
             ProgressKind.FAILED,
