@@ -7,6 +7,7 @@ endpoint with ``after_s``, i.e. an hour of simulated time into a run whose OS pa
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -15,13 +16,14 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from adeflow.domain.model import Outcome, VolumeType
+from adeflow.domain.model import DisableInput, Outcome, VmRef, VolumeType
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
 from tests.support.encrypt_vm_runs import request, run
 from tests.support.fleets import SUB, fleet_dict, vm
-from tests.support.servers import SimFactory
+from tests.support.servers import SimFactory, new_worker
 from tests.support.sim_control import change_vm
+from workflows.disable_encryption import DisableEncryptionWorkflow
 
 Azure = Callable[[SimServer], AzureClients]
 STATUS_READ = "VirtualMachineExtensions_Get"
@@ -159,3 +161,21 @@ async def test_disk_attached_mid_run_is_reported_unencrypted_with_r_new_1(
 
     assert (result.outcome, result.reason) == (Outcome.FAILED, "verification-failed")
     assert "at-01-datadisk-5" in result.message and "R-NEW-1" in result.message, result.message
+
+
+async def test_disable_with_an_unreadable_substatus_ends_on_decryption_succeeded_and_says_so(
+    time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure
+) -> None:
+    """R-DIS-2 order kept, decided from the top-level "Decryption succeeded" over a plain-text substatus."""
+    wording = {"substatus": "plain_text"}
+    fleet = fleet_dict([vm("dis-01", data_disks=DATA, encrypted={"data": True}, extension_status=wording)])
+    sim = make_sim(fleet, 60, 300)
+    req = DisableInput(VmRef(SUB, "rg-web", "dis-01"), poll_interval_s=300)
+    async with new_worker(time_skipping_env, azure_for(sim)) as worker:
+        result = await time_skipping_env.client.execute_workflow(
+            DisableEncryptionWorkflow.run, req, id=f"disable/{uuid.uuid4()}", task_queue=worker.task_queue
+        )
+
+    assert result.outcome is Outcome.DISABLED, result.message
+    assert UNREADABLE in result.message and "substatus message is not JSON" in result.message, result.message
+    assert result.extension_removed

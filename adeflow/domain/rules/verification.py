@@ -63,6 +63,11 @@ UNREADABLE_NOTE = (
 )
 
 
+def unreadable_substatus_note(status: EncryptionStatus) -> str:
+    """``; <why>`` for a result decided while the substatus could not be read, else nothing."""
+    return f"; {UNREADABLE_NOTE} ({status.unreadable})" if status.unreadable else ""
+
+
 def _top_level_succeeded(status: EncryptionStatus) -> bool:
     return status.level.lower() != "error" and "failed" not in status.code.lower()
 
