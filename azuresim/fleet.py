@@ -149,6 +149,28 @@ class EncryptedSpec(_Model):
         return self
 
 
+class ExtensionStatusSpec(_Model):
+    """How the VM's ADE extension words its status: the variants real extension versions send (docs/arm-reference.md
+    §0.1, §c). Default: the current extension's exact wording. Changeable at run time (``/_sim/vms/{vm}/...``)."""
+
+    substatus: Literal["json", "keys_reordered", "plain_text", "unparseable", "absent"] = "json"
+    """``substatuses[0].message``: JSON with ``data`` first (the extension's order) or ``os`` first, plain text as
+    older versions wrote it, truncated JSON, or no substatus at all."""
+    substatus_when: Literal["always", "finished"] = "always"
+    """``finished``: the substatus takes that form only once the operation has ended (a final top-level status
+    over an unreadable substatus)."""
+    value_case: Literal["as_is", "lower", "upper"] = "as_is"
+    rename_values: dict[str, str] = Field(default_factory=dict)
+    """Substatus values replaced by other words (e.g. ``{"EncryptionInProgress": "Encrypting"}``): unknown values."""
+    stripdown: bool | None = None
+    """The OS pass restarts the extension from a stripped-down OS, status error code 19 "Restarted extension from
+    stripped down OS" for ``sim.stripdown_seconds`` (default: Canonical 20.04/22.04 images do)."""
+    unmount_attempts: int = Field(default=0, ge=0, le=10)
+    """Failed attempts to unmount /oldroot at the start of the OS pass, each a status error code 22 "Attempt #n to
+    unmount /oldroot failed..." for ``unmount_retry_seconds``; the extension retries by itself (10 at most)."""
+    unmount_retry_seconds: float = Field(default=60.0, gt=0)
+
+
 class VmSpec(_Model):
     name: str = Field(min_length=1, max_length=64)
     location: str | None = None
@@ -169,6 +191,7 @@ class VmSpec(_Model):
     data_disks: list[DataDiskSpec] = Field(default_factory=list)
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     encrypted: EncryptedSpec = EncryptedSpec()
+    extension_status: ExtensionStatusSpec = ExtensionStatusSpec()
     tags: dict[str, str] = Field(default_factory=dict)
     subnet: str | None = Field(default=None, pattern=r"^[^/]+/[^/]+$")
     """``vnet/subnet`` of the resource group for the VM's NIC ``{name}-nic`` (default: the group's first subnet)."""

@@ -72,7 +72,7 @@ class DisableEncryptionWorkflow(VmRunWorkflow[DisableResult]):
             timedelta(minutes=90),
         )
         self.enter(Phase.DECRYPTING, "decrypting data volumes; progress in the pending activity")
-        await await_extension(
+        status = await await_extension(
             ProgressRequest(vm, VolumeType.DATA, sequence_version, "DisableEncryption"),
             request.poll_interval_s,
             request.deadline_s,
@@ -88,6 +88,8 @@ class DisableEncryptionWorkflow(VmRunWorkflow[DisableResult]):
                 self.done,
                 outcome=Outcome.DISABLED,
                 extension_removed=removed,
-                message=f"{vm.name}: data volumes decrypted" + ("; extension removed" if removed else ""),
+                message=f"{vm.name}: data volumes decrypted"
+                + ("; extension removed" if removed else "")
+                + rules.unreadable_substatus_note(status),
             )
         )

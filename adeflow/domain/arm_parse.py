@@ -33,30 +33,64 @@ def _get(data: Json | None, *path: str) -> Any:
     return node
 
 
+_VOLUME_STATES = {state.value.lower(): state for state in VolumeState}
+_EXCERPT = 60
+
+
 def _volume_state(value: object) -> VolumeState:
+    """The extension's words in any casing (``encrypted``, ``ENCRYPTED``); anything else is ``Unknown``."""
+    return _VOLUME_STATES.get(str(value).strip().lower(), VolumeState.UNKNOWN)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= _EXCERPT else flat[:_EXCERPT] + "...")
+
+
+def read_substatus(substatuses: object) -> tuple[VolumeState, VolumeState, str]:
+    """``(os, data, why unreadable)`` from ``substatuses[0].message`` (docs/arm-reference.md §0.1).
+
+    Keys in any order and casing, values in any casing. What cannot be read becomes ``Unknown`` as the CLI shows
+    it, and the third item says why (empty when both values were read): an absent substatus, a message that is not
+    JSON (older extension versions), a missing key or a value the extension is not known to send.
+    """
+    unknown = VolumeState.UNKNOWN
+    first = substatuses[0] if isinstance(substatuses, list) and substatuses else None
+    if not isinstance(first, Mapping):
+        return unknown, unknown, "no substatus"
+    message = first.get("message")
+    if not isinstance(message, str) or not message.strip():
+        return unknown, unknown, "empty substatus message"
     try:
-        return VolumeState(str(value))
+        parsed = json.loads(message)
     except ValueError:
-        return VolumeState.UNKNOWN
+        return unknown, unknown, f"substatus message is not JSON: {_excerpt(message)}"
+    if not isinstance(parsed, Mapping):
+        return unknown, unknown, f"substatus message is not a JSON object: {_excerpt(message)}"
+    values = {str(key).strip().lower(): value for key, value in parsed.items()}
+    states: list[VolumeState] = []
+    problems: list[str] = []
+    for key in ("os", "data"):
+        if key not in values:
+            problems.append(f"no {key!r} key")
+            states.append(unknown)
+            continue
+        state = _volume_state(values[key])
+        if state is unknown:
+            problems.append(f"unknown {key} value {_excerpt(str(values[key]))}")
+        states.append(state)
+    return states[0], states[1], "; ".join(problems)
 
 
 def parse_extension_status(instance_view: Json | None, sequence_version: str = "") -> EncryptionStatus:
     """``substatuses[0].message`` JSON gives os/data; ``statuses[0]`` gives level and the readable message.
 
-    Clients fall back to ``Unknown`` when the JSON is absent or malformed (docs/arm-reference.md §0.1); so do we.
+    Clients fall back to ``Unknown`` when the JSON is absent or malformed (docs/arm-reference.md §0.1); so do we,
+    and the status says why (``unreadable``) so the rules can decide from the top-level status instead.
     """
     statuses = _get(instance_view, "statuses") or []
-    substatuses = _get(instance_view, "substatuses") or []
-    top: Json = statuses[0] if statuses else {}
-    os_state = data_state = VolumeState.UNKNOWN
-    if substatuses:
-        try:
-            parsed = json.loads(substatuses[0].get("message") or "")
-        except (TypeError, ValueError):
-            parsed = None
-        if isinstance(parsed, Mapping):
-            os_state = _volume_state(parsed.get("os"))
-            data_state = _volume_state(parsed.get("data"))
+    top: Json = statuses[0] if statuses and isinstance(statuses[0], Mapping) else {}
+    os_state, data_state, unreadable = read_substatus(_get(instance_view, "substatuses"))
     return EncryptionStatus(
         os=os_state,
         data=data_state,
@@ -64,6 +98,7 @@ def parse_extension_status(instance_view: Json | None, sequence_version: str = "
         level=str(top.get("level") or ""),
         code=str(top.get("code") or ""),
         sequence_version=sequence_version,
+        unreadable=unreadable,
     )
 
 

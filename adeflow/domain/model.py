@@ -194,11 +194,14 @@ class EncryptionStatus:
     code: str = ""
     sequence_version: str = ""
     extension_present: bool = True
+    unreadable: str = ""
+    """Why the substatus could not be read (absent, not JSON, an unknown value); empty when it was read."""
 
     def describe(self) -> str:
         """One line for operators, e.g. ``os: EncryptionInProgress, data: Encrypted``."""
         text = f"os: {self.os.value}, data: {self.data.value}"
-        return f"{text} ({self.message})" if self.message else text
+        text = f"{text} ({self.message})" if self.message else text
+        return f"{text} [substatus unreadable: {self.unreadable}]" if self.unreadable else text
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class Reason:
     EXTENSION_PROVISIONING_FAILED: Final = "extension-provisioning-failed"
     EXTENSION_ERROR: Final = "extension-error"
     EXTENSION_MISSING: Final = "extension-missing"
+    SUBSTATUS_UNREADABLE: Final = "substatus-unreadable"
     STILL_WORKING: Final = "still-working"
     """Not a failure: the poll-by-retry's "not done yet" (benign, retried until the run's deadline)."""
     SUPERSEDED: Final = "superseded"

@@ -18,6 +18,7 @@ from azuresim.state import encryption as enc
 from azuresim.state import extensions
 from azuresim.state.compute import ADE_PUBLISHER, ADE_TYPE, Extension, VirtualMachine
 from azuresim.state.encryption import Status
+from azuresim.state.status_wording import substatus_message
 from azuresim.state.world import SimState
 
 ADE_SUBSTATUS_PREFIX = f"ComponentStatus/{ADE_PUBLISHER}.{ADE_TYPE}"
@@ -108,9 +109,9 @@ def extension_instance_view(vm: VirtualMachine, ext: Extension, now: datetime) -
             sub_code = f"{ADE_SUBSTATUS_PREFIX}/failed/{status.code.rsplit('/', 1)[-1]}"
             sub_level, sub_display = "Error", "Provisioning failed"
         view["statuses"] = [_status_body(status, now)]
-        view["substatuses"] = [
-            _status_body(Status(sub_code, sub_level, sub_display, prog.substatus_message), now),
-        ]
+        message = substatus_message(vm.ade.wording, prog.os, prog.data, status.message, prog.done)
+        if message is not None:
+            view["substatuses"] = [_status_body(Status(sub_code, sub_level, sub_display, message), now)]
         return view
     if ext.operation is not None and not ext.operation.finished(now):
         status = Status(*enc.TRANSITIONING, "")

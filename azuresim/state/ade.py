@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from azuresim.fleet import ExtensionStatusSpec
 from azuresim.state import encryption as enc
 from azuresim.state.encryption import (
     Operation,
@@ -113,6 +114,24 @@ class AdeState:
     restarts: list[datetime] = field(default_factory=list)
     marked: set[str] = field(default_factory=set)
     """Disks ADE ever stamped: their marker survives decryption (M-2, :func:`azuresim.state.disks.ade_marker`)."""
+    wording: ExtensionStatusSpec = field(default_factory=ExtensionStatusSpec)
+    """How the extension words its status (substatus variants, transient errors); see :meth:`reword`."""
+
+    def reword(self, wording: ExtensionStatusSpec) -> None:
+        """Change how the extension words its status, for the run under way too (fleet file or control endpoint)."""
+        self.wording = wording
+        if wording.stripdown is not None:
+            self.stripdown = wording.stripdown
+        if self.run is not None:
+            self.run = self._shape(self.run)
+
+    def _shape(self, run: Run) -> Run:
+        return replace(
+            run,
+            stripdown=self.stripdown,
+            unmount_attempts=self.wording.unmount_attempts,
+            unmount_retry_seconds=self.wording.unmount_retry_seconds,
+        )
 
     def effective(self, now: datetime) -> datetime:
         """The guest's own notion of "now": progress stops while stuck or deallocated."""
@@ -286,7 +305,7 @@ class AdeState:
             return self._fail(now, ("ProvisioningState/failed/13", "Error", "Provisioning failed"), message, ext_name)
 
         self._fold(now)
-        self.run = Run(operation, volume_type, now, dict(self.base), stripdown=self.stripdown)
+        self.run = self._shape(Run(operation, volume_type, now, dict(self.base)))
         plan = enc.plan(self.run, self.volumes, self.rates)
         self.run_stamps = {}
         if operation is not Operation.DISABLE:

@@ -97,6 +97,7 @@ def _add_vm(
         stripdown=_uses_stripdown(spec),
         base=_initial_volume_states(spec),
     )
+    ade.reword(spec.extension_status)
     os_disk = None
     if not spec.os_disk.ephemeral:
         os_disk = ManagedDisk(

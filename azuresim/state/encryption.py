@@ -57,6 +57,7 @@ SUCCEEDED = ("ProvisioningState/succeeded", "Info", "Provisioning succeeded")
 STRIPDOWN_ERROR = ("ProvisioningState/failed/19", "Error", "Provisioning failed")
 UNKNOWN_ERROR = ("ProvisioningState/failed/100", "Error", "Provisioning failed")
 CONFIG_ERROR = ("ProvisioningState/failed/53", "Error", "Provisioning failed")
+UNMOUNT_ERROR = ("ProvisioningState/failed/22", "Error", "Provisioning failed")
 
 STRIPDOWN_MESSAGE = "Restarted extension from stripped down OS"
 DISABLE_REFUSED_MESSAGE = (
@@ -64,6 +65,14 @@ DISABLE_REFUSED_MESSAGE = (
     + "Disabling encryption is not supported when OS volume is encrypted."
 )
 IN_PROGRESS_MESSAGE = "An operation is already in progress. Please wait for it to complete."
+
+
+def unmount_message(attempt: int) -> str:
+    """The OS pass's status while /oldroot is busy (code 22, unmount_oldroot_error; arm-reference §c)."""
+    return (
+        f"Attempt #{attempt} to unmount /oldroot failed with error: Failed to unmount /oldroot: Device or resource "
+        "busy, stack trace: Traceback (most recent call last): ... (see the extension log)"
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ class Run:
     started_at: datetime
     initial: Mapping[str, VolumeState]
     stripdown: bool = False
+    unmount_attempts: int = 0
+    """Failed /oldroot unmounts at the OS pass's start (after the stripdown restart), ``unmount_retry_seconds``
+    each: transient errors the extension recovers from by itself."""
+    unmount_retry_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -264,12 +277,15 @@ def evaluate(run: Run, volumes: Sequence[Volume], rates: Rates, now: datetime) -
     elif done:
         status = _status(SUCCEEDED, "Decryption succeeded" if disabling else _success_message(run.volume_type))
     elif active is not None and active is p.os_step:
-        in_stripdown = run.stripdown and elapsed - active.start < rates.stripdown_seconds
-        status = (
-            _status(STRIPDOWN_ERROR, STRIPDOWN_MESSAGE)
-            if in_stripdown
-            else _status(SUCCEEDED, "OS disk encryption started")
-        )
+        into = elapsed - active.start
+        stripdown_s = rates.stripdown_seconds if run.stripdown else 0.0
+        if into < stripdown_s:
+            status = _status(STRIPDOWN_ERROR, STRIPDOWN_MESSAGE)
+        elif into < stripdown_s + run.unmount_attempts * run.unmount_retry_seconds:
+            attempt = int((into - stripdown_s) // run.unmount_retry_seconds) + 1
+            status = _status(UNMOUNT_ERROR, unmount_message(attempt))
+        else:
+            status = _status(SUCCEEDED, "OS disk encryption started")
     elif active is not None:
         index = p.data_steps.index(active) + 1
         total = len(p.data_steps)

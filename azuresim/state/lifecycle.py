@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from azuresim.errors import ArmError
 from azuresim.state import disks as disk_states
+from azuresim.state import outside
 from azuresim.state.compute import DEALLOCATE_SECONDS, START_SECONDS, VM_DELETE_SECONDS, VirtualMachine
 from azuresim.state.operations import WriteResult
 
@@ -79,7 +80,9 @@ def delete_vm(state: SimState, sub: str, rg_name: str, name: str, now: datetime)
 
 
 def settle(state: SimState, now: datetime) -> None:
-    """Finish the VM deletes whose LRO has completed: remove or detach their disks and NICs."""
+    """Apply due changes made from outside (:mod:`azuresim.state.outside`); finish the VM deletes whose LRO has
+    completed: remove or detach their disks and NICs."""
+    outside.apply_due(state, now)
     if not state.pending_deletes:
         return
     waiting: list[VirtualMachine] = []

@@ -26,6 +26,7 @@ from azuresim.state.compute import Extension, ManagedDisk, Snapshot, VirtualMach
 from azuresim.state.encryption import Rates
 from azuresim.state.keyvault import KeyVault
 from azuresim.state.operations import AsyncOperation
+from azuresim.state.outside import PendingChange
 from azuresim.state.pageblob import BlobPlane
 from azuresim.state.tree import ResourceGroup, Subscription, normalize_location
 
@@ -57,6 +58,8 @@ class SimState:
         self.blobs = BlobPlane(sim.disk_mb_per_s, sim.disk_queue_s)
         self.pending_deletes: list[VirtualMachine] = []
         """VMs whose delete LRO runs; :func:`azuresim.state.lifecycle.settle` finishes them."""
+        self.outside_changes: list[PendingChange] = []
+        """Changes made from outside, due later (:mod:`azuresim.state.outside`); ``settle`` applies them."""
         for fault in self.faults.initial:
             self.inject(fault)
 

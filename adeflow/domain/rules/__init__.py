@@ -73,6 +73,7 @@ from adeflow.domain.rules.verification import (
     disks_in_scope,
     os_volume_encrypted,
     required_volumes_encrypted,
+    unreadable_substatus_note,
     verify_encryption,
 )
 from adeflow.domain.rules.volume_type import (
@@ -134,6 +135,7 @@ __all__ = [
     "sku_is",
     "snapshot_failure_message",
     "unconfirmed_guest_checks",
+    "unreadable_substatus_note",
     "verify_encryption",
     "vm_deleted_verdict",
     "wait_deadline_verdict",

@@ -12,7 +12,12 @@ from enum import StrEnum
 
 from adeflow.domain.model import EncryptionStatus, VolumeState, VolumeType
 from adeflow.domain.rules.messages import _sentence, extension_failure_fix
-from adeflow.domain.rules.verification import required_volumes_encrypted
+from adeflow.domain.rules.verification import (
+    UNREADABLE_NOTE,
+    required_volumes_encrypted,
+    top_level_reports_decrypted,
+    top_level_reports_encrypted,
+)
 from adeflow.domain.vocabulary import Reason
 
 
@@ -45,12 +50,24 @@ def is_transient_extension_error(message: str) -> bool:
     return any(pattern.search(message) for pattern in _TRANSIENT_EXTENSION_ERRORS)
 
 
+def extension_removed_verdict(doing: str) -> ProgressVerdict:
+    """The extension resource went away mid-run (someone ran ``az vm extension delete``): nothing reports progress
+    any more, so the run ends now instead of polling a 404 until its deadline."""
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"the ADE extension was removed from the VM during {doing}, so nothing reports its progress any more; "
+        "removing the extension does not undo encryption, the disks keep whatever state they reached (R-DIS-1, "
+        "R-DIS-2). The VM was left as it is. Fix: read its state with adeflow vm status (az vm encryption show), "
+        "then run again to finish (the run puts the extension back), or restore from the backup taken before the "
+        "run (R-BAK-1).",
+        Reason.EXTENSION_MISSING,
+    )
+
+
 def _extension_problem(status: EncryptionStatus, doing: str) -> ProgressVerdict | None:
     """A vanished extension or a non-transient error status ends any wait."""
     if not status.extension_present:
-        return ProgressVerdict(
-            ProgressKind.FAILED, f"the ADE extension disappeared from the VM during {doing}.", Reason.EXTENSION_MISSING
-        )
+        return extension_removed_verdict(doing)
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         reported = status.message or status.code
         return ProgressVerdict(
@@ -76,15 +93,35 @@ def assess_encryption_progress(status: EncryptionStatus, volume_type: VolumeType
         )
     if required_volumes_encrypted(status, volume_type):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
-    return ProgressVerdict(ProgressKind.WAITING, status.describe())
+    return _unreadable_substatus(status, volume_type) or ProgressVerdict(ProgressKind.WAITING, status.describe())
+
+
+def _unreadable_substatus(status: EncryptionStatus, volume_type: VolumeType) -> ProgressVerdict | None:
+    """An unreadable substatus under a final top-level status: decide now, do not poll until the deadline.
+
+    ``None`` (keep waiting) while the top-level status is not final either; the deadline bounds that wait.
+    """
+    if not status.unreadable:
+        return None
+    finished = top_level_reports_encrypted(status, volume_type)
+    if finished is None:
+        return None
+    if finished:
+        return ProgressVerdict(ProgressKind.DONE, f"{status.describe()}; {UNREADABLE_NOTE}")
+    return ProgressVerdict(
+        ProgressKind.FAILED,
+        f"the ADE extension finished ({_sentence(status.message)}) but not for volume type {volume_type.value}, "
+        f"and its substatus was unreadable ({status.unreadable}), so nothing says the rest was encrypted "
+        "(docs/arm-reference.md §0.1; R-ENA-4). The VM was left as it is. Fix: read the state with adeflow vm "
+        "status (az vm encryption show) and run again for the volumes still missing.",
+        Reason.SUBSTATUS_UNREADABLE,
+    )
 
 
 def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
     """Disable is done when data reports NotEncrypted/NotMounted and no decryption is running (R-DIS-2)."""
     if not status.extension_present:
-        return ProgressVerdict(
-            ProgressKind.FAILED, "the ADE extension disappeared during disable.", Reason.EXTENSION_MISSING
-        )
+        return extension_removed_verdict("decryption")
     if status.level.lower() == "error" and not is_transient_extension_error(status.message):
         return ProgressVerdict(
             ProgressKind.FAILED,
@@ -93,6 +130,8 @@ def assess_disable_progress(status: EncryptionStatus) -> ProgressVerdict:
         )
     if status.data in (VolumeState.NOT_ENCRYPTED, VolumeState.NOT_MOUNTED):
         return ProgressVerdict(ProgressKind.DONE, status.describe())
+    if status.unreadable and top_level_reports_decrypted(status):
+        return ProgressVerdict(ProgressKind.DONE, f"{status.describe()}; {UNREADABLE_NOTE}")
     return ProgressVerdict(ProgressKind.WAITING, status.describe())
 
 
