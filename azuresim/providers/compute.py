@@ -157,7 +157,14 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             }
         )
     image = spec.image
-    os_profile: dict[str, Any] = {"computerName": vm.name, "adminUsername": "azureuser", "secrets": []}
+    os_profile: dict[str, Any] = {
+        "computerName": vm.name,
+        "adminUsername": "azureuser",
+        "secrets": [],
+        # As ARM sends them for a VM from a platform image (real traffic, tests/fixtures/azure-cli-recordings).
+        "allowExtensionOperations": True,
+        "requireGuestProvisionSignal": True,
+    }
     if spec.os_type == "Linux":
         os_profile["linuxConfiguration"] = {"disablePasswordAuthentication": True, "provisionVMAgent": True}
     else:
