@@ -20,7 +20,7 @@ from tests.support.frozen_sim import SUB1, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.conformance
 
-E2E, DISK = "test_vm_disk_encryption_e2e.json", "test_vm_managed_disk.json"
+E2E, DISK, EXT = "test_vm_disk_encryption_e2e.json", "test_vm_managed_disk.json", "test_vm_extension.json"
 RG = f"/subscriptions/{SUB1}/resourceGroups/rg-web"
 VM = f"{RG}/providers/Microsoft.Compute/virtualMachines"
 DISKS = f"{RG}/providers/Microsoft.Compute/disks"
@@ -29,7 +29,7 @@ VM_API, DISK_API = "2026-04-01", "2026-03-02"
 ADE = "AzureDiskEncryptionForLinux"
 LONG_ENOUGH = 3600.0  # simulated seconds: every LRO the scenario starts has ended by then
 
-RECORDED = {name: load(name) for name in (E2E, DISK)}
+RECORDED = {name: load(name) for name in (E2E, DISK, EXT)}
 ALL = [rec for recs in RECORDED.values() for rec in recs]
 
 # -------------------------------------------------------------------------------------- allowed differences
@@ -99,6 +99,8 @@ ALLOWED: dict[str, dict[str, str]] = {
     "VirtualMachineExtensions_CreateOrUpdate": RETRY_AFTER,
     "VirtualMachineExtensions_CreateOrUpdate (update)": RETRY_AFTER,
     "AsyncOperation_Get": RETRY_AFTER,
+    "AsyncOperation_Get (extension delete, running)": RETRY_AFTER,
+    "VirtualMachineExtensions_Delete": RETRY_AFTER,
     "Disks_CreateOrUpdate": {**RETRY_AFTER, **ACCEPTED_BODY, **DISK_ACCEPTED},
     "Disks_GrantAccess": RETRY_AFTER,
     "Snapshots_CreateOrUpdate": {**RETRY_AFTER, **ACCEPTED_BODY, **SNAPSHOT_ACCEPTED},
@@ -173,6 +175,28 @@ def traffic(sim: Sim) -> Iterator[dict[str, Answer]]:
     sim.clock.advance(LONG_ENOUGH)
     keep(disk[7], raw.get_url(put.headers["Azure-AsyncOperation"]))
     keep(disk[8], raw.call("GET", f"{SNAPSHOTS}/s2", DISK_API))
+
+    # test_vm_extension: an extension set without settings (read back), then deleted (202, status running, ended).
+    ext = RECORDED[EXT]
+    agent = f"{VM}/web-05/extensions/AzureMonitorLinuxAgent"
+    body = {
+        "location": "eastus",
+        "properties": {
+            "publisher": "Microsoft.Azure.Monitor",
+            "type": "AzureMonitorLinuxAgent",
+            "typeHandlerVersion": "1.0",
+            "autoUpgradeMinorVersion": True,
+            "enableAutomaticUpgrade": True,
+            "forceUpdateTag": "79925964-91c3-4d76-9f6e-126e365002b4",
+        },
+    }
+    assert raw.call("PUT", agent, VM_API, body).status_code == 201
+    sim.clock.advance(LONG_ENOUGH)
+    keep(ext[0], raw.call("GET", agent, VM_API))
+    delete = keep(ext[1], raw.call("DELETE", agent, VM_API))
+    keep(ext[2], raw.get_url(delete.headers["Azure-AsyncOperation"]))
+    sim.clock.advance(LONG_ENOUGH)
+    keep(ext[3], raw.get_url(delete.headers["Azure-AsyncOperation"]))
     yield answers
 
 
@@ -212,6 +236,6 @@ def test_every_vendored_interaction_is_compared(traffic: dict[str, Answer]) -> N
     """No silent pass: every vendored file is replayed, and each of its interactions has an answer to compare."""
     assert sorted(RECORDED) == sorted(p.name for p in recording_files())
     vendored = sum(len(load(p.name)) for p in recording_files())
-    assert len(ALL) == vendored >= 16
+    assert len(ALL) == vendored >= 20
     assert {rec.key for rec in ALL} <= set(traffic)
     assert len(traffic) == vendored + 1  # + the instance view derived from the expanded VM GET

@@ -22,7 +22,7 @@ from tests.support.cli_recordings import (
 pytestmark = pytest.mark.conformance
 
 # The interactions the conformance module replays (tests/sim/test_conformance_cli_recordings.py): at least these.
-VENDORED_AT_LEAST = 16
+VENDORED_AT_LEAST = 20
 
 
 def test_each_file_is_well_formed_and_names_its_source() -> None:
@@ -52,6 +52,7 @@ def test_enough_interactions_are_vendored_and_each_has_a_unique_name() -> None:
         "VirtualMachines_Get",
         "VirtualMachineExtensions_CreateOrUpdate",
         "VirtualMachineExtensions_Get",
+        "VirtualMachineExtensions_Delete",
         "AsyncOperation_Get",
         "Disks_Get",
         "Disks_GrantAccess",
