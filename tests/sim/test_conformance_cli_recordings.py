@@ -25,7 +25,7 @@ RG = f"/subscriptions/{SUB1}/resourceGroups/rg-web"
 VM = f"{RG}/providers/Microsoft.Compute/virtualMachines"
 DISKS = f"{RG}/providers/Microsoft.Compute/disks"
 SNAPSHOTS = f"{RG}/providers/Microsoft.Compute/snapshots"
-VM_API, DISK_API = "2026-04-01", "2026-03-02"
+VM_API, DISK_API, KV_API = "2026-04-01", "2026-03-02", "2026-05-15"
 ADE = "AzureDiskEncryptionForLinux"
 LONG_ENOUGH = 3600.0  # simulated seconds: every LRO the scenario starts has ended by then
 
@@ -134,18 +134,19 @@ def traffic(sim: Sim) -> Iterator[dict[str, Answer]]:
         answers[rec.key] = _answer(resp)
         return resp
 
-    # test_vm_disk_encryption_e2e: a VM without ADE, enable (201), poll while running and after, the extension, a
-    # VM with ADE done (expanded instance view), then a second PUT on an existing extension (200).
+    # test_vm_disk_encryption_e2e: a VM without ADE, the Key Vault, enable (201), poll while running and after, the
+    # extension, a VM with ADE done (expanded instance view), then a second PUT on an existing extension (200).
     keep(e2e[0], raw.call("GET", f"{VM}/web-02", VM_API))
-    put = keep(e2e[1], raw.call("PUT", f"{VM}/web-02/extensions/{ADE}", VM_API, ade_extension(ade_settings())))
-    keep(e2e[2], raw.get_url(put.headers["Azure-AsyncOperation"]))
-    sim.clock.advance(LONG_ENOUGH)
+    keep(e2e[1], raw.call("GET", f"{RG}/providers/Microsoft.KeyVault/vaults/kv-ade-eastus", KV_API))
+    put = keep(e2e[2], raw.call("PUT", f"{VM}/web-02/extensions/{ADE}", VM_API, ade_extension(ade_settings())))
     keep(e2e[3], raw.get_url(put.headers["Azure-AsyncOperation"]))
-    keep(e2e[4], raw.call("GET", f"{VM}/web-02/extensions/{ADE}", VM_API))
-    keep(e2e[5], raw.call("GET", f"{VM}/web-03?$expand=instanceView", VM_API))
+    sim.clock.advance(LONG_ENOUGH)
+    keep(e2e[4], raw.get_url(put.headers["Azure-AsyncOperation"]))
+    keep(e2e[5], raw.call("GET", f"{VM}/web-02/extensions/{ADE}", VM_API))
+    keep(e2e[6], raw.call("GET", f"{VM}/web-03?$expand=instanceView", VM_API))
     answers["VirtualMachines_InstanceView"] = _answer(raw.call("GET", f"{VM}/web-03/instanceView", VM_API))
     disable = ade_extension(ade_settings(EncryptionOperation="DisableEncryption", VolumeType="Data"))
-    keep(e2e[6], raw.call("PUT", f"{VM}/web-03/extensions/{ADE}", VM_API, disable))
+    keep(e2e[7], raw.call("PUT", f"{VM}/web-03/extensions/{ADE}", VM_API, disable))
 
     # test_vm_managed_disk: an empty disk (202, status, GET), a read grant (202, status, Location), a snapshot of
     # the disk (202, status, GET).
@@ -223,7 +224,7 @@ def test_simulator_answers_like_recorded_arm(traffic: dict[str, Answer], rec: Re
 
 def test_instance_view_answers_like_the_recorded_expanded_vm(traffic: dict[str, Answer]) -> None:
     """VirtualMachines_InstanceView answers what ARM embeds as ``properties.instanceView`` in the expanded GET."""
-    recorded = RECORDED[E2E][5]
+    recorded = RECORDED[E2E][6]
     assert recorded.variant == "$expand=instanceView"
     ours = traffic["VirtualMachines_InstanceView"]
     assert ours.status == 200
@@ -236,6 +237,6 @@ def test_every_vendored_interaction_is_compared(traffic: dict[str, Answer]) -> N
     """No silent pass: every vendored file is replayed, and each of its interactions has an answer to compare."""
     assert sorted(RECORDED) == sorted(p.name for p in recording_files())
     vendored = sum(len(load(p.name)) for p in recording_files())
-    assert len(ALL) == vendored >= 20
+    assert len(ALL) == vendored >= 21
     assert {rec.key for rec in ALL} <= set(traffic)
     assert len(traffic) == vendored + 1  # + the instance view derived from the expanded VM GET
