@@ -21,6 +21,7 @@ from tests.support.frozen_sim import SUB1, Sim, ade_extension, ade_settings
 pytestmark = pytest.mark.conformance
 
 E2E, DISK, EXT = "test_vm_disk_encryption_e2e.json", "test_vm_managed_disk.json", "test_vm_extension.json"
+STATE = "test_vm_create_state_modifications.json"
 RG = f"/subscriptions/{SUB1}/resourceGroups/rg-web"
 VM = f"{RG}/providers/Microsoft.Compute/virtualMachines"
 DISKS = f"{RG}/providers/Microsoft.Compute/disks"
@@ -29,7 +30,7 @@ VM_API, DISK_API, KV_API = "2026-04-01", "2026-03-02", "2026-05-15"
 ADE = "AzureDiskEncryptionForLinux"
 LONG_ENOUGH = 3600.0  # simulated seconds: every LRO the scenario starts has ended by then
 
-RECORDED = {name: load(name) for name in (E2E, DISK, EXT)}
+RECORDED = {name: load(name) for name in (E2E, DISK, EXT, STATE)}
 ALL = [rec for recs in RECORDED.values() for rec in recs]
 
 # -------------------------------------------------------------------------------------- allowed differences
@@ -101,6 +102,8 @@ ALLOWED: dict[str, dict[str, str]] = {
     "AsyncOperation_Get": RETRY_AFTER,
     "AsyncOperation_Get (extension delete, running)": RETRY_AFTER,
     "VirtualMachineExtensions_Delete": RETRY_AFTER,
+    "VirtualMachines_Deallocate": RETRY_AFTER,
+    "AsyncOperation_Get (deallocate, running)": RETRY_AFTER,
     "Disks_CreateOrUpdate": {**RETRY_AFTER, **ACCEPTED_BODY, **DISK_ACCEPTED},
     "Disks_GrantAccess": RETRY_AFTER,
     "Snapshots_CreateOrUpdate": {**RETRY_AFTER, **ACCEPTED_BODY, **SNAPSHOT_ACCEPTED},
@@ -198,6 +201,15 @@ def traffic(sim: Sim) -> Iterator[dict[str, Answer]]:
     keep(ext[2], raw.get_url(delete.headers["Azure-AsyncOperation"]))
     sim.clock.advance(LONG_ENOUGH)
     keep(ext[3], raw.get_url(delete.headers["Azure-AsyncOperation"]))
+
+    # test_vm_create_state_modifications: a restart's Location once it is done, then a deallocate (202, running).
+    power = RECORDED[STATE]
+    restart = raw.call("POST", f"{VM}/web-04/restart", VM_API)
+    assert restart.status_code == 202, restart.text
+    sim.clock.advance(LONG_ENOUGH)
+    keep(power[0], raw.get_url(restart.headers["Location"]))
+    deallocate = keep(power[1], raw.call("POST", f"{VM}/web-04/deallocate", VM_API))
+    keep(power[2], raw.get_url(deallocate.headers["Azure-AsyncOperation"]))
     yield answers
 
 
@@ -237,6 +249,6 @@ def test_every_vendored_interaction_is_compared(traffic: dict[str, Answer]) -> N
     """No silent pass: every vendored file is replayed, and each of its interactions has an answer to compare."""
     assert sorted(RECORDED) == sorted(p.name for p in recording_files())
     vendored = sum(len(load(p.name)) for p in recording_files())
-    assert len(ALL) == vendored >= 21
+    assert len(ALL) == vendored >= 24
     assert {rec.key for rec in ALL} <= set(traffic)
     assert len(traffic) == vendored + 1  # + the instance view derived from the expanded VM GET

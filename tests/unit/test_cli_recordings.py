@@ -22,7 +22,7 @@ from tests.support.cli_recordings import (
 pytestmark = pytest.mark.conformance
 
 # The interactions the conformance module replays (tests/sim/test_conformance_cli_recordings.py): at least these.
-VENDORED_AT_LEAST = 21
+VENDORED_AT_LEAST = 24
 
 
 def test_each_file_is_well_formed_and_names_its_source() -> None:
@@ -53,6 +53,7 @@ def test_enough_interactions_are_vendored_and_each_has_a_unique_name() -> None:
         "VirtualMachineExtensions_CreateOrUpdate",
         "VirtualMachineExtensions_Get",
         "VirtualMachineExtensions_Delete",
+        "VirtualMachines_Deallocate",
         "AsyncOperation_Get",
         "Disks_Get",
         "Disks_GrantAccess",
