@@ -169,7 +169,11 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
         "requireGuestProvisionSignal": True,
     }
     if spec.os_type == "Linux":
-        os_profile["linuxConfiguration"] = {"disablePasswordAuthentication": True, "provisionVMAgent": True}
+        os_profile["linuxConfiguration"] = {
+            "disablePasswordAuthentication": True,
+            "provisionVMAgent": True,
+            "patchSettings": {"patchMode": "ImageDefault", "assessmentMode": "ImageDefault"},  # real traffic
+        }
     else:
         os_profile["windowsConfiguration"] = {"provisionVMAgent": True, "enableAutomaticUpdates": True}
     props: dict[str, Any] = {

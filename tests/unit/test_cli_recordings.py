@@ -22,7 +22,7 @@ from tests.support.cli_recordings import (
 pytestmark = pytest.mark.conformance
 
 # The interactions the conformance module replays (tests/sim/test_conformance_cli_recordings.py): at least these.
-VENDORED_AT_LEAST = 24
+VENDORED_AT_LEAST = 25
 
 
 def test_each_file_is_well_formed_and_names_its_source() -> None:
