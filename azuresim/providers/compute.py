@@ -104,8 +104,11 @@ def get_operation(state: SimState, call: Call) -> web.Response:
     remaining = op.remaining_seconds(call.now)
     if remaining > 0:
         headers["Retry-After"] = str(retry_after(remaining, state.clock.scale))
-    if call.request.query.get("monitor", "").lower() == "true" and remaining > 0:
-        return web.Response(status=202, headers={**headers, "Location": str(call.request.url)})
+    if call.request.query.get("monitor", "").lower() == "true":
+        if remaining > 0:
+            return web.Response(status=202, headers={**headers, "Location": str(call.request.url)})
+        if not op.error:  # a finished action's Location answers 200 without a body (real traffic)
+            return web.Response(status=200)
     return json_response(render_operation(op, call.now), 200, headers)
 
 
@@ -159,9 +162,20 @@ def render_vm(vm: VirtualMachine, now: datetime, *, instance_view: bool) -> dict
             }
         )
     image = spec.image
-    os_profile: dict[str, Any] = {"computerName": vm.name, "adminUsername": "azureuser", "secrets": []}
+    os_profile: dict[str, Any] = {
+        "computerName": vm.name,
+        "adminUsername": "azureuser",
+        "secrets": [],
+        # As ARM sends them for a VM from a platform image (real traffic, tests/fixtures/azure-cli-recordings).
+        "allowExtensionOperations": True,
+        "requireGuestProvisionSignal": True,
+    }
     if spec.os_type == "Linux":
-        os_profile["linuxConfiguration"] = {"disablePasswordAuthentication": True, "provisionVMAgent": True}
+        os_profile["linuxConfiguration"] = {
+            "disablePasswordAuthentication": True,
+            "provisionVMAgent": True,
+            "patchSettings": {"patchMode": "ImageDefault", "assessmentMode": "ImageDefault"},  # real traffic
+        }
     else:
         os_profile["windowsConfiguration"] = {"provisionVMAgent": True, "enableAutomaticUpdates": True}
     props: dict[str, Any] = {

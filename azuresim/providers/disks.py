@@ -11,6 +11,7 @@ the page-blob data plane (:mod:`azuresim.providers.blob`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ def put_disk(state: SimState, call: Call) -> web.Response:
     result, disk = disks.put_disk(state, call["sub"], call["rg"], call["disk"], call.body, call.now)
     headers = {}
     if result.operation is not None:
+        _output_when_done(result.operation, lambda done: render_disk(disk, done))
         headers = lro_headers(call, result.operation, state.clock.scale, location=True, collection=DISK_OPERATIONS)
     return json_response(render_disk(disk, call.now), result.status, headers)
 
@@ -58,6 +60,13 @@ def grant_access(state: SimState, call: Call) -> web.Response:
 def revoke_access(state: SimState, call: Call) -> web.Response:
     result = disks.revoke_access(state, call["sub"], call["rg"], call["disk"], call.now)
     return _accepted(state, call, result.operation)
+
+
+def _output_when_done(op: AsyncOperation, render: Callable[[datetime], dict[str, Any]]) -> None:
+    """A create's DiskOperations status carries the resource in ``properties.output`` once done, as the disk RP
+    answers (real traffic, tests/fixtures/azure-cli-recordings); rendered as of the operation's end."""
+    if op.output is None:
+        op.output = render(op.done_at)
 
 
 def _accepted(state: SimState, call: Call, op: AsyncOperation | None) -> web.Response:
@@ -93,8 +102,13 @@ def get_snapshot(state: SimState, call: Call) -> web.Response:
 
 
 def put_snapshot(state: SimState, call: Call) -> web.Response:
+    """Snapshots_CreateOrUpdate: like every disk RP write, the LRO is a ``DiskOperations`` one (real traffic)."""
     result, snap = snapshots.put_snapshot(state, call["sub"], call["rg"], call["snap"], call.body, call.now)
-    headers = lro_headers(call, result.operation, state.clock.scale, location=True) if result.operation else {}
+    headers = {}
+    if result.operation is not None:
+        if not result.operation.error:
+            _output_when_done(result.operation, lambda done: render_snapshot(snap, done))
+        headers = lro_headers(call, result.operation, state.clock.scale, location=True, collection=DISK_OPERATIONS)
     return json_response(render_snapshot(snap, call.now), result.status, headers)
 
 
@@ -114,6 +128,31 @@ def list_snapshots(state: SimState, call: Call) -> web.Response:
 
 
 # --------------------------------------------------------------------------------------------- rendering
+
+# Fixed-performance SKUs: (largest size in GiB, tier, IOPS, MB/s), from the Azure managed disk pricing tiers.
+_PREMIUM = (
+    (4, "P1", 120, 25), (8, "P2", 120, 25), (16, "P3", 120, 25), (32, "P4", 120, 25), (64, "P6", 240, 50),
+    (128, "P10", 500, 100), (256, "P15", 1100, 125), (512, "P20", 2300, 150), (1024, "P30", 5000, 200),
+    (2048, "P40", 7500, 250), (4096, "P50", 7500, 250), (8192, "P60", 16000, 500), (16384, "P70", 18000, 750),
+    (32767, "P80", 20000, 900),
+)  # fmt: skip
+_STANDARD_SSD = ((4096, "", 500, 60), (8192, "", 2000, 400), (16384, "", 4000, 600), (32767, "", 6000, 750))
+_STANDARD_HDD = ((4096, "", 500, 60), (8192, "", 1300, 300), (16384, "", 2000, 500), (32767, "", 2000, 500))
+_BY_SKU = {"Premium": _PREMIUM, "StandardSSD": _STANDARD_SSD, "Standard": _STANDARD_HDD}
+
+
+def disk_performance(sku: str, size_gb: int) -> dict[str, Any]:
+    """``diskIOPSReadWrite``, ``diskMBpsReadWrite`` and (Premium SSD) the performance ``tier``, which ARM sends on
+    every disk of a fixed-performance SKU (real traffic, tests/fixtures/azure-cli-recordings); {} for the others
+    (Ultra, Premium SSD v2: provisioned, not simulated)."""
+    table = _BY_SKU.get(sku.split("_", 1)[0])
+    if table is None:
+        return {}
+    _, tier, iops, mbps = next((row for row in table if size_gb <= row[0]), table[-1])
+    figures: dict[str, Any] = {"diskIOPSReadWrite": iops, "diskMBpsReadWrite": mbps}
+    if tier:
+        figures["tier"] = tier
+    return figures
 
 
 def render_disk(disk: ManagedDisk, now: datetime) -> dict[str, Any]:
@@ -141,6 +180,7 @@ def render_disk(disk: ManagedDisk, now: datetime) -> dict[str, Any]:
     props.update(
         {
             "diskSizeGB": disk.size_gb,
+            **disk_performance(disk.sku, disk.size_gb),
             "diskSizeBytes": disk.size_bytes,
             "uniqueId": disk.unique_id,
             "encryption": encryption,
@@ -177,7 +217,9 @@ def render_snapshot(snap: Snapshot, now: datetime) -> dict[str, Any]:
     props: dict[str, Any] = {}
     if snap.source.os_type:
         props["osType"] = snap.source.os_type
-        props["hyperVGeneration"] = "V2"
+    hyper_v = snap.source.hyper_v_generation or ("V2" if snap.source.os_type else None)
+    if hyper_v:
+        props["hyperVGeneration"] = hyper_v
     props.update(
         {
             "creationData": {
@@ -191,9 +233,11 @@ def render_snapshot(snap: Snapshot, now: datetime) -> dict[str, Any]:
             "incremental": snap.incremental,
             "uniqueId": snap.unique_id,
             "networkAccessPolicy": "AllowAll",
+            "publicNetworkAccess": "Disabled",
             "completionPercent": pct,
             "timeCreated": iso(op.started_at),
             "provisioningState": snap.provisioning_state(now),
+            "diskState": "Unattached",
         }
     )
     if snap.incremental:

@@ -128,8 +128,9 @@ def render_extension(vm: VirtualMachine, ext: Extension, now: datetime, *, insta
         "publisher": ext.publisher,
         "type": ext.type,
         "typeHandlerVersion": ext.type_handler_version,
-        "settings": copy.deepcopy(ext.settings),
     }
+    if ext.settings:  # ARM leaves the key out for an extension set without settings (real traffic)
+        props["settings"] = copy.deepcopy(ext.settings)
     if ext.force_update_tag is not None:
         props["forceUpdateTag"] = ext.force_update_tag
     if ext.enable_automatic_upgrade is not None:

@@ -74,8 +74,21 @@ def render_vault(vault: KeyVault) -> dict[str, Any]:
         "type": "Microsoft.KeyVault/vaults",
         "location": vault.location,
         "tags": {},
+        "systemData": _FLEET_SYSTEM_DATA,
         "properties": props,
     }
+
+
+# ARM's systemData on every vault (getVault.json and real traffic); the fleet's vaults predate the simulation, so who
+# made them and when is a fixed stand-in.
+_FLEET_SYSTEM_DATA = {
+    "createdBy": "fleet-owner@example.com",
+    "createdByType": "User",
+    "createdAt": "2026-01-01T00:00:00.000Z",
+    "lastModifiedBy": "fleet-owner@example.com",
+    "lastModifiedByType": "User",
+    "lastModifiedAt": "2026-01-01T00:00:00.000Z",
+}
 
 
 def _ts(when: datetime) -> int:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 import azuresim.providers.disks
-from tests.support.arm_examples import EXAMPLES, shape_errors
+from tests.support.arm_examples import EXAMPLES, Raw, shape_errors
 from tests.support.frozen_sim import SUB1, Sim, ade_extension, ade_settings
 
 pytestmark = pytest.mark.conformance
@@ -40,6 +40,10 @@ _DISK_EXTRAS = {  # Disk/Snapshot model fields (azure-mgmt-compute 39 DiskProper
     ".properties.uniqueId",
     ".properties.completionPercent",
     ".properties.incremental",
+    # DiskProperties.disk_iops_read_write / disk_m_bps_read_write / tier: real traffic has them on fixed-SKU disks
+    ".properties.diskIOPSReadWrite",
+    ".properties.diskMBpsReadWrite",
+    ".properties.tier",
     ".sku",
     ".sku.tier",
 }
@@ -47,6 +51,8 @@ _DISK_EXTRAS = {  # Disk/Snapshot model fields (azure-mgmt-compute 39 DiskProper
 EXTRAS: dict[str, set[str]] = {
     "VirtualMachines_Get": {
         ".properties.osProfile.linuxConfiguration",  # OSProfile.linux_configuration (the example is Windows)
+        ".properties.osProfile.allowExtensionOperations",  # OSProfile.allow_extension_operations (real traffic)
+        ".properties.osProfile.requireGuestProvisionSignal",  # OSProfile.require_guest_provision_signal
         ".properties.securityProfile",  # VirtualMachineProperties.security_profile
         ".properties.storageProfile.dataDisks[].deleteOption",  # DataDisk.delete_option
         ".properties.storageProfile.dataDisks[].writeAcceleratorEnabled",
@@ -306,22 +312,6 @@ def _has(body: Any, dotted: str) -> bool:
             return False
         body = body[part]
     return True
-
-
-class Raw:
-    def __init__(self, sim: Sim) -> None:
-        self.sim = sim
-        self.base = sim.server.base_url
-        self.verify = str(sim.server.ca_path)
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = "Bearer conformance"
-
-    def call(self, method: str, path: str, api: str | None, body: Any = None, raw: bytes | None = None) -> Any:
-        sep = "&" if "?" in path else "?"
-        url = self.base + path + (f"{sep}api-version={api}" if api else "")
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        return self.session.request(method, url, data=data, headers=headers, verify=self.verify)
 
 
 @pytest.fixture(scope="module")

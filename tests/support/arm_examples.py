@@ -1,9 +1,16 @@
-"""ARM's own response examples (tests/fixtures/arm-examples) and the shape check of a simulator body against one."""
+"""ARM's own response examples (tests/fixtures/arm-examples), the shape check of a simulator body against one, and
+``Raw``: plain HTTPS requests to the simulator (no SDK), for comparing its answers with ARM's byte for byte."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+if TYPE_CHECKING:
+    from tests.support.frozen_sim import Sim
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "arm-examples"
 # Free-form objects (the extension's public settings, the job's property bag): not compared.
@@ -43,3 +50,25 @@ def shape_errors(ours: Any, example: Any, path: str = "") -> list[str]:
         for item in ours:
             errors += shape_errors(item, merged, f"{path}[]")
     return sorted(set(errors))
+
+
+class Raw:
+    """Requests to the simulator as they go over the wire, with a token, verified against the simulator's CA."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.base = sim.server.base_url
+        self.verify = str(sim.server.ca_path)
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = "Bearer conformance"
+
+    def call(self, method: str, path: str, api: str | None, body: Any = None, raw: bytes | None = None) -> Any:
+        sep = "&" if "?" in path else "?"
+        url = self.base + path + (f"{sep}api-version={api}" if api else "")
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        return self.session.request(method, url, data=data, headers=headers, verify=self.verify)
+
+    def get_url(self, url: str) -> Any:
+        """GET an absolute URL the simulator handed out (an ``Azure-AsyncOperation`` or ``Location`` header)."""
+        return self.session.get(url, verify=self.verify)

@@ -71,7 +71,7 @@ async def test_r_bak_2_snapshots_of_every_disk_precede_the_extension_put(
     put = ops.index("VirtualMachineExtensions_CreateOrUpdate")
     snapshot_puts = [i for i, op in enumerate(ops) if op == "Snapshots_CreateOrUpdate"]
     assert len(snapshot_puts) == 3 and max(snapshot_puts) < put
-    snapshot_done = [i for i, op in enumerate(ops) if op == "AsyncOperation_Get"]
+    snapshot_done = [i for i, op in enumerate(ops) if op == "DiskOperations_Get"]
     assert any(i < put for i in snapshot_done)
 
 
