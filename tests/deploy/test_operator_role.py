@@ -129,6 +129,12 @@ OPERATION_ACTIONS: dict[str, str] = {
     # Key Vault (management plane)
     "Vaults_Get": "Microsoft.KeyVault/vaults/read",
     "Vaults_Update": "Microsoft.KeyVault/vaults/write",
+    # Scale sets (R-LIM-4c): read only; no activity calls them today
+    "VirtualMachineScaleSets_Get": "Microsoft.Compute/virtualMachineScaleSets/read",
+    "VirtualMachineScaleSets_List": "Microsoft.Compute/virtualMachineScaleSets/read",
+    "VirtualMachineScaleSets_ListAll": "Microsoft.Compute/virtualMachineScaleSets/read",
+    "VirtualMachineScaleSetVMs_List": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
+    "VirtualMachineScaleSetVMs_Get": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
     "Secrets_Get": "Microsoft.KeyVault/vaults/secrets/read",
     "Keys_Get": "Microsoft.KeyVault/vaults/keys/read",
     "Keys_GetVersion": "Microsoft.KeyVault/vaults/keys/versions/read",
