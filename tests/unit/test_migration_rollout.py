@@ -43,6 +43,7 @@ from adeflow.domain.rollout import (
     RolloutTarget,
     VmFinished,
 )
+from adeflow.domain.run_labels import rollout_labels
 from adeflow.inputs.manifest import parse_migration_manifest_text
 
 pytestmark = pytest.mark.migration
@@ -223,3 +224,10 @@ def test_the_rollout_and_the_migration_import_in_any_order(first: str) -> None:
     rollout input: a module imported first must not find another half-initialised (an ImportError at start)."""
     done = subprocess.run([sys.executable, "-c", f"import {first}"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_ui_says_a_migration_rollout_is_one() -> None:
+    summary, details = rollout_labels(manifest_input())
+    assert summary == "Migration rollout wave-test: 3 VMs, canary first"
+    assert "migrate to encryption at host" in details
+    assert rollout_labels(RolloutInput("r", RolloutPolicy(), [], []))[0].startswith("Rollout r: 0 VMs")
