@@ -16,6 +16,7 @@ from temporalio.converter import DataConverter
 
 from adeflow.cli.main import cli
 from adeflow.domain.fleet import FailureBudget, RolloutPolicy, VmSettings
+from adeflow.domain.fleet_query import VmQueryResult
 from adeflow.domain.migration import (
     DowntimeWindow,
     MigrationOutcome,
@@ -42,6 +43,7 @@ from adeflow.domain.rollout import (
     RolloutStage,
     RolloutTarget,
     VmFinished,
+    with_selected,
 )
 from adeflow.domain.run_labels import rollout_labels
 from adeflow.inputs.manifest import parse_migration_manifest_text
@@ -231,3 +233,18 @@ def test_the_ui_says_a_migration_rollout_is_one() -> None:
     assert summary == "Migration rollout wave-test: 3 VMs, canary first"
     assert "migrate to encryption at host" in details
     assert rollout_labels(RolloutInput("r", RolloutPolicy(), [], []))[0].startswith("Rollout r: 0 VMs")
+
+
+def test_a_selector_keeps_its_migrate_settings_for_the_vms_it_finds_at_the_start() -> None:
+    text = MANIFEST + (
+        f"selectors:\n  - subscription: {SUB}\n    tags: {{ade: 'yes'}}\n    migrate: {{copy_parallelism: 16}}\n"
+    )
+    request = build_migration_rollout("wave-test", parse_migration_manifest_text(text, "m.yaml"))
+    (selector,) = request.selectors
+    assert request.migrations[selector.settings_index].copy_parallelism == 16
+    found = VmQueryResult(query=selector.query, vms=[VmRef(SUB, "rg-x", "found-01")])
+    resolved, _ = with_selected(request, [found])
+    book = RolloutBook(resolved)
+    slot = book.slots[-1]
+    assert slot.vm.name == "found-01"
+    assert migration_child_input(resolved, slot, "rollout/wave-test").copy_parallelism == 16

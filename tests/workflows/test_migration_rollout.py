@@ -21,8 +21,9 @@ from adeflow.domain.rollout import RolloutStage
 from adeflow.inputs.manifest import parse_migration_manifest_text
 from azuresim.server import SimServer
 from tests.support.fleets import SUB, vm
-from tests.support.migration_runs import RG, Handle, data_vm, migration_fleet, until_phase
+from tests.support.migration_runs import RG, AfterActivity, Handle, data_vm, migration_fleet, until_phase
 from tests.support.servers import SimFactory, new_worker
+from workflows.fleet_rollout import FleetRolloutWorkflow
 from workflows.migrate_vm import MigrateToHostEncryptionWorkflow, migrate_workflow_id
 
 pytestmark = pytest.mark.migration
@@ -136,3 +137,40 @@ async def test_a_migrate_rollout_goes_canary_first_with_bulk_decisions_and_count
         ]
     assert "web-01" not in sim.state.resource_group(SUB, RG).vms  # the approved cleanup (M-8)
     assert (await rollout_handle(env.client, rollout_id).describe()).close_time is not None
+
+
+async def test_a_rolled_back_migration_spends_the_failure_budget_and_halts_the_rollout(
+    fresh_time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure
+) -> None:
+    """The canary's new VM is deallocated by its host right after creation: its run rolls back (the source runs
+    again), the rollout counts a failure, beyond a budget of 0: it halts and web-02 never starts; a cancel ends it."""
+    env = fresh_time_skipping_env
+    rollout_id = "fleet-rollback"
+    sim = make_sim(migration_fleet([data_vm("web-01"), data_vm("web-02")]), 60, 300)
+    evicted = AfterActivity("create_migrated_vm", lambda: sim.inject({"kind": "vm_deallocated", "vm": "web-01-eah"}))
+    manifest = parse_migration_manifest_text(manifest_text(["web-01", "web-02"], rollout_id), "m.yaml")
+    async with new_worker(env, azure_for(sim), [evicted]) as worker:
+        handle = await start_migration_rollout(
+            env.client, build_migration_rollout(rollout_id, manifest, worker.task_queue), worker.task_queue
+        )
+        try:
+            await until_member(env, rollout_id, "web-01", "running")
+            await decide_many(env.client, rollout_id, "downtime", OPS, wave=0)
+            await until_phase(env, migration(env, "web-01"), MigrationPhase.ROLLBACK)
+            await until_member(env, rollout_id, "web-01", "failed")  # reported once the rollback is done
+            rolled_back = await migration(env, "web-01").result()
+            progress = await handle.query(FleetRolloutWorkflow.progress)
+            assert progress.stage is RolloutStage.HALTED, progress
+            assert progress.halted == "failure budget exceeded (1 failed, budget 0)"
+            assert [(m.vm.name, m.status) for m in await members(env.client, rollout_id, 1)] == [("web-02", "pending")]
+            await handle.execute_update(FleetRolloutWorkflow.cancel, OPS)
+            result = await handle.result()
+        finally:
+            if not (await handle.describe()).close_time:
+                await handle.terminate("test over")
+
+    assert rolled_back.outcome is MigrationOutcome.ROLLED_BACK, rolled_back.message
+    assert result.stage is RolloutStage.CANCELLED
+    assert (result.counts["failed"], result.counts["pending"]) == (1, 1)
+    assert [(n.vm, n.reason) for n in result.failures] == [("web-01", "new-vm-not-verified")]
+    assert "web-02-eah" not in sim.state.resource_group(SUB, RG).vms
