@@ -51,16 +51,17 @@ def migration(env: WorkflowEnvironment, name: str) -> Handle:
 
 
 async def until_member(env: WorkflowEnvironment, rollout_id: str, name: str, status: str, real_s: float = 60.0) -> None:
-    """Let workflow time run until the rollout says ``name``'s part is ``status`` (``running``: its run started)."""
+    """Until the rollout says ``name``'s part is ``status`` (``running``: its run started). The clock stays held:
+    starting a run, a preflight or a rollback needs no workflow timer, and a halted rollout with nothing left to
+    wait for would otherwise let the test server skip its clock far ahead."""
     deadline = time.monotonic() + real_s
-    async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
-        while True:
-            now = {m.vm.name: m.status for m in await members(env.client, rollout_id)}
-            if now.get(name) == status:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{name} is {now.get(name)}, not {status}, after {real_s} s")
-            await asyncio.sleep(0.05)
+    while True:
+        now = {m.vm.name: m.status for m in await members(env.client, rollout_id)}
+        if now.get(name) == status:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} is {now.get(name)}, not {status}, after {real_s} s")
+        await asyncio.sleep(0.05)
 
 
 def lines(answers: list[DecisionAnswer]) -> list[tuple[str, bool, bool]]:
