@@ -1,4 +1,5 @@
-"""FleetRolloutWorkflow: encrypt a fleet in waves, as child EncryptVmWorkflows (docs/original-design.md §4, "Fan-out").
+"""FleetRolloutWorkflow: encrypt a fleet in waves, as child EncryptVmWorkflows (docs/original-design.md §4, "Fan-out"),
+or migrate it off ADE, as child MigrateToHostEncryptionWorkflows (``RolloutKind.MIGRATE``, issue 16).
 
 A sliding window of children (never near the 2,000 pending-children limit), deterministic child ids
 (``encrypt/<vm>/<rg>/<sub>``, so one VM never runs twice at once, whoever started it), ``ABANDON`` so children
@@ -24,10 +25,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 with workflow.unsafe.imports_passed_through():
     from adeflow.domain.campaign_plan.payloads import RunningVmRun, VmRunQuery
     from adeflow.domain.fleet_query import VmQueryResult
+    from adeflow.domain.migration.fleet_rollout import migration_child_input
     from adeflow.domain.model import VmRef
     from adeflow.domain.rollout import (
         RolloutBook,
         RolloutInput,
+        RolloutKind,
+        RolloutMember,
         RolloutProgress,
         RolloutResult,
         RolloutStage,
@@ -36,8 +40,9 @@ with workflow.unsafe.imports_passed_through():
         VmStatus,
         with_selected,
     )
-    from adeflow.domain.run_labels import encrypt_details, encrypt_summary
+    from adeflow.domain.run_labels import encrypt_details, encrypt_summary, migrate_details, migrate_summary
     from workflows.encrypt_vm import EncryptVmWorkflow, encrypt_vm_workflow_id
+    from workflows.migrate_vm import MigrateToHostEncryptionWorkflow, migrate_workflow_id
     from workflows.steps import ARM_CALL, ROLLOUT_KEY, RULE_KEY
 
 SELECTOR_TIMEOUT = timedelta(minutes=10)
@@ -102,6 +107,7 @@ class FleetRolloutWorkflow:
         """Done, waiting for the last VM runs to close: no operator command may change the book any more."""
         self._rule_shown = workflow.info().typed_search_attributes.get(RULE_KEY) or ""
         """The ``AdeRule`` value set (a continued-as-new run starts with its predecessor's)."""
+        self._migrates = request.kind is RolloutKind.MIGRATE
         if request.state is not None:
             request.state.runs += 1
             running = VmStatus.RUNNING.value
@@ -182,10 +188,12 @@ class FleetRolloutWorkflow:
                 await workflow.sleep(timedelta(seconds=pause))
         return [self._vm_run_id(vm) for vm in earlier]
 
-    @staticmethod
-    def _vm_run_id(vm: VmRef) -> str:
+    def _vm_run_id(self, vm: VmRef) -> str:
         """The VM run's id: lower-cased (one run per VM however its name is spelled). Rollouts that started their
-        VM runs before that change keep the ids they used, so their histories replay."""
+        VM runs before that change keep the ids they used, so their histories replay. A migrate rollout's runs are
+        migrations (``migrate/...``: that kind came after the change, so it has no old ids)."""
+        if self._migrates:
+            return migrate_workflow_id(vm)
         if workflow.patched("lowercase-vm-ids"):
             return encrypt_vm_workflow_id(vm)
         return f"encrypt/{vm.name}/{vm.resource_group}/{vm.subscription_id}"
@@ -201,25 +209,46 @@ class FleetRolloutWorkflow:
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > CONTINUE_AS_NEW_EVERY
 
     async def _launch(self, request: RolloutInput, slot: Slot) -> None:
-        settings = request.settings[slot.settings_index]
-        vm_input = settings.to_encrypt_input(slot.vm, request.policy, request.rollout_id)
-        vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
         try:
-            self._children[slot.index] = await workflow.start_child_workflow(
-                EncryptVmWorkflow.run,
-                vm_input,
-                id=self._vm_run_id(slot.vm),
-                task_queue=request.task_queue or workflow.info().task_queue,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                static_summary=encrypt_summary(vm_input),
-                static_details=encrypt_details(vm_input),
-            )
+            if self._migrates:
+                self._children[slot.index] = await self._start_migration(request, slot)
+            else:
+                self._children[slot.index] = await self._start_encryption(request, slot)
         except WorkflowAlreadyStartedError:
             self.book.mark_elsewhere(slot.index)
             return
         if self.book.status(slot.index) is VmStatus.PENDING:  # the child may already have reported back
             self.book.mark_started(slot.index)
+
+    async def _start_encryption(self, request: RolloutInput, slot: Slot) -> workflow.ChildWorkflowHandle[Any, Any]:
+        settings = request.settings[slot.settings_index]
+        vm_input = settings.to_encrypt_input(slot.vm, request.policy, request.rollout_id)
+        vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
+        return await workflow.start_child_workflow(
+            EncryptVmWorkflow.run,
+            vm_input,
+            id=self._vm_run_id(slot.vm),
+            task_queue=request.task_queue or workflow.info().task_queue,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=encrypt_summary(vm_input),
+            static_details=encrypt_details(vm_input),
+        )
+
+    async def _start_migration(self, request: RolloutInput, slot: Slot) -> workflow.ChildWorkflowHandle[Any, Any]:
+        """A migration (issue 16) on the queue the client chose (the create queue: its worker may write VMs and
+        disks); it reports ``vm_finished`` like an encryption, so waves, canary and budget work unchanged."""
+        vm_input = migration_child_input(request, slot, workflow.info().workflow_id)
+        return await workflow.start_child_workflow(
+            MigrateToHostEncryptionWorkflow.run,
+            vm_input,
+            id=self._vm_run_id(slot.vm),
+            task_queue=request.task_queue or workflow.info().task_queue,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=migrate_summary(vm_input),
+            static_details=migrate_details(vm_input),
+        )
 
     def _publish(self) -> None:
         """Current details, and ``AdeRule`` while halted (the reason code), so the UI's list says why."""
@@ -247,6 +276,11 @@ class FleetRolloutWorkflow:
     @workflow.query(description="Counts, wave, ETA, failures, refusals and the rollout's log.")
     def progress(self) -> RolloutProgress:
         return self.book.progress()
+
+    @workflow.query(description="The rollout's VMs, their wave (0: the canary) and status; argument: a wave or -1.")
+    def members(self, wave: int) -> list[RolloutMember]:
+        """What bulk decisions pick their VMs from (``adeflow migrate approve --wave N``): a query, no history."""
+        return self.book.members(None if wave < 0 else wave)
 
     @workflow.update(description="Start no new VMs; running VMs finish. Argument: the operator's name.")
     def pause(self, operator: str) -> str:

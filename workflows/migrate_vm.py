@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.extension import ExtensionActivities
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         NicPolicy,
         PowerAction,
     )
+    from adeflow.domain.migration.fleet_rollout import finished_report
     from adeflow.domain.model import ExtensionRequest, ProgressRequest, VmRef, VolumeType
     from adeflow.domain.vocabulary import Reason
     from workflows.migration_run import READ, WRITE, MigrationRun
@@ -135,9 +137,21 @@ class MigrateToHostEncryptionWorkflow(MigrationRun):
         self.result = replace(self.result, vm=request.vm)
         self.start(request.vm, request.rollout_id, f"reading {request.vm.name}, its disks, NICs and the subscription")
         try:
-            return await self._runbook(request)
+            result = await self._runbook(request)
         except StepFailed as failure:
-            return self.fail(failure.reason, failure.message)
+            result = self.fail(failure.reason, failure.message)
+        if request.notify_workflow_id:
+            await self._notify(request, result)
+        return result
+
+    async def _notify(self, request: MigrationInput, result: MigrationResult) -> None:
+        """Report to the rollout that started this run (its waves, canary and failure budget count on it); a rollout
+        that has ended no longer listens, which is fine."""
+        event = finished_report(request.rollout_index, result)
+        try:
+            await workflow.get_external_workflow_handle(request.notify_workflow_id).signal("vm_finished", event)
+        except ApplicationError as err:
+            workflow.logger.warning("rollout %s did not take the report: %s", request.notify_workflow_id, err)
 
     async def _runbook(self, request: MigrationInput) -> MigrationResult:
         facts = await call(MigrationVmActivities.read_migration_facts, request, READ)

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 import click
 
+from adeflow.cli.migrate_fleet import FLEET_COMMANDS
 from adeflow.cli.tables import echo_table
 from adeflow.client.errors import OperationFailed
 from adeflow.domain import values
@@ -69,7 +70,12 @@ def _todos_only(text: str) -> int:
 
 @click.group()
 def migrate() -> None:
-    """Leave ADE for encryption at host: plan a migration manifest from an audit, see the readiness."""
+    """Leave ADE for encryption at host: plan a migration manifest from an audit, see the readiness, then check,
+    start, follow and decide a fleet's migration rollout (pause, resume or cancel it with adeflow rollout ...)."""
+
+
+for _command in FLEET_COMMANDS:
+    migrate.add_command(_command)
 
 
 @migrate.command()

@@ -97,5 +97,6 @@ async def migration_progress(client: Client, vm: VmRef) -> MigrationProgress:
 
 
 async def migration_result(client: Client, vm: VmRef) -> MigrationResult:
-    result: MigrationResult = await migration_handle(client, vm).result()
-    return result
+    """The run's result as a ``MigrationResult`` (an untyped handle would give the JSON's dict)."""
+    handle = client.get_workflow_handle_for(MigrateToHostEncryptionWorkflow.run, migrate_workflow_id(vm))
+    return await handle.result()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -152,9 +152,16 @@ class RolloutSnapshot:
     waiting: str = ""
 
 
-async def follow(client: Client, rollout_id: str, every_s: float = 2.0) -> AsyncIterator[RolloutSnapshot]:
+PhaseCounter = Callable[[Client, str], Awaitable[dict[str, int]]]
+"""Running VM runs per phase of a rollout (``running_by_phase``; a migrate rollout counts its migrations' phases)."""
+
+
+async def follow(
+    client: Client, rollout_id: str, every_s: float = 2.0, counter: PhaseCounter | None = None
+) -> AsyncIterator[RolloutSnapshot]:
     """A snapshot every ``every_s`` until the rollout's workflow closes (after its last VM run closed); the last
     one is the closed rollout. A rollout still finding its selectors' VMs is a snapshot with ``waiting`` set."""
+    count = counter or running_by_phase
     while True:
         try:
             view = await read_rollout(client, rollout_id)
@@ -162,7 +169,7 @@ async def follow(client: Client, rollout_id: str, every_s: float = 2.0) -> Async
             yield RolloutSnapshot(None, {}, str(early))
             await asyncio.sleep(every_s)
             continue
-        yield RolloutSnapshot(view, {} if view.closed else await running_by_phase(client, rollout_id))
+        yield RolloutSnapshot(view, {} if view.closed else await count(client, rollout_id))
         if view.closed:
             return
         await asyncio.sleep(every_s)

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypeVar
 
 from adeflow.domain.fleet import RolloutPolicy, VmSettings
 from adeflow.domain.fleet_query import VmQuery, VmQueryResult, merge_selected
+from adeflow.domain.migration.fleet import MigrationSettings
 from adeflow.domain.model import VmRef
 from adeflow.domain.vocabulary import Reason
+
+K = TypeVar("K")
 
 
 class VmStatus(StrEnum):
@@ -31,6 +35,14 @@ class VmStatus(StrEnum):
 
 
 TERMINAL = {VmStatus.ENCRYPTED, VmStatus.FAILED, VmStatus.REFUSED, VmStatus.SKIPPED, VmStatus.ELSEWHERE}
+
+
+class RolloutKind(StrEnum):
+    """What the rollout's VM runs do: encrypt with ADE (``EncryptVmWorkflow``), or migrate off ADE to encryption at
+    host (``MigrateToHostEncryptionWorkflow``, docs/ade-migration.md). Waves, canary and budget are the same."""
+
+    ENCRYPT = "encrypt"
+    MIGRATE = "migrate"
 
 
 class RolloutStage(StrEnum):
@@ -108,6 +120,15 @@ class RolloutInput:
     state: RolloutState | None = None
     selectors: list[RolloutSelector] = field(default_factory=list)
     """Resolved once, at the start of the first run; continue-as-new carries the VMs, not the selectors."""
+    kind: RolloutKind = RolloutKind.ENCRYPT
+    """Rollouts recorded before migrations existed have none: they encrypt."""
+    migrations: list[MigrationSettings] = field(default_factory=list)
+    """A migrate rollout's ``migrate`` settings, by the same index as ``settings`` (a VM's settings_index)."""
+
+    @property
+    def verb(self) -> str:
+        """What a VM run of this rollout does, for its log lines."""
+        return "migrated" if self.kind is RolloutKind.MIGRATE else "encrypted"
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,16 @@ class Slot:
     settings_index: int
 
 
+@dataclass(frozen=True)
+class RolloutMember:
+    """A VM of the rollout, its wave (0: the canary) and how its part stands (``COUNT_NAMES``): what bulk decisions
+    (``adeflow migrate approve --wave N``) pick their VMs from."""
+
+    vm: VmRef
+    wave: int
+    status: str
+
+
 COUNT_NAMES = {
     VmStatus.PENDING: "pending",
     VmStatus.RUNNING: "running",
@@ -167,7 +198,17 @@ COUNT_NAMES = {
     VmStatus.SKIPPED: "skipped",
     VmStatus.ELSEWHERE: "elsewhere",
 }
-_BY_OUTCOME = {"encrypted": VmStatus.ENCRYPTED, "failed": VmStatus.FAILED, "refused": VmStatus.REFUSED}
+_BY_OUTCOME = {
+    "encrypted": VmStatus.ENCRYPTED,
+    "failed": VmStatus.FAILED,
+    "refused": VmStatus.REFUSED,
+    "migrated": VmStatus.ENCRYPTED,
+    "rolled-back": VmStatus.FAILED,
+}
+"""A VM run's outcome as the rollout counts it: a migration's ``migrated`` is a success (counted as ``encrypted``,
+the rollout's one success count), its ``rolled-back`` a failure (the source runs again, but the VM did not move:
+it spends the failure budget like any failure); an outcome nobody knows is a failure."""
+
 LOG_KEEP = 20
 
 
@@ -366,7 +407,7 @@ class RolloutBook:
 
     def mark_elsewhere(self, index: int) -> None:
         self._set(index, VmStatus.ELSEWHERE)
-        self._log(f"{self.slots[index].vm.name}: already being encrypted by another run; left to it")
+        self._log(f"{self.slots[index].vm.name}: already being {self.request.verb} by another run; left to it")
 
     def mark_finished(self, event: VmFinished) -> None:
         if not 0 <= event.index < self.total or self.status(event.index) in TERMINAL:
@@ -430,6 +471,17 @@ class RolloutBook:
         self._log(f"retry of {len(failed)} failed VM(s) requested by {operator}")
         return f"{len(failed)} failed VM(s) queued again"
 
+    def wave_of(self, index: int) -> int:
+        return next(w for w, (start, end) in enumerate(self.waves) if start <= index < end)
+
+    def members(self, wave: int | None = None) -> list[RolloutMember]:
+        """The rollout's VMs in launch order, all or one wave's (a wave it does not have: none)."""
+        if wave is None:
+            chosen = range(self.total)
+        else:
+            chosen = range(*self.waves[wave]) if 0 <= wave < len(self.waves) else range(0)
+        return [RolloutMember(self.slots[i].vm, self.wave_of(i), COUNT_NAMES[self.status(i)]) for i in chosen]
+
     def find(self, vm: str) -> Slot | None:
         """A VM by name, ``sub/rg/name`` or resource id (case-insensitive)."""
         needle = vm.lower().rstrip("/")
@@ -445,10 +497,10 @@ class RolloutBook:
             return f"{vm} is not in rollout {self.request.rollout_id}"
         self._set(slot.index, VmStatus.SKIPPED)
         self._log(f"{slot.vm.name} skipped by {operator}")
-        return f"{slot.vm.name} will not be encrypted by this rollout"
+        return f"{slot.vm.name} will not be {self.request.verb} by this rollout"
 
 
-def _settings_index(settings: list[VmSettings], vm_settings: VmSettings) -> int:
+def _settings_index(settings: list[K], vm_settings: K) -> int:
     if vm_settings not in settings:
         settings.append(vm_settings)
     return settings.index(vm_settings)
@@ -466,19 +518,27 @@ def _append_target(targets: list[RolloutTarget], ref: VmRef, index: int) -> None
         targets.append(RolloutTarget(ref.subscription_id, ref.resource_group, index, [ref.name]))
 
 
+def compact_fleet(
+    vms: list[tuple[VmRef, K]], selectors: list[tuple[VmQuery, K]]
+) -> tuple[list[K], list[RolloutTarget], list[RolloutSelector]]:
+    """Settings (any comparable value) deduplicated, VMs grouped by (subscription, resource group, settings) in
+    fleet order, so 10,000 VMs fit in one workflow input; selectors point at their settings by index."""
+    settings: list[K] = []
+    targets: list[RolloutTarget] = []
+    for ref, vm_settings in vms:
+        _append_target(targets, ref, _settings_index(settings, vm_settings))
+    kept = [RolloutSelector(query, _settings_index(settings, s)) for query, s in selectors]
+    return settings, targets, kept
+
+
 def build_rollout_input(
     rollout_id: str,
     policy: RolloutPolicy,
     vms: list[tuple[VmRef, VmSettings]],
     selectors: list[tuple[VmQuery, VmSettings]] | None = None,
 ) -> RolloutInput:
-    """Compact a resolved fleet: settings deduplicated, VMs grouped by (subscription, resource group, settings)
-    in fleet order, so 10,000 VMs fit in one workflow input. Selectors are kept for the rollout to resolve."""
-    settings: list[VmSettings] = []
-    targets: list[RolloutTarget] = []
-    for ref, vm_settings in vms:
-        _append_target(targets, ref, _settings_index(settings, vm_settings))
-    kept = [RolloutSelector(query, _settings_index(settings, s)) for query, s in selectors or []]
+    """Compact a resolved fleet (:func:`compact_fleet`). Selectors are kept for the rollout to resolve."""
+    settings, targets, kept = compact_fleet(vms, selectors or [])
     return RolloutInput(rollout_id=rollout_id, policy=policy, settings=settings, targets=targets, selectors=kept)
 
 

@@ -19,7 +19,7 @@ from adeflow.domain.model import (
     RemoveExtensionInput,
     VmRef,
 )
-from adeflow.domain.rollout import RolloutInput
+from adeflow.domain.rollout import RolloutInput, RolloutKind
 
 ENCRYPTED_NOTE = "payloads encrypted: open them with the codec server"
 """Appended to a summary kept readable while the run's payloads (its details too) are encrypted."""
@@ -104,10 +104,13 @@ def rollout_labels(request: RolloutInput) -> tuple[str, str]:
     selectors = len(request.selectors)
     policy = request.policy
     found = f" and the VMs of {selectors} selector(s)" if selectors else ""
-    summary = f"Rollout {request.rollout_id}: {vms} VMs{found}, canary first"
+    migrates = request.kind is RolloutKind.MIGRATE
+    what = "Migration rollout" if migrates else "Rollout"
+    summary = f"{what} {request.rollout_id}: {vms} VMs{found}, canary first"
     details = "\n\n".join(
         [
             f"**Rollout** {request.rollout_id}",
+            *(["**VM runs** migrate to encryption at host (M-1 .. M-8)"] if migrates else []),
             f"**VMs** {vms} listed" + (f", plus those {selectors} selector(s) find at the start" if selectors else ""),
             f"**Canary** the first {policy.canary} VM(s) of each subscription; the other waves wait for it",
             f"**Waves** {', '.join(str(w) for w in policy.waves) or 'all at once'} VMs, then the last size again",

@@ -170,6 +170,10 @@ class MigrationInput:
     reminder_interval_s: float = 24 * 3600.0
     """How often a run waiting for an owner or an approval says so again (it waits, it never times out)."""
     rollout_id: str = ""
+    notify_workflow_id: str = ""
+    """A rollout to tell (by signal ``vm_finished``) when this run ends (empty: a single-VM run)."""
+    rollout_index: int = -1
+    """This VM's place in that rollout."""
 
 
 # -- facts the preflight reads (GETs only) -------------------------------------------------------------------------

@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
-from adeflow.domain.campaign_plan.payloads import VmPlan
 from adeflow.domain.campaign_plan.state import ADE_RETIREMENT, RetirementPath
 from adeflow.domain.model import VmRef
+
+if TYPE_CHECKING:  # a type only: importing it here would close the cycle rollout -> migration -> campaign payloads
+    from adeflow.domain.campaign_plan.payloads import VmPlan
 
 MIGRATION_RULES: dict[RetirementPath, str] = {
     RetirementPath.DISABLE_THEN_HOST: "M-3",
