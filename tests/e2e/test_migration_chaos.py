@@ -58,11 +58,16 @@ async def test_m_3_a_worker_killed_mid_copy_resumes_from_its_checkpoint(
     )
 
     result = killed.driven.result
+    mapping = killed.mapping
+    print(
+        f"\nworker killed mid-copy: killed at {killed.moved_at_kill / MIB:.0f} of {killed.allocated_bytes / MIB:.0f} "
+        f"MiB, resumed from {mapping.resumed_from_bytes / MIB:.0f}, re-copied {killed.recopied_bytes / MIB:.0f} MiB "
+        f"(checkpoint {CHECKPOINT // MIB})"
+    )
     assert result.outcome is MigrationOutcome.MIGRATED, result.message
     assert killed.allocated_bytes >= WRITTEN_MIB * MIB
     assert 0 < killed.moved_at_kill < killed.allocated_bytes, "killed mid-copy"
     # The new worker resumed from the dead one's checkpoint (not from zero), at most what was on the target.
-    mapping = killed.mapping
     assert 0 < mapping.resumed_from_bytes <= killed.moved_at_kill, mapping
     assert mapping.verified and mapping.copied_bytes >= mapping.allocated_bytes == killed.allocated_bytes
     # Re-copied: what the simulator accepted into the target beyond the source's written bytes (M-3).
