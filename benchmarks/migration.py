@@ -3,13 +3,13 @@ disks copied under the simulator's per-disk throughput limit on the scaled clock
 
     .venv/bin/python -m benchmarks.migration [--scale 10] [--disk-mib-s 10] [--out bench-migration.json]
 
-Three runs against one Temporal dev server, each with its own simulator and ``python -m worker`` process, the
+Two runs against one Temporal dev server, each with its own simulator and ``python -m worker`` process, the
 people's decisions given through :mod:`adeflow.client.migration_runs` (:mod:`benchmarks.migration_runs`):
 
 1. the fleet: every VM is driven up to the downtime approval, which is then given to all at once, so the copies
    start together. The copy phase (``copying`` in each run's timings) is compared with the ideal schedule: each disk
-   moves its written bytes at the per-disk limit, the disks in parallel (:func:`adeflow.domain.migration.
-   ideal_copy_seconds`), from when each VM entered the phase. Bytes moved by Put Page From URL (the simulator's log)
+   moves its written bytes at the per-disk limit, the disks in parallel (``ideal_copy_seconds`` of
+   :mod:`adeflow.domain.migration.copy`), from when each VM entered the phase. Bytes moved by Put Page From URL (the simulator's log)
    over bytes written on the sources shows the copy is sparse. The VMs ``mig-small`` (a 4 GB disk) and ``mig-large``
    (1 TiB) give the history length per VM against disk size.
 2. one VM whose worker is SIGKILLed mid-copy and replaced at once: the bytes re-copied (moved into the target over
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -108,7 +109,7 @@ async def bench_fleet(client: Client, server: DevServer, work: Path, scale: floa
                 await asyncio.wait_for(everyone.wait(), timeout=600)
 
             driven = await asyncio.gather(
-                *(drive(client, settings, request(n), downtime_gate=lambda n=n: gate(n)) for n in FLEET)  # type: ignore[misc]
+                *(drive(client, settings, request(n), downtime_gate=functools.partial(gate, n)) for n in FLEET)
             )
             measured = meter.read()
         records = sim.requests()
