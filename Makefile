@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean bench bench-tuning secrets certs
+.PHONY: install demo test lint typecheck unit clean bench bench-tuning bench-migration secrets certs
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ bench: install
 
 bench-tuning: install
 	$(BIN)/python -m benchmarks.tuning
+
+# Migration off ADE (issue 16): a fleet's disks copied under the simulator's per-disk throughput limit, a worker
+# SIGKILLed mid-copy, history length against disk size; prints a table, writes bench-migration.json (about 4 min).
+bench-migration: install
+	$(BIN)/python -m benchmarks.migration
 
 # The compose stack's secrets (docker-compose.yml): secrets/ is 0700, so the files inside may be readable by the
 # containers' users, which differ (Compose mounts a secret with its host owner and mode).

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,12 +100,22 @@ async def worker_process(client: Client, args: list[str], env: dict[str, str], t
 
 @asynccontextmanager
 async def kill_and_replace_worker(
-    client: Client, worker: Proc, env: dict[str, str], task_queue: str, log: Path, after_s: float
+    client: Client,
+    worker: Proc,
+    env: dict[str, str],
+    task_queue: str,
+    log: Path,
+    after_s: float | Callable[[], Awaitable[object]],
 ) -> AsyncIterator[Proc]:
-    """SIGKILL ``worker`` ``after_s`` into the run and start a fresh one at once (what a crashed pod gets)."""
-    await asyncio.sleep(after_s)
+    """SIGKILL ``worker`` ``after_s`` into the run (or once ``after_s()`` returns: a moment of the run, e.g. mid-copy)
+    and start a fresh one at once (what a crashed pod gets)."""
+    started = time.monotonic()
+    if callable(after_s):
+        await after_s()
+    else:
+        await asyncio.sleep(after_s)
     os.kill(worker.pid, signal.SIGKILL)
-    print(f"      worker {worker.pid} killed at {after_s:.0f} s; starting another", flush=True)
+    print(f"      worker {worker.pid} killed at {time.monotonic() - started:.0f} s; starting another", flush=True)
     async with worker_process(client, ["-m", "worker"], env, task_queue, log) as replacement:
         yield replacement
 

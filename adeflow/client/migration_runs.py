@@ -73,8 +73,10 @@ async def start_migration(client: Client, settings: Settings, request: Migration
     )
 
 
-def migration_handle(client: Client, vm: VmRef) -> WorkflowHandle[Any, Any]:
-    return client.get_workflow_handle(migrate_workflow_id(vm))
+def migration_handle(client: Client, vm: VmRef) -> WorkflowHandle[Any, MigrationResult]:
+    """Typed by the run method, so ``result()`` converts the payload back into a :class:`MigrationResult` (an
+    untyped handle hands back a plain dict)."""
+    return client.get_workflow_handle_for(MigrateToHostEncryptionWorkflow.run, migrate_workflow_id(vm))
 
 
 async def decide(client: Client, vm: VmRef, decision: str, operator: str) -> str:
@@ -97,6 +99,4 @@ async def migration_progress(client: Client, vm: VmRef) -> MigrationProgress:
 
 
 async def migration_result(client: Client, vm: VmRef) -> MigrationResult:
-    """The run's result as a ``MigrationResult`` (an untyped handle would give the JSON's dict)."""
-    handle = client.get_workflow_handle_for(MigrateToHostEncryptionWorkflow.run, migrate_workflow_id(vm))
-    return await handle.result()
+    return await migration_handle(client, vm).result()

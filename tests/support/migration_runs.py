@@ -88,12 +88,14 @@ async def progress(handle: Handle) -> MigrationProgress:
 
 
 async def until_phase(
-    env: WorkflowEnvironment, handle: Handle, *phases: MigrationPhase, real_s: float = 60.0
+    env: WorkflowEnvironment, handle: Handle, *phases: MigrationPhase, real_s: float = 60.0, skip_time: bool = True
 ) -> MigrationProgress:
     """Let workflow time run (time skipping unlocked, as while awaiting a result) until the run is in one of
-    ``phases`` or has ended; the test then acts, e.g. gives an approval, with the clock held again."""
+    ``phases`` or has ended; the test then acts, e.g. gives an approval, with the clock held again. ``skip_time``
+    False: workflow time runs at the real pace meanwhile (no reminder timer fires early)."""
     deadline = time.monotonic() + real_s
-    async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
+    unlocked = env.time_skipping_unlocked() if skip_time else contextlib.nullcontext()  # type: ignore[attr-defined]
+    async with unlocked:
         while True:
             now = await progress(handle)
             ended = now.phase in (MigrationPhase.DONE, MigrationPhase.FAILED, MigrationPhase.REFUSED)
