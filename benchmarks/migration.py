@@ -9,9 +9,9 @@ people's decisions given through :mod:`adeflow.client.migration_runs` (:mod:`ben
 1. the fleet: every VM is driven up to the downtime approval, which is then given to all at once, so the copies
    start together. The copy phase (``copying`` in each run's timings) is compared with the ideal schedule: each disk
    moves its written bytes at the per-disk limit, the disks in parallel (``ideal_copy_seconds`` of
-   :mod:`adeflow.domain.migration.copy`), from when each VM entered the phase. Bytes moved by Put Page From URL (the simulator's log)
-   over bytes written on the sources shows the copy is sparse. The VMs ``mig-small`` (a 4 GB disk) and ``mig-large``
-   (1 TiB) give the history length per VM against disk size.
+   :mod:`adeflow.domain.migration.copy`), from when each VM entered the phase. Bytes moved by Put Page From URL
+   (the simulator's log) over bytes written on the sources shows the copy is sparse. The VMs ``mig-small`` (a 4 GB
+   disk) and ``mig-large`` (1 TiB) give the history length per VM against disk size.
 2. one VM whose worker is SIGKILLed mid-copy and replaced at once: the bytes re-copied (moved into the target over
    every attempt minus the source's written bytes) against one checkpoint (``checkpoint_bytes``).
 """
