@@ -14,6 +14,7 @@ closed: whoever reads the result (a report, a campaign) finds every VM run close
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -210,44 +211,37 @@ class FleetRolloutWorkflow:
 
     async def _launch(self, request: RolloutInput, slot: Slot) -> None:
         try:
-            if self._migrates:
-                self._children[slot.index] = await self._start_migration(request, slot)
-            else:
-                self._children[slot.index] = await self._start_encryption(request, slot)
+            self._children[slot.index] = await self._start_vm_run(request, slot)
         except WorkflowAlreadyStartedError:
             self.book.mark_elsewhere(slot.index)
             return
         if self.book.status(slot.index) is VmStatus.PENDING:  # the child may already have reported back
             self.book.mark_started(slot.index)
 
-    async def _start_encryption(self, request: RolloutInput, slot: Slot) -> workflow.ChildWorkflowHandle[Any, Any]:
-        settings = request.settings[slot.settings_index]
-        vm_input = settings.to_encrypt_input(slot.vm, request.policy, request.rollout_id)
-        vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
+    async def _start_vm_run(self, request: RolloutInput, slot: Slot) -> workflow.ChildWorkflowHandle[Any, Any]:
+        """The slot's VM run, reporting back here (``vm_finished``): an encryption, or for a migrate rollout a
+        migration (issue 16), on the queue the client chose (the create queue: its worker may write VMs and disks).
+        Either way the VM counts in the waves, canary and failure budget alike."""
+        run: Any
+        summary: Callable[[Any], str]
+        details: Callable[[Any], str]
+        if self._migrates:
+            vm_input: Any = migration_child_input(request, slot, workflow.info().workflow_id)
+            run, summary, details = MigrateToHostEncryptionWorkflow.run, migrate_summary, migrate_details
+        else:
+            settings = request.settings[slot.settings_index]
+            vm_input = settings.to_encrypt_input(slot.vm, request.policy, request.rollout_id)
+            vm_input = replace(vm_input, notify_workflow_id=workflow.info().workflow_id, rollout_index=slot.index)
+            run, summary, details = EncryptVmWorkflow.run, encrypt_summary, encrypt_details
         return await workflow.start_child_workflow(
-            EncryptVmWorkflow.run,
+            run,
             vm_input,
             id=self._vm_run_id(slot.vm),
             task_queue=request.task_queue or workflow.info().task_queue,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            static_summary=encrypt_summary(vm_input),
-            static_details=encrypt_details(vm_input),
-        )
-
-    async def _start_migration(self, request: RolloutInput, slot: Slot) -> workflow.ChildWorkflowHandle[Any, Any]:
-        """A migration (issue 16) on the queue the client chose (the create queue: its worker may write VMs and
-        disks); it reports ``vm_finished`` like an encryption, so waves, canary and budget work unchanged."""
-        vm_input = migration_child_input(request, slot, workflow.info().workflow_id)
-        return await workflow.start_child_workflow(
-            MigrateToHostEncryptionWorkflow.run,
-            vm_input,
-            id=self._vm_run_id(slot.vm),
-            task_queue=request.task_queue or workflow.info().task_queue,
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            static_summary=migrate_summary(vm_input),
-            static_details=migrate_details(vm_input),
+            static_summary=summary(vm_input),
+            static_details=details(vm_input),
         )
 
     def _publish(self) -> None:
