@@ -234,13 +234,26 @@ class DemoServers:
     codec: DemoCodec | None
 
 
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``adeflow demo`` was asked for, whichever scenario it runs."""
+
+    target_seconds: float = 30.0
+    """Wall seconds the simulator's scaled clock aims the fleet's work at."""
+    poll_interval_s: float = 2.0
+    keep_running: bool = False
+    emit_json: bool = False
+    report_dir: Path = Path("var/demo-report")
+    telemetry: TelemetrySettings | None = None
+    codec: bool = False
+
+
 @contextlib.asynccontextmanager
-async def demo_servers(
-    fleet: FleetSpec, target_seconds: float, telemetry: TelemetrySettings, codec: bool
-) -> AsyncIterator[DemoServers]:
-    """Simulator (clock scaled for ``target_seconds``), dev server with its UI, a connected client and a worker
-    serving both task queues, polling before this yields. Whatever ends the scenario, everything started here is
+async def demo_servers(fleet: FleetSpec, options: DemoOptions) -> AsyncIterator[DemoServers]:
+    """Simulator (clock scaled for ``options.target_seconds``), dev server with its UI, a connected client and a
+    worker serving both task queues, polling before this yields. Whatever ends the scenario, everything started here is
     stopped and its directory removed."""
+    telemetry = options.telemetry or TelemetrySettings()
     state_dir = Path(tempfile.mkdtemp(prefix="adeflow-demo-"))
     dev: DevServer | None = None
     sim: SimServer | None = None
@@ -248,10 +261,12 @@ async def demo_servers(
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     try:
-        sim = SimServer(fleet, clock=SimClock(scale=scale_for(fleet, target_seconds)), state_dir=state_dir / "sim")
+        sim = SimServer(
+            fleet, clock=SimClock(scale=scale_for(fleet, options.target_seconds)), state_dir=state_dir / "sim"
+        )
         sim.start_in_thread()
         ui_port = free_port()
-        demo_codec = await _start_codec(ui_port) if codec else None
+        demo_codec = await _start_codec(ui_port) if options.codec else None
         dev = await DevServer.start(
             state_dir / "temporal", ui=True, ui_port=ui_port, codec_endpoint=demo_codec.url if demo_codec else ""
         )
@@ -286,21 +301,14 @@ async def demo_servers(
 async def run_demo(
     fleet_path: Path = DEFAULT_FLEET,
     manifest_path: Path = DEFAULT_MANIFEST,
-    *,
-    target_seconds: float = 30.0,
-    poll_interval_s: float = 2.0,
-    keep_running: bool = False,
-    emit_json: bool = False,
-    report_dir: Path = Path("var/demo-report"),
-    telemetry: TelemetrySettings | None = None,
-    codec: bool = False,
+    options: DemoOptions = DemoOptions(),
 ) -> DemoSummary:
     """Run the demo; with ``keep_running``, stay up until cancelled (Ctrl-C, SIGTERM: ``adeflow.cli.stopping``),
     which then ends it normally. Whatever ends it, everything it started is stopped and its directory removed."""
     started = time.monotonic()
     fleet = load_fleet(fleet_path)
     manifest = load_manifest(manifest_path)
-    async with demo_servers(fleet, target_seconds, telemetry or TelemetrySettings(), codec) as servers:
+    async with demo_servers(fleet, options) as servers:
         dev, sim, settings, client, demo_codec = (
             servers.dev,
             servers.sim,
@@ -309,15 +317,15 @@ async def run_demo(
             servers.codec,
         )
         rollout_id = f"{manifest.rollout.name or 'demo'}-{time.strftime('%H%M%S')}"
-        policy = replace(manifest.rollout, poll_interval_s=poll_interval_s)
+        policy = replace(manifest.rollout, poll_interval_s=options.poll_interval_s)
         request = build_rollout_input(rollout_id, policy, [(vm.ref, vm.settings) for vm in manifest.vms])
         handle = await start_rollout(client, request, settings.temporal.task_queue)
         link = ui_link(settings.temporal.ui_url, settings.temporal.namespace, handle.id)
         print(f"Rollout {rollout_id}: {len(manifest.vms)} VMs, canary first; UI {link}", flush=True)
         await watch(client, rollout_id, ui_url=link, out=lambda text: print(text, flush=True))
-        disable = await _disable_lifecycle_vm(client, settings, fleet, poll_interval_s)
+        disable = await _disable_lifecycle_vm(client, settings, fleet, options.poll_interval_s)
         results = await vm_results(client, rollout_id)
-        report_paths = await write_report(client, rollout_id, report_dir)
+        report_paths = await write_report(client, rollout_id, options.report_dir)
         summary = DemoSummary(
             results=results,
             rollout_id=rollout_id,
@@ -340,11 +348,11 @@ async def run_demo(
         for r in results:
             if r.outcome is not Outcome.ENCRYPTED:
                 print(f"  {r.message}", flush=True)
-        if keep_running:
+        if options.keep_running:
             print(hand_off(settings, demo_codec, rollout_id), flush=True)
-        if emit_json:
+        if options.emit_json:
             print(summary.as_json(), flush=True)
-        if keep_running:
+        if options.keep_running:
             await stay_up(dev.ui_url)
         return summary
 
@@ -352,39 +360,32 @@ async def run_demo(
 async def run_migrate_demo(
     fleet_path: Path = MIGRATE_FLEET,
     manifest_path: Path = MIGRATE_MANIFEST,
-    *,
-    target_seconds: float = 30.0,
-    poll_interval_s: float = 2.0,
-    keep_running: bool = False,
-    emit_json: bool = False,
-    report_dir: Path = Path("var/demo-report"),
-    telemetry: TelemetrySettings | None = None,
-    codec: bool = False,
+    options: DemoOptions = DemoOptions(),
 ) -> MigrateDemoSummary:
     """``--scenario migrate``: the fleet's VMs leave ADE for encryption at host, one migration run each, the demo
     giving the approvals (``adeflow.cli.demo_migrate``); then the report, as ``adeflow migrate report`` prints it."""
     started = time.monotonic()
     fleet = load_fleet(fleet_path)
-    rollout_id, requests = demo_requests(manifest_path, poll_interval_s)  # a bad manifest starts nothing
-    async with demo_servers(fleet, target_seconds, telemetry or TelemetrySettings(), codec) as servers:
+    rollout_id, requests = demo_requests(manifest_path, options.poll_interval_s)  # a bad manifest starts nothing
+    async with demo_servers(fleet, options) as servers:
         report, paths = await run_migrations(
             servers.client,
             servers.settings,
             rollout_id,
             requests,
-            report_dir,
-            poll_s=min(poll_interval_s, 1.0),
+            options.report_dir,
+            poll_s=min(options.poll_interval_s, 1.0),
             say=lambda text: print(text, flush=True),
         )
         summary = MigrateDemoSummary(
             report, rollout_id, servers.dev.address, servers.dev.ui_url, time.monotonic() - started, paths
         )
         print(report_markdown(report), flush=True)
-        if keep_running:
+        if options.keep_running:
             print(migrate_hand_off(servers.settings, servers.codec, rollout_id), flush=True)
-        if emit_json:
+        if options.emit_json:
             print(summary.as_json(), flush=True)
-        if keep_running:
+        if options.keep_running:
             await stay_up(servers.dev.ui_url)
         return summary
 

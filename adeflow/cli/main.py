@@ -127,6 +127,7 @@ def demo(
         DEFAULT_MANIFEST,
         MIGRATE_FLEET,
         MIGRATE_MANIFEST,
+        DemoOptions,
         run_demo,
         run_migrate_demo,
     )
@@ -137,31 +138,19 @@ def demo(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
+        options = DemoOptions(
+            target_seconds=target_seconds,
+            keep_running=keep_running,
+            emit_json=emit_json,
+            telemetry=telemetry,
+            codec=codec,
+        )
         if scenario == "migrate":
-            migration = run_until_signal(
-                run_migrate_demo(
-                    fleet or MIGRATE_FLEET,
-                    manifest or MIGRATE_MANIFEST,
-                    target_seconds=target_seconds,
-                    keep_running=keep_running,
-                    emit_json=emit_json,
-                    telemetry=telemetry,
-                    codec=codec,
-                )
-            )
-            failed = migration.failed
+            failed = run_until_signal(
+                run_migrate_demo(fleet or MIGRATE_FLEET, manifest or MIGRATE_MANIFEST, options)
+            ).failed
         else:
-            summary = run_until_signal(
-                run_demo(
-                    fleet or DEFAULT_FLEET,
-                    manifest or DEFAULT_MANIFEST,
-                    target_seconds=target_seconds,
-                    keep_running=keep_running,
-                    emit_json=emit_json,
-                    telemetry=telemetry,
-                    codec=codec,
-                )
-            )
+            summary = run_until_signal(run_demo(fleet or DEFAULT_FLEET, manifest or DEFAULT_MANIFEST, options))
             failed = summary.count(Outcome.FAILED)
     except ManifestError as exc:  # the demo validates its manifest before it starts anything
         click.echo(str(exc), err=True)
