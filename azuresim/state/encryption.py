@@ -227,6 +227,11 @@ def _status(triple: tuple[str, str, str], message: str) -> Status:
     return Status(triple[0], triple[1], triple[2], message)
 
 
+def _percent(elapsed: float, step: Step) -> int:
+    """How far the guest is through one volume, as the extension's messages say it (a whole percent)."""
+    return math.floor((elapsed - step.start) / max(step.end - step.start, 1e-9) * 100)
+
+
 def evaluate(run: Run, volumes: Sequence[Volume], rates: Rates, now: datetime) -> Progress:
     """What the guest reports for ``run`` at ``now``."""
     p = plan(run, volumes, rates)
@@ -265,15 +270,13 @@ def evaluate(run: Run, volumes: Sequence[Volume], rates: Rates, now: datetime) -
         status = _status(SUCCEEDED, "Decryption succeeded" if disabling else _success_message(run.volume_type))
     elif active is not None and active is p.os_step:
         in_stripdown = run.stripdown and elapsed - active.start < rates.stripdown_seconds
-        status = (
-            _status(STRIPDOWN_ERROR, STRIPDOWN_MESSAGE)
-            if in_stripdown
-            else _status(SUCCEEDED, "OS disk encryption started")
-        )
+        pct = _percent(elapsed, active)
+        started = "OS disk encryption started" if pct == 0 else f"Encrypting OS volume: {pct}%"
+        status = _status(STRIPDOWN_ERROR, STRIPDOWN_MESSAGE) if in_stripdown else _status(SUCCEEDED, started)
     elif active is not None:
         index = p.data_steps.index(active) + 1
         total = len(p.data_steps)
-        pct = math.floor((elapsed - active.start) / max(active.end - active.start, 1e-9) * 100)
+        pct = _percent(elapsed, active)
         if run.operation is Operation.ENABLE_FORMAT_ALL:
             message = f"Encrypting and formatting {total} data volumes"
         elif index == 1 and pct == 0:
