@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean bench bench-tuning secrets certs
+.PHONY: install demo test lint typecheck unit clean bench bench-tuning bench-polling secrets certs
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ bench: install
 
 bench-tuning: install
 	$(BIN)/python -m benchmarks.tuning
+
+# Adaptive status polling (issue 18): adeflow and the plain script on one fleet, a fleet of short encryptions,
+# 1 h / 24 h histories; writes bench-polling.json (about 6 minutes; see BENCHMARKS.md).
+bench-polling: install
+	$(BIN)/python -m benchmarks.polling
 
 # The compose stack's secrets (docker-compose.yml): secrets/ is 0700, so the files inside may be readable by the
 # containers' users, which differ (Compose mounts a secret with its host owner and mode).

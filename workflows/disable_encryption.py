@@ -73,14 +73,7 @@ class DisableEncryptionWorkflow(VmRunWorkflow[DisableResult]):
         )
         self.enter(Phase.DECRYPTING, "decrypting data volumes; progress in the pending activity")
         await await_extension(
-            ProgressRequest(
-                vm,
-                VolumeType.DATA,
-                sequence_version,
-                "DisableEncryption",
-                max_latency_s=request.poll_interval_s,
-                data_gb=[d.size_gb for d in sorted(facts.data_disks, key=lambda d: d.lun or 0)],
-            ),
+            ProgressRequest(vm, VolumeType.DATA, sequence_version, "DisableEncryption"),
             request.poll_interval_s,
             request.deadline_s,
         )

@@ -165,7 +165,7 @@ class EncryptVmWorkflow(VmRunWorkflow[EncryptVmResult]):
             volume_type,
             sequence_version,
             operation,
-            max_latency_s=request.poll_interval_s,
+            max_latency_s=request.poll_interval_s if request.adaptive_polling else 0.0,
             os_gb=facts.os_disk.size_gb,
             data_gb=[d.size_gb for d in sorted(facts.data_disks, key=lambda d: d.lun or 0)],
             fast_gb_per_hour=request.encryption_gb_per_hour,

@@ -291,6 +291,9 @@ class EncryptVmInput:
     encryption_gb_per_hour: float = 0.0
     """The fastest encryption rate expected (GB per hour): the first read comes when the disks could be done at
     that rate; 0: unknown (the schedule starts from the extension's progress percent)."""
+    adaptive_polling: bool = True
+    """False: read every ``poll_interval_s`` (the schedule before issue 18), e.g. against a simulator whose clock
+    advances with each read rather than with the workflow's."""
     encryption_deadline_s: float = 72 * 3600.0
     """Give up waiting after this long; stock images take 3-16 h, multi-TB data disks days (arm-ref §f)."""
     rollout_id: str = ""

@@ -25,8 +25,9 @@ from adeflow.domain.model import ProgressMark, VolumeType
 SPEEDUP = 1.1
 """How much faster than observed the rest of an operation may go: the rate per volume is the disk's throughput,
 steady over hours; 10 % covers the next volume being on a faster disk tier."""
-FLOOR_FRACTION = 1 / 32
-"""The shortest delay, as a fraction of ``L``: a read that came a moment before the finish is repeated soon."""
+NEAR_MARGIN = 1 / 8
+"""Near the finish the read is aimed this fraction of ``L`` after the expected end: a read a moment too early
+costs a whole retry round trip (a read, the server's retry timer), one a little late only that margin."""
 QUIET_FACTOR = 16
 """The longest delay, in ``L``: a change no percent shows (the VM deleted, the extension removed, a guest stopped
 before its first percent) is seen within ``QUIET_FACTOR * L`` however far the finish is (80 min at 5-min ``L``)."""
@@ -114,8 +115,9 @@ def _remaining(p: PollInput) -> tuple[float, float, str] | None:
 
 
 def next_poll(p: PollInput) -> PollPlan:
-    """The delay before the next read: the earliest plausible finish while that is more than ``L`` away, then the
-    expected finish, never more than ``L`` apart once the operation could have ended."""
+    """The delay before the next read: the earliest plausible finish while that is more than ``L`` away (at most
+    ``QUIET_FACTOR * L``), then just after the expected finish, never more than ``L`` apart once the operation could
+    have ended."""
     latency = p.max_latency_s
     found = _remaining(p)
     if found is None:
@@ -123,8 +125,7 @@ def next_poll(p: PollInput) -> PollPlan:
     earliest, expected, basis = found
     if earliest >= latency:
         return PollPlan(min(earliest, QUIET_FACTOR * latency), expected, basis)
-    floor = latency * FLOOR_FRACTION
-    return PollPlan(min(max(expected, floor), latency), expected, basis)
+    return PollPlan(min(expected + latency * NEAR_MARGIN, latency), expected, basis)
 
 
 def first_read_can_wait(p: PollInput) -> bool:
