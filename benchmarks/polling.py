@@ -37,7 +37,7 @@ from benchmarks.plain_script import bench_plain_script
 from benchmarks.processes import ROOT
 from benchmarks.procstat import machine
 from benchmarks.rollout import FleetShape, bench_rollout
-from benchmarks.workload import POLL_SIM_S, ROLLOUT_SIM, fleet_spec, varied_vms
+from benchmarks.workload import ROLLOUT_SIM, fleet_spec, varied_vms
 
 TARGETS = {
     "adeflow_over_plain_requests": 0.75,
@@ -88,15 +88,53 @@ def polls_per_vm(rollout: dict[str, Any]) -> dict[str, float]:
     return {"mean": statistics.fmean(polls) if polls else 0.0, "max": max(polls, default=0)}
 
 
+def main_shape(vms: int, fast_rate: float) -> FleetShape:
+    """The rollout fleet, polled with the schedule's prior at ``fast_rate`` x the simulator's rate."""
+    return FleetShape(varied_vms(vms), fast_gb_per_hour=float(ROLLOUT_SIM["gb_per_hour"]) * fast_rate)
+
+
+def short_shape(vms: int, fast_rate: float) -> FleetShape:
+    return FleetShape(short_vms(vms), VolumeType.DATA, fast_gb_per_hour=float(ROLLOUT_SIM["gb_per_hour"]) * fast_rate)
+
+
+def figures(
+    rollout: dict[str, Any],
+    plain: dict[str, Any],
+    quick: dict[str, Any],
+    history: dict[str, Any],
+    shapes: tuple[FleetShape, FleetShape],
+) -> dict[str, Any]:
+    """The issue-18 figures of one run (``bench-polling.json``'s keys; ``make bench`` reports them too)."""
+    latency = rollout["detect_latency_sim_minutes"]
+    adeflow_requests = rollout["arm_per_vm"]["total"]
+    plain_requests = plain["arm_per_vm"]["total"]
+    out: dict[str, Any] = {
+        "arm_requests_per_vm": adeflow_requests,
+        "plain_script_arm_requests_per_vm": plain_requests,
+        "adeflow_over_plain_requests": adeflow_requests / plain_requests,
+        "detect_latency_p95_sim_minutes": latency["p95"],
+        "detect_latency_max_sim_minutes": latency["max"],
+        "measured_over_ideal": rollout["measured_over_ideal"],
+        "short_fleet_measured_over_ideal": quick["measured_over_ideal"],
+        "history_events_1h": history["h1"]["history_events"],
+        "history_events_24h": history["h24"]["history_events"],
+        "status_polls_per_vm": polls_per_vm(rollout),
+        "status_polls_lower_bound_per_vm": poll_bound(shapes[0]),
+        "plain_script_status_polls_per_vm": plain["arm_per_vm"]["extension_reads"],
+        "short_fleet_status_polls_per_vm": polls_per_vm(quick),
+        "short_fleet_status_polls_lower_bound_per_vm": poll_bound(shapes[1]),
+        "short_fleet_detect_latency_sim_minutes": quick["detect_latency_sim_minutes"],
+        "targets": TARGETS,
+    }
+    out["met"] = met(out)
+    return out
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="adeflow-bench-polling-"))
     report: dict[str, Any] = {"machine": machine(), "started": datetime.now(UTC).isoformat(timespec="seconds")}
     report["machine"]["load_avg_at_start"] = os.getloadavg()
-    rate = float(ROLLOUT_SIM["gb_per_hour"])
-    main = FleetShape(varied_vms(args.vms), fast_gb_per_hour=rate * args.fast_rate)
-    short = FleetShape(
-        short_vms(args.short_vms), VolumeType.DATA, poll_sim_s=POLL_SIM_S, fast_gb_per_hour=rate * args.fast_rate
-    )
+    main, short = main_shape(args.vms, args.fast_rate), short_shape(args.short_vms, args.fast_rate)
     try:
         server = await DevServer.start(work / "temporal", ui=False)
         try:
@@ -119,27 +157,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    latency = rollout["detect_latency_sim_minutes"]
-    adeflow_requests = rollout["arm_per_vm"]["total"]
-    plain_requests = plain["arm_per_vm"]["total"]
+    report.update(figures(rollout, plain, quick, history, (main, short)))
     report.update(
         {
-            "arm_requests_per_vm": adeflow_requests,
-            "plain_script_arm_requests_per_vm": plain_requests,
-            "adeflow_over_plain_requests": adeflow_requests / plain_requests,
-            "detect_latency_p95_sim_minutes": latency["p95"],
-            "detect_latency_max_sim_minutes": latency["max"],
-            "measured_over_ideal": rollout["measured_over_ideal"],
-            "short_fleet_measured_over_ideal": quick["measured_over_ideal"],
-            "history_events_1h": history["h1"]["history_events"],
-            "history_events_24h": history["h24"]["history_events"],
-            "status_polls_per_vm": polls_per_vm(rollout),
-            "status_polls_lower_bound_per_vm": poll_bound(main),
-            "plain_script_status_polls_per_vm": plain["arm_per_vm"]["extension_reads"],
-            "short_fleet_status_polls_per_vm": polls_per_vm(quick),
-            "short_fleet_status_polls_lower_bound_per_vm": poll_bound(short),
-            "short_fleet_detect_latency_sim_minutes": quick["detect_latency_sim_minutes"],
-            "targets": TARGETS,
+            "settings": {k: v for k, v in vars(args).items() if k not in ("out", "keep")},
             "rollout": {k: v for k, v in rollout.items() if k != "status_polls"},
             "plain_script": plain,
             "short_fleet": {k: v for k, v in quick.items() if k != "status_polls"},
@@ -147,7 +168,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
-    report["met"] = met(report)
     report["machine"]["load_avg_at_end"] = os.getloadavg()
     return report
 

@@ -26,11 +26,15 @@ SPEEDUP = 1.1
 """How much faster than observed the rest of an operation may go: the rate per volume is the disk's throughput,
 steady over hours; 10 % covers the next volume being on a faster disk tier."""
 NEAR_MARGIN = 1 / 8
-"""Near the finish the read is aimed this fraction of ``L`` after the expected end: a read a moment too early
-costs a whole retry round trip (a read, the server's retry timer), one a little late only that margin."""
-QUIET_FACTOR = 16
+"""Near the finish the read is aimed a little after the expected end: a read a moment too early costs a whole
+retry round trip (a read, the server's retry timer), one a little late only the margin. The margin is this
+fraction of ``L``, or ``NEAR_SHARE`` of the time elapsed if less (a short operation's estimate is tight)."""
+NEAR_SHARE = 0.02
+FLOOR_FRACTION = 1 / 256
+"""The shortest delay, in ``L``: a read a moment before the finish is repeated within seconds, not at once."""
+QUIET_FACTOR = 24
 """The longest delay, in ``L``: a change no percent shows (the VM deleted, the extension removed, a guest stopped
-before its first percent) is seen within ``QUIET_FACTOR * L`` however far the finish is (80 min at 5-min ``L``)."""
+before its first percent) is seen within ``QUIET_FACTOR * L`` however far the finish is (2 h at 5-min ``L``)."""
 STALL_FRACTION = 0.5
 """Progress below this share of what the observed rate predicts since the previous read counts as stalled."""
 
@@ -125,7 +129,8 @@ def next_poll(p: PollInput) -> PollPlan:
     earliest, expected, basis = found
     if earliest >= latency:
         return PollPlan(min(earliest, QUIET_FACTOR * latency), expected, basis)
-    return PollPlan(min(expected + latency * NEAR_MARGIN, latency), expected, basis)
+    margin = min(latency * NEAR_MARGIN, p.elapsed_s * NEAR_SHARE)
+    return PollPlan(min(max(expected + margin, latency * FLOOR_FRACTION), latency), expected, basis)
 
 
 def first_read_can_wait(p: PollInput) -> bool:

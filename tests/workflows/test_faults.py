@@ -103,14 +103,14 @@ async def test_encryption_stuck_at_a_percentage_fails_at_the_deadline_with_the_l
     sim = make_sim(fleet_dict([vm("stuck-01", data_disks=[{"lun": 0, "size_gb": 64}])]), 60, 300)
     sim.inject({"kind": "encryption_stuck", "vm": "stuck-01", "percent": 37})
     # Each status read advances this simulator by one 5-minute interval: 37 % of the data volume is 28 reads in.
-    deadline = request("stuck-01", VolumeType.ALL, encryption_deadline_s=48 * 3600, adaptive_polling=True)
+    deadline = request("stuck-01", VolumeType.ALL, adaptive_polling=True)  # the 72-hour default
     result, _ = await run(time_skipping_env, azure_for(sim), deadline)
 
     assert (result.outcome, result.reason) == (Outcome.FAILED, "encryption-deadline-exceeded")
-    assert_surfaced(result, "within 48 h", "Encrypting data volume 1/1: 37%", "R-LIM-2", "R-BAK-1")
+    assert_surfaced(result, "within 72 h", "Encrypting data volume 1/1: 37%", "R-LIM-2", "R-BAK-1")
     polls = [r for r in sim.requests() if r.operation == STATUS_READ]
-    # stuck: the schedule backs off to its sparse cap (adeflow.domain.polling.QUIET_FACTOR x 5 min), so 48 h cost
-    # a few dozen reads, not the 576 of fixed 5-minute polls; then it stopped
+    # stuck: the schedule backs off to its sparse cap (adeflow.domain.polling.QUIET_FACTOR x 5 min), so 72 h cost
+    # a few dozen reads, not the 864 of fixed 5-minute polls; then it stopped
     assert 28 <= len(polls) <= 60, len(polls)
     assert operations(sim).count(PUT_EXTENSION) == 1
 
