@@ -7,7 +7,7 @@ ideal schedule; single VMs of 1 h and 24 h for the history. The poll schedule is
 maximum detection latency is the rollout's ``poll_interval_s`` and its prior the fastest expected rate
 (``--fast-rate``, a multiple of the simulator's real rate: the operator's guess errs on the fast side)::
 
-    .venv/bin/python -m benchmarks.polling [--vms 40] [--scale 500] [--out bench-polling.json]
+    .venv/bin/python -m benchmarks.polling [--vms 30] [--scale 500] [--out bench-polling.json]
 """
 
 from __future__ import annotations
@@ -209,8 +209,8 @@ def table(report: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=40, help="VMs of the hours-long fleet (adeflow and the script)")
-    parser.add_argument("--short-vms", type=int, default=30, help="VMs of the short-encryption fleet")
+    parser.add_argument("--vms", type=int, default=30, help="VMs of the hours-long fleet (adeflow and the script)")
+    parser.add_argument("--short-vms", type=int, default=20, help="VMs of the short-encryption fleet")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--scale", type=float, default=500.0, help="simulated seconds per real second (long fleet)")
     parser.add_argument("--short-scale", type=float, default=30.0, help="the same for the short fleet")

@@ -47,17 +47,16 @@ PUT_EXTENSION = "VirtualMachineExtensions_CreateOrUpdate"
 
 
 def status_polls(records: list[RequestRecord], names: list[str]) -> dict[str, int]:
-    """Status polls per VM: extension reads after its PUT, less the reads of the final check that mirror the
-    preflight's (the preflight's extension reads before the PUT, less the PUT activity's own one)."""
+    """Status polls per VM: extension reads after its PUT and before the final check's VM read, less the one that
+    ends the PUT's long-running operation (the SDK reads the resource when it is done)."""
     polls: dict[str, int] = {}
     for name in names:
         mine = [r for r in records if f"/virtualmachines/{name}/".lower() in r.path.lower() + "/"]
         put = next((i for i, r in enumerate(mine) if r.operation == PUT_EXTENSION), None)
-        if put is None:
+        last_vm_read = max((i for i, r in enumerate(mine) if r.operation == "VirtualMachines_Get"), default=None)
+        if put is None or last_vm_read is None:
             continue
-        before = sum(1 for r in mine[:put] if r.operation == STATUS_READ)
-        after = sum(1 for r in mine[put:] if r.operation == STATUS_READ)
-        polls[name] = after - max(0, before - 1)
+        polls[name] = sum(1 for r in mine[put:last_vm_read] if r.operation == STATUS_READ) - 1
     return polls
 
 
