@@ -49,7 +49,7 @@ bench-tuning: install
 	$(BIN)/python -m benchmarks.tuning
 
 # Adaptive status polling (issue 18): adeflow and the plain script on one fleet, a fleet of short encryptions,
-# 1 h / 24 h histories; writes bench-polling.json (about 6 minutes; see BENCHMARKS.md).
+# 1 h / 24 h histories; writes bench-polling.json (6 minutes here; see BENCHMARKS.md).
 bench-polling: install
 	$(BIN)/python -m benchmarks.polling
 
