@@ -187,3 +187,5 @@ class EncryptVmWorkflow(VmRunWorkflow[EncryptVmResult]):
             self.enter(Phase.ENCRYPTING, f"restarting {request.vm.name} to finish the OS volume")
             await call(PowerActivities.restart_vm, request.vm, timedelta(minutes=30))
             self.enter(Phase.ENCRYPTING, f"encrypting {volume_type.value} after the restart")
+            # the volumes are done but the last step: the sizes no longer say when (the first read comes at once)
+            poll = replace(poll, fast_gb_per_hour=0.0)
