@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean bench bench-tuning bench-migration secrets certs
+.PHONY: install demo test lint typecheck unit clean bench bench-tuning bench-migration bench-polling secrets certs
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ bench-tuning: install
 # SIGKILLed mid-copy, history length against disk size; prints a table, writes bench-migration.json (about 4 min).
 bench-migration: install
 	$(BIN)/python -m benchmarks.migration
+
+# Adaptive status polling (issue 18): adeflow and the plain script on one fleet, a fleet of short encryptions,
+# 1 h / 24 h histories; writes bench-polling.json (6 minutes here; see BENCHMARKS.md).
+bench-polling: install
+	$(BIN)/python -m benchmarks.polling
 
 # The compose stack's secrets (docker-compose.yml): secrets/ is 0700, so the files inside may be readable by the
 # containers' users, which differ (Compose mounts a secret with its host owner and mode).

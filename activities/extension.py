@@ -56,14 +56,16 @@ class ExtensionActivities:
         """Idempotent under retry: when the extension already carries our sequence version, wait, don't PUT.
 
         The sequence version is fixed by the workflow, so even a re-sent PUT has identical settings and the
-        extension would not act on it (docs/arm-reference.md §a.3); skipping it also spares an ARM write.
+        extension would not act on it (docs/arm-reference.md §a.3); skipping it also spares an ARM write. The first
+        attempt does not look: the sequence version is new to this run, no earlier PUT of it can exist (a read
+        spared per VM, issue 18).
         """
         vm = request.vm
         seq = request.settings.sequence_version
         compute = self._clients.compute(vm.subscription_id)
         extensions = compute.virtual_machine_extensions
         try:
-            current = await self._get(extensions, request)
+            current = await self._get(extensions, request) if activity.info().attempt > 1 else None
             if current is not None and current.sequence_version == seq:
                 state = current.provisioning_state
                 if state.lower() not in _TERMINAL:

@@ -31,9 +31,10 @@ class InventoryActivities:
                 for entry in [storage.get("osDisk") or {}, *(storage.get("dataDisks") or [])]
                 if (entry.get("managedDisk") or {}).get("id")
             ]
+            said, embedded = _embedded_ade_extension(vm)
             disks, extension = await asyncio.gather(
                 asyncio.gather(*(self._read_disk(compute, disk_id) for disk_id in disk_ids)),
-                self._read_ade_extension(compute, ref),
+                _given(embedded) if said else self._read_ade_extension(compute, ref),
             )
         except HttpResponseError as exc:
             raise classify_arm_error(exc, f"reading VM {ref.name}") from exc
@@ -57,3 +58,26 @@ class InventoryActivities:
             return None
         body: dict[str, Any] = ext.as_dict()
         return body
+
+
+async def _given(extension: dict[str, Any] | None) -> dict[str, Any] | None:
+    return extension
+
+
+def _embedded_ade_extension(vm: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+    """The ADE extension as the VM GET already shows it (issue 18: a read spared per VM read): its resource from
+    ``resources`` (settings, provisioning state) with its instance view from ``instanceView.extensions``
+    (statuses, substatuses); None when the VM has none. The first item is False when the answer does not say (no
+    ``resources``, or the extension without its instance view, e.g. its agent is not reporting): then it is read."""
+    resources = vm.get("resources")
+    if not isinstance(resources, list):
+        return False, None
+    name = ADE_EXTENSION_NAME.lower()
+    ade = next((r for r in resources if isinstance(r, dict) and str(r.get("name", "")).lower() == name), None)
+    if ade is None:
+        return True, None
+    views = ((vm.get("properties") or {}).get("instanceView") or {}).get("extensions") or []
+    view = next((v for v in views if isinstance(v, dict) and str(v.get("name", "")).lower() == name), None)
+    if view is None or not view.get("statuses"):
+        return False, None
+    return True, {**ade, "properties": {**(ade.get("properties") or {}), "instanceView": view}}

@@ -33,6 +33,8 @@ from azuresim.throttling import ThrottlingSpec
 from benchmarks.capacity import bench_capacity_adeflow, bench_capacity_skeleton
 from benchmarks.history import bench_history
 from benchmarks.plain_script import bench_plain_script
+from benchmarks.polling import figures, main_shape, short_shape
+from benchmarks.polling import table as polling_table
 from benchmarks.processes import ROOT
 from benchmarks.procstat import machine
 from benchmarks.report import table
@@ -58,7 +60,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(
                 f"[1/7] rollout of {args.vms} VMs (concurrency {args.concurrency}, clock x{args.scale:.0f})", flush=True
             )
-            rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale)
+            shapes = (main_shape(args.vms, args.fast_rate), short_shape(args.short_vms, args.fast_rate))
+            rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale, shape=shapes[0])
             print(f"      {rollout['measured_s']:.0f} s measured, {rollout['ideal_s']:.0f} s ideal", flush=True)
             print(f"[2/7] plain-script baseline, same {args.vms} VMs", flush=True)
             plain = await bench_plain_script(work, args.vms, args.concurrency, args.scale)
@@ -69,6 +72,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"      {killed['measured_s']:.0f} s, {killed['encrypted']} encrypted", flush=True)
             print("[4/7] history of 1 h, 3 h and 24 h encryptions", flush=True)
             history = await bench_history(client, server, work, args.history_scale)
+            print(f"[4b/7] short encryptions: {args.short_vms} VMs (clock x{args.short_scale:.0f})", flush=True)
+            quick = await bench_rollout(
+                client, server, work, args.short_vms, args.concurrency, args.short_scale, shape=shapes[1]
+            )
         finally:
             server.stop()
         print(f"[5/7] capacity: adeflow, {args.capacity_vms} VMs, window {args.window}", flush=True)
@@ -110,8 +117,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 [rollout["worker_peak_rss_mb"], adeflow["worker_peak_rss_mb"]]
                 + [row["worker_peak_rss_mb"] for row in scale.values()]
             ),
+            "polling": figures(rollout, plain, quick, history, shapes),
             "rollout": rollout,
             "plain_script": plain,
+            "short_fleet": quick,
             "rollout_worker_killed": killed,
             "history": history,
             "capacity": {"adeflow": adeflow, "skeleton": skeleton},
@@ -130,7 +139,8 @@ async def rollout_only(args: argparse.Namespace) -> dict[str, Any]:
         server = await DevServer.start(work / "temporal-main", ui=False)
         try:
             client = await Client.connect(server.address)
-            rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale)
+            shapes = (main_shape(args.vms, args.fast_rate), short_shape(args.short_vms, args.fast_rate))
+            rollout = await bench_rollout(client, server, work, args.vms, args.concurrency, args.scale, shape=shapes[0])
         finally:
             server.stop()
     finally:
@@ -168,6 +178,11 @@ def main() -> None:
     parser.add_argument(
         "--history-scale", type=float, default=600.0, help="clock of the history runs: 1 h = 6 s, polls every 1 s"
     )
+    parser.add_argument("--short-vms", type=int, default=30, help="VMs of the short-encryption fleet (issue 18)")
+    parser.add_argument("--short-scale", type=float, default=30.0, help="clock of the short-encryption fleet")
+    parser.add_argument(
+        "--fast-rate", type=float, default=1.5, help="the poll schedule's fastest expected rate / the simulator's"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     parser.add_argument(
@@ -202,6 +217,7 @@ def main() -> None:
     report = asyncio.run(run(args))
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(table(report))
+    print(polling_table(report["polling"]))
     print(f"wrote {args.out}")
 
 

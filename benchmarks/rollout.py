@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,41 @@ from adeflow.domain.model import Outcome, VmRef, VolumeType
 from adeflow.domain.rollout import build_rollout_input
 from azuresim.clock import SimClock
 from azuresim.ideal import ideal_rollout, vm_work
+from azuresim.requestlog import RequestRecord
+from azuresim.state import encryption as enc
 from benchmarks.metrics import encrypting_end, encryption_finished_at, request_kinds, sim_time_of
 from benchmarks.processes import Meter, Proc, kill_and_replace_worker, simulator, worker_env, worker_process
 from benchmarks.workload import POLL_SIM_S, ROLLOUT_SIM, SUB, fleet_spec, varied_vms, vault_id
+
+
+@dataclass(frozen=True)
+class FleetShape:
+    """A benchmark fleet: its VMs (``workload`` dicts), what is encrypted, the simulator's settings and the poll
+    schedule's inputs (the maximum detection latency and the fastest expected rate, both in simulated time)."""
+
+    vms: list[dict[str, Any]]
+    volume_type: VolumeType = VolumeType.ALL
+    sim: dict[str, Any] = field(default_factory=lambda: dict(ROLLOUT_SIM))
+    poll_sim_s: float = POLL_SIM_S
+    fast_gb_per_hour: float = 0.0
+
+
+STATUS_READ = "VirtualMachineExtensions_Get"
+PUT_EXTENSION = "VirtualMachineExtensions_CreateOrUpdate"
+
+
+def status_polls(records: list[RequestRecord], names: list[str]) -> dict[str, int]:
+    """Status polls per VM: extension reads after its PUT and before the final check's VM read, less the one that
+    ends the PUT's long-running operation (the SDK reads the resource when it is done)."""
+    polls: dict[str, int] = {}
+    for name in names:
+        mine = [r for r in records if f"/virtualmachines/{name}/".lower() in r.path.lower() + "/"]
+        put = next((i for i, r in enumerate(mine) if r.operation == PUT_EXTENSION), None)
+        last_vm_read = max((i for i, r in enumerate(mine) if r.operation == "VirtualMachines_Get"), default=None)
+        if put is None or last_vm_read is None:
+            continue
+        polls[name] = sum(1 for r in mine[put:last_vm_read] if r.operation == STATUS_READ) - 1
+    return polls
 
 
 async def bench_rollout(
@@ -35,9 +68,12 @@ async def bench_rollout(
     concurrency: int,
     scale: float,
     kill_after_s: float | None = None,
+    shape: FleetShape | None = None,
 ) -> dict[str, Any]:
+    """``shape``: the fleet's VMs, volume type, clock settings and poll schedule (default: the rollout fleet)."""
+    shape = shape or FleetShape(varied_vms(vms))
     rg = "rg-bench"
-    fleet = fleet_spec(rg, varied_vms(vms), ROLLOUT_SIM)
+    fleet = fleet_spec(rg, shape.vms, shape.sim)
     task_queue = f"bench-rollout-{uuid.uuid4().hex[:6]}"
     clock = SimClock(scale=scale)
     label = "rollout-killed" if kill_after_s else "rollout"
@@ -51,9 +87,10 @@ async def bench_rollout(
                 per_subscription_concurrency=concurrency,
                 canary=1,
                 waves=(vms,),
-                poll_interval_s=POLL_SIM_S / scale,
+                poll_interval_s=shape.poll_sim_s / scale,
+                encryption_gb_per_hour=shape.fast_gb_per_hour * scale,  # GB per hour of the worker's clock
             )
-            settings = VmSettings(key_vault_id=vault_id(rg), volume_type=VolumeType.ALL)
+            settings = VmSettings(key_vault_id=vault_id(rg), volume_type=shape.volume_type)
             names = [v.name for v in fleet.subscriptions[0].resource_groups[0].vms]
             request = build_rollout_input(
                 f"bench-{uuid.uuid4().hex[:6]}", policy, [(VmRef(SUB, rg, n), settings) for n in names]
@@ -78,7 +115,10 @@ async def bench_rollout(
     throttling = fleet.sim.throttling
     ideal = ideal_rollout(
         # backup policy auto: one Backup status POST per VM before its snapshots (ARM counts a POST as a write)
-        [vm_work(v, fleet.sim, other_writes=1) for v in fleet.subscriptions[0].resource_groups[0].vms],
+        [
+            vm_work(v, fleet.sim, enc.VolumeType(shape.volume_type.value), other_writes=1)
+            for v in fleet.subscriptions[0].resource_groups[0].vms
+        ],
         concurrency=concurrency,
         canary=1,
         scale=scale,
@@ -94,8 +134,10 @@ async def bench_rollout(
         "rollout_runs": outcome.runs,
         "concurrency": concurrency,
         "clock_scale": scale,
-        "poll_interval_sim_s": POLL_SIM_S,
-        "poll_interval_real_s": POLL_SIM_S / scale,
+        "poll_interval_sim_s": shape.poll_sim_s,
+        "poll_interval_real_s": shape.poll_sim_s / scale,
+        "fast_gb_per_hour_sim": shape.fast_gb_per_hour,
+        "status_polls": status_polls(records, names),
         "measured_s": measured["wall_s"],
         "ideal_s": ideal.seconds,
         "ideal_unthrottled_s": ideal.unthrottled_seconds,

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Phase,
         ProgressRequest,
         RestartPolicy,
+        VmFacts,
         VmRef,
         VolumeType,
     )
@@ -133,7 +134,9 @@ class EncryptVmWorkflow(VmRunWorkflow[EncryptVmResult]):
         )
 
         self.enter(Phase.ENCRYPTING, f"encrypting {volume_type.value}; progress in the pending activity")
-        status = await self._await_encryption(request, volume_type, sequence_version, settings.encryption_operation)
+        status = await self._await_encryption(
+            request, facts, volume_type, sequence_version, settings.encryption_operation
+        )
 
         self.enter(Phase.VERIFY, "checking the disks' encryption state")
         after = await call(InventoryActivities.read_vm_facts, vm, timedelta(minutes=5))
@@ -151,10 +154,22 @@ class EncryptVmWorkflow(VmRunWorkflow[EncryptVmResult]):
         )
 
     async def _await_encryption(
-        self, request: EncryptVmInput, volume_type: VolumeType, sequence_version: str, operation: str
+        self, request: EncryptVmInput, facts: VmFacts, volume_type: VolumeType, sequence_version: str, operation: str
     ) -> EncryptionStatus:
-        """Wait for the extension; on ``VMRestartPending`` restart by policy and keep waiting (R-ENA-2)."""
-        poll = ProgressRequest(request.vm, volume_type, sequence_version, operation)
+        """Wait for the extension; on ``VMRestartPending`` restart by policy and keep waiting (R-ENA-2).
+
+        The poll schedule (``adeflow.domain.polling``) gets the volume sizes: data volumes in LUN order, as the
+        extension encrypts them, then the OS volume."""
+        poll = ProgressRequest(
+            request.vm,
+            volume_type,
+            sequence_version,
+            operation,
+            max_latency_s=request.poll_interval_s if request.adaptive_polling else 0.0,
+            os_gb=facts.os_disk.size_gb,
+            data_gb=[d.size_gb for d in sorted(facts.data_disks, key=lambda d: d.lun or 0)],
+            fast_gb_per_hour=request.encryption_gb_per_hour,
+        )
         while True:
             try:
                 return await await_extension(poll, request.poll_interval_s, request.encryption_deadline_s)
@@ -172,3 +187,5 @@ class EncryptVmWorkflow(VmRunWorkflow[EncryptVmResult]):
             self.enter(Phase.ENCRYPTING, f"restarting {request.vm.name} to finish the OS volume")
             await call(PowerActivities.restart_vm, request.vm, timedelta(minutes=30))
             self.enter(Phase.ENCRYPTING, f"encrypting {volume_type.value} after the restart")
+            # the volumes are done but the last step: the sizes no longer say when (the first read comes at once)
+            poll = replace(poll, fast_gb_per_hour=0.0)

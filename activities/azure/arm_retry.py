@@ -64,8 +64,13 @@ class BoundedRetryPolicy(AsyncRetryPolicy[HttpRequest, AsyncHttpResponse]):
         return time.monotonic() + delay <= deadline
 
 
+MAX_LRO_RETRY_AFTER_S = 300.0
+"""The longest ``Retry-After`` an LRO poll waits: ARM's own figure, unless it is absurd."""
+
+
 class BoundedArmPolling(AsyncARMPolling):
-    """ARM LRO polling that follows ``Retry-After`` but never waits longer than the configured interval."""
+    """ARM LRO polling that waits as long as ARM's ``Retry-After`` says (issue 18: polling sooner only costs reads;
+    at most ``MAX_LRO_RETRY_AFTER_S``), and the configured interval when ARM sends none."""
 
     def _extract_delay(self) -> float:
-        return min(super()._extract_delay(), float(self._timeout))
+        return min(super()._extract_delay(), max(float(self._timeout), MAX_LRO_RETRY_AFTER_S))

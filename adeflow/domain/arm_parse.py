@@ -6,6 +6,7 @@ Pure functions, so they are tested on the official example payloads as well as o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from adeflow.domain.model import (
     EncryptionStatus,
     ExtensionFacts,
     ImageRef,
+    ProgressMark,
     VmFacts,
     VmRef,
     VolumeState,
@@ -82,6 +84,40 @@ def read_substatus(substatuses: object) -> tuple[VolumeState, VolumeState, str]:
     return states[0], states[1], "; ".join(problems)
 
 
+_PERCENT = re.compile(r"(\d{1,3})(?:\.\d+)?\s*%")
+_DATA_VOLUME = re.compile(r"data volume\s+(\d+)\s*/\s*(\d+)", re.IGNORECASE)
+_OS_VOLUME = re.compile(r"\bos\b", re.IGNORECASE)
+
+
+def parse_progress(instance_view: Json | None) -> ProgressMark | None:
+    """The progress percent of a running operation, where the extension gives one.
+
+    A ``percent``/``progress`` number in the substatus JSON is of the whole operation; a ``NN%`` in the status
+    or substatus message (``Encrypting data volume 2/3: 40%``, ``Encrypting OS volume: 12%``) is of the volume
+    it names. None when nothing says: the poll schedule then goes by the volume sizes (``adeflow.domain.polling``).
+    """
+    statuses = _get(instance_view, "statuses") or []
+    substatuses = _get(instance_view, "substatuses") or []
+    messages = [str(entry.get("message") or "") for entry in [*statuses[:1], *substatuses[:1]]]
+    try:
+        substatus = json.loads(messages[-1]) if substatuses else None
+    except ValueError:
+        substatus = None
+    for key, value in substatus.items() if isinstance(substatus, Mapping) else ():
+        if str(key).lower() in ("percent", "progress", "percentage") and isinstance(value, int | float):
+            return ProgressMark(int(value))
+    for message in messages:
+        found = _PERCENT.search(message)
+        if found is None:
+            continue
+        percent = int(found.group(1))
+        data = _DATA_VOLUME.search(message)
+        if data is not None:
+            return ProgressMark(percent, "data", int(data.group(1)), int(data.group(2)))
+        return ProgressMark(percent, "os" if _OS_VOLUME.search(message) else "")
+    return None
+
+
 def parse_extension_status(instance_view: Json | None, sequence_version: str = "") -> EncryptionStatus:
     """``substatuses[0].message`` JSON gives os/data; ``statuses[0]`` gives level and the readable message.
 
@@ -99,6 +135,7 @@ def parse_extension_status(instance_view: Json | None, sequence_version: str = "
         code=str(top.get("code") or ""),
         sequence_version=sequence_version,
         unreadable=unreadable,
+        progress=parse_progress(instance_view),
     )
 
 

@@ -54,6 +54,10 @@ class RolloutPolicy:
     failure_budget: FailureBudget = field(default_factory=lambda: FailureBudget(fraction=0.05))
     poll_interval_s: float = 300.0
     encryption_deadline_s: float = 72 * 3600.0
+    encryption_gb_per_hour: float = 0.0
+    """The fastest encryption rate expected (``EncryptVmInput.encryption_gb_per_hour``); 0: unknown."""
+    adaptive_polling: bool = True
+    """``EncryptVmInput.adaptive_polling``: poll by expectation (True) or every ``poll_interval_s``."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class VmSettings:
             backup_waiver=self.backup_waiver,
             poll_interval_s=rollout.poll_interval_s,
             encryption_deadline_s=rollout.encryption_deadline_s,
+            encryption_gb_per_hour=rollout.encryption_gb_per_hour,
+            adaptive_polling=rollout.adaptive_polling,
             rollout_id=rollout_id,
             backup_policy=self.backup,
             restart_policy=self.restart,

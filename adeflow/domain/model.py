@@ -184,6 +184,18 @@ class ExtensionFacts:
 
 
 @dataclass(frozen=True)
+class ProgressMark:
+    """A progress percent the extension reported, and of which volume when it says so (``data 2/3: 40%``).
+
+    ``volume`` is ``os``, ``data`` (``index`` of ``count``) or empty (a percent of the whole operation)."""
+
+    percent: int
+    volume: str = ""
+    index: int = 0
+    count: int = 0
+
+
+@dataclass(frozen=True)
 class EncryptionStatus:
     """What the Linux ADE extension reports: ``substatuses[0].message`` JSON and ``statuses[0]``."""
 
@@ -196,6 +208,8 @@ class EncryptionStatus:
     extension_present: bool = True
     unreadable: str = ""
     """Why the substatus could not be read (absent, not JSON, an unknown value); empty when it was read."""
+    progress: ProgressMark | None = None
+    """The percent the extension reported, if any: drives the poll schedule (``adeflow.domain.polling``)."""
 
     def describe(self) -> str:
         """One line for operators, e.g. ``os: EncryptionInProgress, data: Encrypted``."""
@@ -275,7 +289,14 @@ class EncryptVmInput:
     key_encryption_algorithm: str = "RSA-OAEP"
     backup_waiver: BackupWaiver | None = None
     poll_interval_s: float = 300.0
-    """How often encryption progress is read: OS passes take hours, the per-VM read bucket is 12/min."""
+    """The longest the end of the encryption may go unseen: the status is read densely (at most this far apart)
+    near the expected finish and sparsely before it (``adeflow.domain.polling``)."""
+    encryption_gb_per_hour: float = 0.0
+    """The fastest encryption rate expected (GB per hour): the first read comes when the disks could be done at
+    that rate; 0: unknown (the schedule starts from the extension's progress percent)."""
+    adaptive_polling: bool = True
+    """False: read every ``poll_interval_s`` (the schedule before issue 18), e.g. against a simulator whose clock
+    advances with each read rather than with the workflow's."""
     encryption_deadline_s: float = 72 * 3600.0
     """Give up waiting after this long; stock images take 3-16 h, multi-TB data disks days (arm-ref §f)."""
     rollout_id: str = ""
@@ -413,10 +434,21 @@ class ExtensionResult:
 
 @dataclass(frozen=True)
 class ProgressRequest:
+    """One wait for the extension's operation. The fields after ``encryption_operation`` feed the poll schedule
+    (``adeflow.domain.polling``); their defaults (``max_latency_s`` 0: the retry policy's fixed interval) keep runs
+    recorded before them replaying and polling as they did."""
+
     vm: VmRef
     volume_type: VolumeType
     sequence_version: str
     encryption_operation: str = "EnableEncryption"
+    max_latency_s: float = 0.0
+    """The longest the end of the operation may go unseen (the run's ``poll_interval_s``); 0: fixed interval."""
+    os_gb: int = 0
+    data_gb: list[int] = field(default_factory=list)
+    """Sizes of the volumes in scope, in LUN order (the extension encrypts data volumes in order, then the OS)."""
+    fast_gb_per_hour: float = 0.0
+    """The fastest rate the operator expects (GB per hour of the run's clock); 0: unknown, poll from progress."""
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,15 @@ def parse_whole_number(value: object, minimum: int, maximum: int | None = None) 
     return value
 
 
+def parse_rate_gb_per_hour(value: object) -> float:
+    """An encryption rate in GB per hour: a number above 0 (the poll schedule's fastest expected rate, issue 18)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number of GB per hour; got {kind_of(value)}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be more than 0 GB per hour; got {value}")
+    return float(value)
+
+
 def parse_flag(value: object) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false; got {kind_of(value)}")

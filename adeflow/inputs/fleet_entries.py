@@ -60,9 +60,15 @@ class RolloutFields(Strict):
     failure_budget: Annotated[FailureBudget, PlainValidator(values.parse_failure_budget)] | None = None
     poll_interval: Duration | None = None
     encryption_deadline: Duration | None = None
+    encryption_rate: Annotated[float, PlainValidator(values.parse_rate_gb_per_hour)] | None = None
+    """GB per hour: the fastest rate the run expects, for the poll schedule's first read (issue 18)."""
 
 
-_POLICY_FIELDS = {"poll_interval": "poll_interval_s", "encryption_deadline": "encryption_deadline_s"}
+_POLICY_FIELDS = {
+    "poll_interval": "poll_interval_s",
+    "encryption_deadline": "encryption_deadline_s",
+    "encryption_rate": "encryption_gb_per_hour",
+}
 
 
 def read_rollout(at: At) -> dict[str, Given]:

@@ -240,6 +240,11 @@ def _status(triple: tuple[str, str, str], message: str) -> Status:
     return Status(triple[0], triple[1], triple[2], message)
 
 
+def _percent(elapsed: float, step: Step) -> int:
+    """How far the guest is through one volume, as the extension's messages say it (a whole percent)."""
+    return math.floor((elapsed - step.start) / max(step.end - step.start, 1e-9) * 100)
+
+
 def evaluate(run: Run, volumes: Sequence[Volume], rates: Rates, now: datetime) -> Progress:
     """What the guest reports for ``run`` at ``now``."""
     p = plan(run, volumes, rates)
@@ -285,11 +290,12 @@ def evaluate(run: Run, volumes: Sequence[Volume], rates: Rates, now: datetime) -
             attempt = int((into - stripdown_s) // run.unmount_retry_seconds) + 1
             status = _status(UNMOUNT_ERROR, unmount_message(attempt))
         else:
-            status = _status(SUCCEEDED, "OS disk encryption started")
+            pct = _percent(elapsed, active)
+            status = _status(SUCCEEDED, "OS disk encryption started" if pct == 0 else f"Encrypting OS volume: {pct}%")
     elif active is not None:
         index = p.data_steps.index(active) + 1
         total = len(p.data_steps)
-        pct = math.floor((elapsed - active.start) / max(active.end - active.start, 1e-9) * 100)
+        pct = _percent(elapsed, active)
         if run.operation is Operation.ENABLE_FORMAT_ALL:
             message = f"Encrypting and formatting {total} data volumes"
         elif index == 1 and pct == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -87,7 +88,9 @@ async def test_retried_extension_put_reuses_its_sequence_version_and_sends_no_se
     settings = rules.plan_enable_settings(make_request(VolumeType.ALL), vault, VolumeType.ALL, "seq-0001")
     req = ExtensionRequest(REF, facts.location, settings)
     first = await ActivityEnvironment().run(ExtensionActivities(clients).put_encryption_extension, req)
-    retry = await ActivityEnvironment().run(ExtensionActivities(clients).put_encryption_extension, req)
+    again = ActivityEnvironment()
+    again.info = replace(again.info, attempt=2)  # a retry (the first attempt does not look before its PUT)
+    retry = await again.run(ExtensionActivities(clients).put_encryption_extension, req)
     assert (first.sent_put, retry.sent_put) == (True, False)
     assert first.sequence_version == retry.sequence_version == "seq-0001"
     assert [r.operation for r in sim.writes_for("app-01")] == ["VirtualMachineExtensions_CreateOrUpdate"]

@@ -32,7 +32,7 @@ async def test_requests_of_every_client_reuse_a_few_tls_connections(
         await env.run(vaults.read_key_vault, VAULT_ID)
     records = sim.requests()
     connections = {r.connection for r in records}
-    assert len(records) >= 20
+    assert len(records) >= 16  # VM, disk, vault each time (the VM's answer carries its extensions, issue 18)
     assert "" not in connections
     assert len(connections) <= 4, f"{len(records)} requests over {len(connections)} connections"
 

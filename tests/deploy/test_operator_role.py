@@ -347,10 +347,11 @@ async def sim_and_flows(
         settings = Settings(temporal=replace(temporal, worker_role="encrypt"))
         (worker,) = build_workers(client, settings, clients)
         async with worker:
+            fixed = {"poll_interval_s": 300, "adaptive_polling": False}  # this simulator ticks once per status read
             encrypt = [
-                EncryptVmInput(_ref("snap-01"), VAULT_ID, VolumeType.ALL, poll_interval_s=300),
-                EncryptVmInput(_ref("bk-01"), VAULT_ID, poll_interval_s=300),
-                EncryptVmInput(_ref("rp-01"), VAULT_ID, restart_policy=RestartPolicy.AUTO, poll_interval_s=300),
+                EncryptVmInput(_ref("snap-01"), VAULT_ID, VolumeType.ALL, **fixed),
+                EncryptVmInput(_ref("bk-01"), VAULT_ID, **fixed),
+                EncryptVmInput(_ref("rp-01"), VAULT_ID, restart_policy=RestartPolicy.AUTO, **fixed),
             ]
             for request in encrypt:
                 handle = await client.start_workflow(

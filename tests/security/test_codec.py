@@ -109,7 +109,9 @@ async def test_history_on_the_server_holds_no_plaintext_when_the_codec_is_on(
     config = time_skipping_env.client.config()
     config["data_converter"] = data_converter(keys(NEW))
     sealed_client = Client(**config)  # keeps the time-skipping interceptor
-    request = EncryptVmInput(vm=VmRef(SUB, "rg-web", "codec-web-01"), key_vault_id=VAULT_ID, poll_interval_s=300)
+    request = EncryptVmInput(
+        vm=VmRef(SUB, "rg-web", "codec-web-01"), key_vault_id=VAULT_ID, poll_interval_s=300, adaptive_polling=False
+    )
     async with Worker(
         sealed_client,
         task_queue=f"codec-{uuid.uuid4()}",
@@ -139,7 +141,9 @@ async def test_failure_messages_and_the_log_context_header_are_sealed_too(
     config.update(client_codec_options(keys(NEW)))  # as adeflow.client.connect connects with keys set
     sealed_client = Client(**config)
     settings = Settings(temporal=TemporalSettings(task_queue=f"codec-{uuid.uuid4()}"))
-    request = EncryptVmInput(vm=VmRef(SUB, "rg-web", "codec-ext-01"), key_vault_id=VAULT_ID, poll_interval_s=300)
+    request = EncryptVmInput(
+        vm=VmRef(SUB, "rg-web", "codec-ext-01"), key_vault_id=VAULT_ID, poll_interval_s=300, adaptive_polling=False
+    )
     (only,) = build_workers(sealed_client, settings, azure_for(sim))  # the product's worker (role all: one)
     async with only as worker:
         handle = await sealed_client.start_workflow(

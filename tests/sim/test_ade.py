@@ -69,7 +69,7 @@ def test_enable_all_full_timeline(sim: Sim) -> None:
     assert vm_ext["type"] == "Microsoft.Azure.Security.AzureDiskEncryptionForLinux"
     sim.advance_to(os_start + timedelta(seconds=700))
     status, _, state = ext_view(sim, "web-01")
-    assert status["level"] == "Info" and status["message"] == "OS disk encryption started"
+    assert status["level"] == "Info" and status["message"] == "Encrypting OS volume: 6%"
     sim.advance_to(os_start + timedelta(hours=3, seconds=1))
     status, _, state = ext_view(sim, "web-01")
     assert status["message"] == "Encryption succeeded for all volumes"

@@ -76,7 +76,7 @@ def test_os_pass_with_stripdown_then_success() -> None:
     )
     assert strip.os == "EncryptionInProgress"
     normal = evaluate(r, VOLS, RATES, at(os_start + 601))
-    assert normal.status.message == "OS disk encryption started" and normal.status.level == "Info"
+    assert normal.status.message == "Encrypting OS volume: 5%" and normal.status.level == "Info"
     done = evaluate(r, VOLS, RATES, at(os_start + 10800))
     assert done.done and done.status.message == "Encryption succeeded for all volumes"
     assert (done.os, done.data) == ("Encrypted", "Encrypted")

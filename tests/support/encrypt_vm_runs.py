@@ -18,6 +18,10 @@ from workflows.encrypt_vm import EncryptVmWorkflow
 
 
 def request(name: str, volume_type: VolumeType | None = None, **kw: Any) -> EncryptVmInput:
+    """Fixed 5-minute polls unless ``adaptive_polling=True``: these tests' simulators advance one poll interval per
+    status read (``status_read_tick``) or with the real clock, not with the time-skipping server's, so a schedule
+    that extrapolates the progress over workflow time would only measure the harness."""
+    kw.setdefault("adaptive_polling", False)
     return EncryptVmInput(
         vm=VmRef(SUB, "rg-web", name), key_vault_id=VAULT_ID, volume_type=volume_type, poll_interval_s=300, **kw
     )

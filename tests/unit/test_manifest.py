@@ -471,3 +471,18 @@ def test_examples_validate_against_the_schema(name: str) -> None:
 def test_structurally_bad_manifests_fail_the_schema_too(name: str) -> None:
     validator = jsonschema.Draft202012Validator(schema())
     assert list(validator.iter_errors(yaml.safe_load((BAD / name).read_text())))
+
+
+@pytest.mark.parametrize(("written", "rate"), [("45", 45.0), ("2.5", 2.5)])
+def test_the_encryption_rate_reaches_each_vm_run(written: str, rate: float) -> None:
+    """Issue 18: the fastest expected rate (GB/h) times the poll schedule's first read."""
+    manifest = parse(f"rollout: {{poll_interval: 5m, encryption_rate: {written}}}\n" + one_vm())
+    assert manifest.rollout.encryption_gb_per_hour == rate
+    ref, settings = manifest.vms[0].ref, manifest.vms[0].settings
+    assert settings.to_encrypt_input(ref, manifest.rollout).encryption_gb_per_hour == rate
+
+
+@pytest.mark.parametrize("written", ["0", "-3", "fast", "true"])
+def test_an_encryption_rate_that_is_not_a_positive_number_is_refused(written: str) -> None:
+    with pytest.raises(ManifestError, match="encryption_rate"):
+        parse(f"rollout: {{encryption_rate: {written}}}\n" + one_vm())
