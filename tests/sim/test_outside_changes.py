@@ -178,7 +178,7 @@ def test_unmount_retries_then_success_with_their_real_code(sim: Sim) -> None:
         ("ProvisioningState/failed/19", "Restarted extension from stripped d"),
         ("ProvisioningState/failed/22", "Attempt #1 to unmount /oldroot fail"),
         ("ProvisioningState/failed/22", "Attempt #2 to unmount /oldroot fail"),
-        ("ProvisioningState/succeeded", "OS disk encryption started"),
+        ("ProvisioningState/succeeded", "Encrypting OS volume: 50%"),  # the pass goes on, with its percent
     ]
     sim.advance_to(os_start + timedelta(hours=8))
     assert view(sim, "run-01")["statuses"][0]["message"] == "Encryption succeeded for OS volume"
