@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import os
 import shutil
 import tempfile
@@ -52,6 +51,7 @@ from benchmarks.migration_runs import (
 )
 from benchmarks.processes import ROOT, Meter, Proc, simulator, worker_env, worker_process
 from benchmarks.procstat import machine
+from benchmarks.report import publish
 
 FLEET: dict[str, tuple[int, list[tuple[int, int]]]] = {
     # name: (OS disk written MiB, data disks [(size GB, written MiB)])
@@ -281,9 +281,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     args = parser.parse_args()
     report = asyncio.run(run(args))
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(table(report))
-    print(f"wrote {args.out}")
+    publish(args.out, report, table(report))
 
 
 if __name__ == "__main__":

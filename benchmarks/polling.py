@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -36,6 +35,7 @@ from benchmarks.history import bench_history
 from benchmarks.plain_script import bench_plain_script
 from benchmarks.processes import ROOT
 from benchmarks.procstat import machine
+from benchmarks.report import publish
 from benchmarks.rollout import FleetShape, bench_rollout
 from benchmarks.workload import ROLLOUT_SIM, fleet_spec, varied_vms
 
@@ -222,9 +222,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     args = parser.parse_args()
     report = asyncio.run(run(args))
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(table(report))
-    print(f"wrote {args.out}")
+    publish(args.out, report, table(report))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 
@@ -87,3 +89,10 @@ def table(r: dict[str, Any]) -> str:
         f"load avg at start {m['load_avg_at_start'][0]:.2f}, at end {m['load_avg_at_end'][0]:.2f}"
     )
     return "\n".join(lines)
+
+
+def publish(out: Path, report: dict[str, Any], rendered: str) -> None:
+    """Write a benchmark's figures (JSON at ``out``) and print its table: every ``make bench-*`` ends the same way."""
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(rendered)
+    print(f"wrote {out}")
