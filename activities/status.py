@@ -8,7 +8,7 @@ only run out the run's deadline.
 The error's ``next_retry_delay`` is the poll schedule of :mod:`adeflow.domain.polling` (sparse far from the
 expected finish, dense near it, within ``max_latency_s``). The power state is read only when the progress stalls
 (a stopped guest keeps showing its last percent), or, where the extension gives no percent, every
-``POWER_CHECK_EVERY``-th read as before. A request without ``max_latency_s`` (a run started before the schedule)
+``polling.POWER_CHECK_EVERY``-th read as before. A request without ``max_latency_s`` (a run started before the schedule)
 polls at its retry policy's fixed interval.
 """
 
@@ -30,9 +30,6 @@ from adeflow.domain.arm_parse import parse_extension
 from adeflow.domain.model import ADE_EXTENSION_NAME, EncryptionStatus, ProgressRequest, VolumeState
 from adeflow.domain.rules import ProgressKind, ProgressVerdict, assess_disable_progress, assess_encryption_progress
 from adeflow.domain.vocabulary import Reason
-
-POWER_CHECK_EVERY = 3
-"""Where no progress percent tells a stalled guest, every how many polls the VM's power state is read too."""
 
 
 class StatusActivities:
@@ -89,7 +86,7 @@ class StatusActivities:
             fraction = schedule.fraction if schedule is not None else None
             if fraction is not None:  # the next attempt compares its progress with this one's (a stall)
                 activity.heartbeat(status.describe(), [elapsed_s, fraction])
-            if _power_check_due(info.heartbeat_details, elapsed_s, fraction, info.attempt):
+            if polling.power_check_due(_previous_mark(info.heartbeat_details), elapsed_s, fraction, info.attempt):
                 await self._raise_if_not_running(request)
             # details[0] is what the workflow quotes as "last seen" if the run's deadline passes
             message = f"still {verb} {request.vm.name}: {verdict.message}"
@@ -146,14 +143,10 @@ def _poll_input(
     return replace(schedule, fraction=polling.fraction_done(schedule, mark))
 
 
-def _power_check_due(details: Sequence[Any], elapsed_s: float, fraction: float | None, attempt: int) -> bool:
-    """Stalled progress since the previous read (its heartbeat: ``[elapsed_s, fraction]``); without a percent,
-    every ``POWER_CHECK_EVERY``-th read."""
-    if fraction is None:
-        return attempt % POWER_CHECK_EVERY == 0
+def _previous_mark(details: Sequence[Any]) -> tuple[float, float] | None:
+    """The previous read's ``(elapsed_s, fraction)``, from its heartbeat ``[describe, [elapsed, fraction]]``."""
     before = details[1] if len(details) > 1 else None
-    previous = (float(before[0]), float(before[1])) if isinstance(before, list) and len(before) == 2 else None
-    return polling.stalled(previous, elapsed_s, fraction)
+    return (float(before[0]), float(before[1])) if isinstance(before, list) and len(before) == 2 else None
 
 
 def _still_working(

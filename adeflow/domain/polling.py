@@ -152,6 +152,20 @@ def stalled(previous: tuple[float, float] | None, elapsed_s: float, fraction: fl
     return fraction - before < STALL_FRACTION * predicted
 
 
+POWER_CHECK_EVERY = 3
+"""Where no progress percent tells a stalled guest, every how many polls the VM's power state is read too."""
+
+
+def power_check_due(
+    previous: tuple[float, float] | None, elapsed_s: float, fraction: float | None, attempt: int
+) -> bool:
+    """Read the VM's power state on this poll? When the progress stalled since the previous read (``previous``:
+    its ``(elapsed_s, fraction)``); where the extension gives no percent, every ``POWER_CHECK_EVERY``-th poll."""
+    if fraction is None:
+        return attempt % POWER_CHECK_EVERY == 0
+    return stalled(previous, elapsed_s, fraction)
+
+
 def planned_reads(p: PollInput, work_s: float, limit: int = 1000) -> list[float]:
     """The read times (seconds into the wait) this schedule makes for an operation that takes exactly ``work_s``
     at a steady rate and reports an exact percent: the poll count a measurement can at best approach."""

@@ -16,6 +16,7 @@ from adeflow.domain.polling import (
     fraction_done,
     next_poll,
     planned_reads,
+    power_check_due,
     stalled,
 )
 
@@ -141,3 +142,20 @@ def test_stalled_progress_calls_for_the_power_state(
     case: str, previous: tuple[float, float] | None, elapsed_s: float, fraction: float | None, stall: bool
 ) -> None:
     assert stalled(previous, elapsed_s, fraction) is stall, case
+
+
+@pytest.mark.parametrize(
+    ("case", "previous", "fraction", "attempt", "due"),
+    [
+        ("no percent: every third poll", None, None, 3, True),
+        ("no percent: not on the others", None, None, 4, False),
+        ("a percent that moves: never, whatever the attempt", (500.0, 0.1), 0.2, 3, False),
+        ("a frozen percent: at once", (500.0, 0.1), 0.1, 1, True),
+    ],
+)
+def test_the_power_state_is_read_on_a_stall_or_every_third_poll_without_a_percent(
+    case: str, previous: tuple[float, float] | None, fraction: float | None, attempt: int, due: bool
+) -> None:
+    """A deallocated VM is found within a few polls (a "vm-not-running" ending), not at the deadline; a
+    moving percent proves the guest runs, so its power state costs no read."""
+    assert power_check_due(previous, 1000.0, fraction, attempt) is due, case

@@ -14,8 +14,8 @@ from azure.mgmt.recoveryservicesbackup.models import BackupRequestResource
 from temporalio.testing import WorkflowEnvironment
 
 from activities.azure.clients import AzureClients
-from activities.status import POWER_CHECK_EVERY
 from adeflow.domain.model import BackupMethod, EncryptVmResult, Outcome, RestartPolicy, VolumeType
+from adeflow.domain.polling import POWER_CHECK_EVERY
 from azuresim.requestlog import RequestRecord
 from azuresim.server import SimServer
 from tests.support.encrypt_vm_runs import operations, request, run

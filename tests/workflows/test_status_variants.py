@@ -110,7 +110,7 @@ async def test_transient_errors_mid_run_keep_polling_and_encrypt(
 # -- changes from outside, mid-run ------------------------------------------------------------------------------------
 
 
-async def test_extension_removed_mid_run_fails_at_once_naming_the_vm_and_rule(
+async def test_r_dis_2_extension_removed_mid_run_fails_at_once_naming_the_vm_and_rule(
     time_skipping_env: WorkflowEnvironment, make_sim: SimFactory, azure_for: Azure
 ) -> None:
     sim = make_sim(fleet_dict([vm("rm-01")]), 60, 300)
